@@ -1,0 +1,24 @@
+// pybind11 module ldmatte._native: thin wrappers that take integers for device
+// pointers and streams (from torch or CuPy on the Python side) and call into ops.h.
+#include <pybind11/pybind11.h>
+
+#include "ops.h"
+
+namespace py = pybind11;
+
+#ifdef LDMATTE_WITH_CUDA
+namespace ldmatte {
+void register_cuda_ops(py::module_& m);  // defined in cuda_bindings.cpp
+}
+#endif
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "ldmatte native core (CUDA kernels when built with a CUDA compiler)";
+  m.def("version", &ldmatte::version);
+  m.def("cuda_built", &ldmatte::cuda_built);
+#ifdef LDMATTE_WITH_CUDA
+  m.def("cuda_device_count", &ldmatte::cuda_device_count);
+  m.def("cuda_device_name", &ldmatte::cuda_device_name);
+  ldmatte::register_cuda_ops(m);
+#endif
+}

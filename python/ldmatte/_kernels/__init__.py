@@ -1,0 +1,1 @@
+"""Private Numba kernels behind the public functions (no validation here)."""

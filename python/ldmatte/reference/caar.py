@@ -1,0 +1,117 @@
+"""Connectivity-aware alpha refinement (CAAR) written plainly with scipy.
+
+This is the executable form of the operator in the spec: the fast kernels must
+return the same alpha (bit for bit) and the same statistics.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from .label import structure
+
+# Per-image statistics, in this order, as int64 (the Numba and CUDA kernels fill the same vector).
+STAT_FIELDS = (
+    "pixels_raised",  # output > input
+    "pixels_lowered",  # output < input
+    "band_components",  # U components touching FG and BG (kept)
+    "interior_components",  # touching FG only (raised to 255)
+    "floating_components",  # touching BG only (lowered to 0)
+    "isolated_components",  # touching neither (kept, reported)
+    "islands_removed",  # support components removed by the subject rule
+    "island_pixels_removed",  # their pixels
+    "transition_pixels_before",  # 0 < input < 255
+    "transition_pixels_after",  # 0 < output < 255
+    "uncertain_pixels",  # |U|: bg_tol < input < 255 - fg_tol
+    "uncertain_pixels_kept",  # U pixels of kept components (band, isolated; interior if not filled) not removed
+)
+
+
+def _touching_labels(lab: np.ndarray, n: int, region: np.ndarray, st: np.ndarray) -> np.ndarray:
+    """Boolean per label (index 0 unused): does the component have a neighbour in ``region``?"""
+    # binary_dilation with the default border_value=0: the frame is neither FG nor BG.
+    grown = ndimage.binary_dilation(region, structure=st)
+    hit = np.zeros(n + 1, dtype=bool)
+    hit[lab[grown & (lab > 0)]] = True
+    return hit
+
+
+def _refine_one(a, fg_tol, bg_tol, st, snap, fill_interior, min_subject_fraction, stats):
+    fg = a >= 255 - fg_tol
+    bg = a <= bg_tol
+    u = ~fg & ~bg
+    lab, n = ndimage.label(u, structure=st)
+    touch_fg = _touching_labels(lab, n, fg, st)
+    touch_bg = _touching_labels(lab, n, bg, st)
+    ids = np.arange(n + 1)
+    band = touch_fg & touch_bg
+    interior = touch_fg & ~touch_bg
+    floating = touch_bg & ~touch_fg
+    isolated = ~touch_fg & ~touch_bg & (ids > 0)
+    out = a.copy()
+    if snap:
+        out[fg] = 255
+        out[bg] = 0
+    if fill_interior:
+        out[interior[lab] & u] = 255
+    out[floating[lab] & u] = 0
+    removed_islands = removed_px = 0
+    drop = np.zeros_like(u)
+    if min_subject_fraction is not None:
+        support = out > bg_tol
+        slab, sn = ndimage.label(support, structure=st)
+        if sn > 1:
+            area = np.bincount(slab.ravel(), minlength=sn + 1)
+            area[0] = 0
+            keep = area >= min_subject_fraction * area.max()
+            keep[0] = True
+            drop = ~keep[slab]
+            removed_islands = int(sn + 1 - keep.sum())
+            removed_px = int(drop.sum())
+            out[drop] = 0
+    kept_class = band | isolated | (interior if not fill_interior else False)
+    kept_u = u & kept_class[lab] & ~drop
+    stats[:] = (
+        np.count_nonzero(out > a),
+        np.count_nonzero(out < a),
+        np.count_nonzero(band),
+        np.count_nonzero(interior[1:]),
+        np.count_nonzero(floating[1:]),
+        np.count_nonzero(isolated),
+        removed_islands,
+        removed_px,
+        np.count_nonzero((a > 0) & (a < 255)),
+        np.count_nonzero((out > 0) & (out < 255)),
+        np.count_nonzero(u),
+        np.count_nonzero(kept_u),
+    )
+    return out
+
+
+def refine_alpha_reference(
+    alpha: np.ndarray,
+    fg_tol: int = 8,
+    bg_tol: int = 8,
+    connectivity: int = 8,
+    snap: bool = True,
+    fill_interior: bool = True,
+    min_subject_fraction: float | None = 0.05,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Refine an (H, W) or (B, H, W) uint8 alpha; return (refined, stats).
+
+    ``stats`` is int64 of shape (len(STAT_FIELDS),) or (B, len(STAT_FIELDS)).
+    ``fill_interior=False`` keeps translucent regions enclosed by the opaque core
+    (glass, veils) instead of raising them to 255. ``min_subject_fraction=None``
+    turns the subject rule off.
+    """
+    alpha = np.asarray(alpha)
+    if alpha.dtype != np.uint8:
+        raise TypeError(f"alpha must be uint8, got {alpha.dtype}")
+    batched = alpha.ndim == 3
+    stack = alpha if batched else alpha[None]
+    st = structure(connectivity)
+    out = np.empty_like(stack)
+    stats = np.zeros((stack.shape[0], len(STAT_FIELDS)), dtype=np.int64)
+    for i, a in enumerate(stack):
+        out[i] = _refine_one(a, fg_tol, bg_tol, st, snap, fill_interior, min_subject_fraction, stats[i])
+    return (out, stats) if batched else (out[0], stats[0])

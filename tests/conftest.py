@@ -1,0 +1,46 @@
+import os
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+# The real Layer Diffusion samples live beside the project, never inside it.
+DATA_DIR = pathlib.Path(os.environ.get("LDMATTE_DATA", ROOT.parent / "shared" / "data" / "layerdiffuse"))
+
+
+def real_sample_paths():
+    return sorted(DATA_DIR.glob("*.png")) if DATA_DIR.is_dir() else []
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"real Layer Diffusion samples not found at {DATA_DIR} (set LDMATTE_DATA)")
+    return DATA_DIR
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def _gpu_ready() -> bool:
+    try:
+        from ldmatte import _backend
+
+        return _backend.cuda_usable()
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if _gpu_ready():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU and the CUDA build")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
