@@ -1,0 +1,108 @@
+"""Shared helpers for the benchmarks: real masks, timing, thread pinning, tables.
+
+The real Layer Diffusion samples live beside the project (``LDMATTE_DATA`` or
+``../shared/data/layerdiffuse`` relative to the repository root), never inside it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import statistics
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DATA_DIR = pathlib.Path(os.environ.get("LDMATTE_DATA", ROOT.parent / "shared" / "data" / "layerdiffuse"))
+
+# The transition region used as the labelling workload (targets.md): 8 < alpha < 247.
+TRANSITION_LO, TRANSITION_HI = 8, 247
+
+
+def real_rgba_paths(size: tuple[int, int] | None = (1024, 1024)) -> list[pathlib.Path]:
+    """Real RGBA samples, optionally only those of ``size`` (H, W); sorted by name."""
+    from PIL import Image
+
+    paths = []
+    for p in sorted(DATA_DIR.glob("*.png")):
+        with Image.open(p) as im:
+            if im.mode != "RGBA":
+                continue
+            if size is None or (im.height, im.width) == tuple(size):
+                paths.append(p)
+    return paths
+
+
+def load_alpha(path) -> np.ndarray:
+    """The alpha channel of an RGBA PNG as a C-contiguous (H, W) uint8 array."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.ascontiguousarray(np.asarray(im.convert("RGBA"))[..., 3])
+
+
+def transition_mask(alpha: np.ndarray) -> np.ndarray:
+    """uint8 0/1 mask of the transition region ``8 < alpha < 247``."""
+    return ((alpha > TRANSITION_LO) & (alpha < TRANSITION_HI)).astype(np.uint8)
+
+
+def real_alphas(size=(1024, 1024)) -> dict[str, np.ndarray]:
+    """``{stem: alpha}`` for the real samples of ``size``; empty when the data is missing."""
+    return {p.stem: load_alpha(p) for p in real_rgba_paths(size)} if DATA_DIR.is_dir() else {}
+
+
+def noise_mask(shape=(1024, 1024), density: float = 0.5, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).random(shape) < density).astype(np.uint8)
+
+
+def set_threads(n: int) -> None:
+    """Pin Numba and OpenCV to ``n`` threads (OpenCV: 1 means no worker threads)."""
+    import cv2
+    import numba
+
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+    cv2.setNumThreads(n if n > 1 else 0)
+
+
+def median_time(fn, repeat: int = 7, warmup: int = 1, inner: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeat`` samples of ``inner`` calls each."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - t0) / inner)
+    return statistics.median(samples)
+
+
+def interleaved_medians(fns: dict, repeat: int = 7, inner: int = 1) -> dict[str, float]:
+    """Median time of each callable, sampled round-robin so machine noise hits all alike."""
+    for fn in fns.values():
+        fn()
+    samples = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            samples[k].append((time.perf_counter() - t0) / inner)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def print_table(rows: list[dict], columns: list[str]) -> None:
+    """Plain fixed-width table of ``rows`` (dicts) with the given column order."""
+    def fmt(v):
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    widths = [max(len(c), *(len(fmt(r.get(c, ""))) for r in rows)) for c in columns]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(fmt(r.get(c, "")).ljust(w) for c, w in zip(columns, widths)))
+
+
+def write_json(path, payload) -> None:
+    pathlib.Path(path).write_text(json.dumps(payload, indent=2))
