@@ -1,0 +1,130 @@
+"""Per-component measurements of a label image: :func:`component_stats`."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from numba import njit
+
+from ._arrays import as_host, check_image_stack
+
+__all__ = ["ComponentStats", "component_stats"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ComponentStats:
+    """Area, bounding box and frame contact of components 1..N of a label image.
+
+    Row ``k`` describes label ``k + 1``. A label in 1..N with no pixel has area
+    0, bbox ``(0, 0, 0, 0)`` and ``touches_frame`` False.
+
+    Attributes
+    ----------
+    area : (N,) int64
+        Pixels per component.
+    bbox : (N, 4) int64
+        ``(row0, col0, row1, col1)`` with exclusive ends, like skimage's
+        ``regionprops(...).bbox``.
+    touches_frame : (N,) bool
+        The component has a pixel in the first or last row or column.
+    """
+
+    area: np.ndarray
+    bbox: np.ndarray
+    touches_frame: np.ndarray
+
+    @property
+    def num(self) -> int:
+        """Number of components N."""
+        return int(self.area.shape[0])
+
+    def __len__(self) -> int:
+        return self.num
+
+
+@njit(cache=True, nogil=True)
+def _stats_kernel(labels, n, area, bbox, frame):
+    """One raster pass: area and bbox; then the frame pixels only, for frame contact."""
+    height, width = labels.shape
+    for k in range(n):
+        bbox[k, 0] = height
+        bbox[k, 1] = width
+    for r in range(height):
+        row = labels[r]
+        for c in range(width):
+            k = row[c] - 1
+            if k < 0:
+                continue
+            if area[k] == 0:
+                bbox[k, 0] = r  # raster order: the first pixel seen has the smallest row
+            area[k] += 1
+            bbox[k, 2] = r + 1  # ... and the last one the largest
+            if c < bbox[k, 1]:
+                bbox[k, 1] = c
+            if c >= bbox[k, 3]:
+                bbox[k, 3] = c + 1
+    for k in range(n):
+        if area[k] == 0:
+            bbox[k, 0] = 0
+            bbox[k, 1] = 0
+    for c in range(width):
+        for r in (0, height - 1):
+            if height > 0 and labels[r, c] > 0:
+                frame[labels[r, c] - 1] = True
+    for r in range(height):
+        for c in (0, width - 1):
+            if width > 0 and labels[r, c] > 0:
+                frame[labels[r, c] - 1] = True
+
+
+def _one(labels: np.ndarray, num) -> ComponentStats:
+    top = int(labels.max()) if labels.size else 0
+    if labels.size and int(labels.min()) < 0:
+        raise ValueError("labels must be non-negative (0 is background)")
+    n = top if num is None else int(num)
+    if top > n:
+        raise ValueError(f"labels contain {top}, above num={n}")
+    area = np.zeros(n, np.int64)
+    bbox = np.zeros((n, 4), np.int64)
+    frame = np.zeros(n, np.bool_)
+    _stats_kernel(labels, n, area, bbox, frame)
+    return ComponentStats(area, bbox, frame)
+
+
+def component_stats(labels, num=None):
+    """Area, bounding box and frame contact of every labelled component.
+
+    Parameters
+    ----------
+    labels : (H, W) or (B, H, W) integer array
+        A label image as returned by :func:`ldmatte.label` (0 background,
+        components 1..N). numpy or torch/CuPy (copied to the host); C-contiguous.
+    num : int or sequence of int, optional
+        Number of components N (per image for a batch), e.g. from
+        ``label(..., return_num=True)``; defaults to the largest label.
+
+    Returns
+    -------
+    ComponentStats, or a list of them for a batch.
+
+    Examples
+    --------
+    >>> import numpy as np, ldmatte
+    >>> from ldmatte.regions import component_stats
+    >>> lab = ldmatte.label(np.array([[1, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 1]], bool))
+    >>> s = component_stats(lab)
+    >>> s.area.tolist(), s.bbox.tolist(), s.touches_frame.tolist()
+    ([2, 3], [[0, 0, 1, 2], [1, 2, 3, 4]], [True, True])
+    """
+    _, _, batched = check_image_stack(labels, "labels", (np.integer,))
+    host = as_host(labels)
+    if host.dtype != np.int32:
+        if host.size and (host.min() < 0 or host.max() > np.iinfo(np.int32).max):
+            raise ValueError("labels must be in 0..2**31-1")
+        host = host.astype(np.int32)
+    if not batched:
+        if num is not None and np.ndim(num) != 0:
+            raise ValueError("num must be an int for a single label image")
+        return _one(host, num)
+    nums = [None] * host.shape[0] if num is None else list(np.broadcast_to(np.asarray(num), (host.shape[0],)))
+    return [_one(img, k) for img, k in zip(host, nums)]
