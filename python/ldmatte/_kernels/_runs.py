@@ -141,3 +141,25 @@ def resolve_labels(parent, n_runs):
 def max_runs(height, width):
     """Upper bound on the number of runs of an image (every other pixel set)."""
     return height * ((width + 1) // 2)
+
+
+@njit(cache=True, nogil=True)
+def initial_runs(height, width):
+    """Starting capacity of run buffers: enough for typical masks, far below the worst case.
+
+    Buffers of the worst-case size (megabytes) would be mapped and unmapped
+    by the allocator on every call, and in a parallel batch every unmap
+    stalls the other threads; small buffers come from the heap.
+    """
+    return min(max_runs(height, width), 8 * height + 64)
+
+
+@njit(cache=True, nogil=True)
+def grow(arr, need):
+    """``arr`` when it holds ``need`` items, else a copy with room for at least twice as many."""
+    size = arr.shape[0]
+    if need <= size:
+        return arr
+    bigger = np.empty(max(need, 2 * size), arr.dtype)
+    bigger[:size] = arr
+    return bigger

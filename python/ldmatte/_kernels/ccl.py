@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._runs import max_runs, merge_rows, nonzero01, resolve_labels, row_runs
+from ._runs import grow, initial_runs, merge_rows, nonzero01, resolve_labels, row_runs
 
 # Rows with more than width / _DENSE runs are written pixel by pixel without
 # branches; sparser rows are written run by run (memset-like fills).
@@ -51,12 +51,16 @@ def label_image(img, ext, out):
     ``ext`` is 1 for 8-connectivity, 0 for 4-connectivity.
     """
     height, width = img.shape
-    runs = np.empty(2 * max_runs(height, width) + 1, np.int32)
-    parent = np.empty(max_runs(height, width), np.int32)
+    cap = initial_runs(height, width)
+    runs = np.empty(2 * cap + 1, np.int32)
+    parent = np.empty(cap, np.int32)
     row_ptr = np.empty(height + 1, np.int32)
+    row_max = (width + 1) // 2
     n = 0
     for r in range(height):
         row_ptr[r] = n
+        runs = grow(runs, 2 * (n + row_max) + 1)
+        parent = grow(parent, n + row_max)
         n = row_runs(img[r], width, runs, 2 * n) >> 1
         for i in range(row_ptr[r], n):
             parent[i] = i
