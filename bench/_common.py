@@ -18,6 +18,8 @@ DATA_DIR = pathlib.Path(os.environ.get("LDMATTE_DATA", ROOT.parent / "shared" / 
 
 # The transition region used as the labelling workload (targets.md): 8 < alpha < 247.
 TRANSITION_LO, TRANSITION_HI = 8, 247
+# Batch size of the batched benchmarks.
+BATCH = 8
 
 
 def real_rgba_paths(size: tuple[int, int] | None = (1024, 1024)) -> list[pathlib.Path]:

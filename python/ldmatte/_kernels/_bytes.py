@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-U8 = np.uint64
 ONES8 = np.uint64(0x0101010101010101)
 LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
 HIGH8 = np.uint64(0x8080808080808080)

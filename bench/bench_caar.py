@@ -1,0 +1,92 @@
+"""Benchmark: the Numba CAAR kernel (ldmatte.refine_alpha) against the plain scipy reference.
+
+Real 1024x1024 alphas, one image and a batch of 8, at 1 and ``--threads``
+threads. Samples of all variants are taken round-robin in one run and the
+ratios compare timings of that run (the machine is shared and noisy).
+
+    python bench/bench_caar.py --threads 2 --repeat 9 --json bench/out/caar.json
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from _common import BATCH, interleaved_medians, print_table, real_alphas, set_threads, write_json
+
+
+def _threaded(n, fn):
+    def call():
+        set_threads(n)
+        return fn()
+
+    return call
+
+
+def check_equal(alpha: np.ndarray) -> None:
+    import ldmatte
+    from ldmatte.reference.caar import STAT_FIELDS, refine_alpha_reference
+
+    out, reps = ldmatte.refine_alpha(alpha, return_report=True)
+    ref, ref_stats = refine_alpha_reference(alpha)
+    stats = [r.to_dict() for r in (reps if isinstance(reps, list) else [reps])]
+    ref_rows = np.atleast_2d(ref_stats)
+    same_stats = all([d[k] for k in STAT_FIELDS] == row.tolist() for d, row in zip(stats, ref_rows))
+    if not np.array_equal(out, ref) or not same_stats:
+        raise SystemExit("refine_alpha differs from refine_alpha_reference")
+
+
+def run(threads: int, repeat: int) -> tuple[list[dict], dict]:
+    import ldmatte
+    from ldmatte.reference.caar import refine_alpha_reference
+
+    alphas = real_alphas((1024, 1024))
+    rows = []
+    for name, a in alphas.items():
+        check_equal(a)
+        t = interleaved_medians({
+            "ldmatte": _threaded(1, lambda: ldmatte.refine_alpha(a)),
+            "reference": _threaded(1, lambda: refine_alpha_reference(a)),
+        }, repeat=repeat)
+        rows.append({"case": name, "images": 1, "threads": 1, "ldmatte ms/img": t["ldmatte"] * 1e3,
+                     "reference ms/img": t["reference"] * 1e3, "speed-up": t["reference"] / t["ldmatte"]})
+    names = list(alphas)
+    stack = np.stack([alphas[names[i % len(names)]] for i in range(BATCH)]) if names else None
+    summary = {}
+    if stack is not None:
+        check_equal(stack)
+        counts = sorted({1, threads})
+        fns = {f"ldmatte {n}": _threaded(n, lambda: ldmatte.refine_alpha(stack)) for n in counts}
+        fns["reference"] = _threaded(1, lambda: refine_alpha_reference(stack))
+        t = interleaved_medians(fns, repeat=max(3, repeat // 2))
+        for n in counts:
+            rows.append({"case": f"batch of {BATCH} real", "images": BATCH, "threads": n,
+                         "ldmatte ms/img": t[f"ldmatte {n}"] * 1e3 / BATCH,
+                         "reference ms/img": t["reference"] * 1e3 / BATCH,
+                         "speed-up": t["reference"] / t[f"ldmatte {n}"]})
+        summary = {"batch_thread_speedup": t["ldmatte 1"] / t[f"ldmatte {max(counts)}"], "threads": max(counts)}
+    return rows, summary
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2, help="thread count for the batch, besides 1 (default 2)")
+    ap.add_argument("--repeat", type=int, default=9, help="timed samples per function (median reported)")
+    ap.add_argument("--json", metavar="OUT", help="also write the rows as JSON")
+    args = ap.parse_args(argv)
+    rows, summary = run(args.threads, args.repeat)
+    if not rows:
+        print("no data", file=sys.stderr)
+        return 1
+    print(f"refine_alpha (CAAR, defaults), median of {args.repeat}; reference = refine_alpha_reference")
+    print_table(rows, list(rows[0]))
+    if summary:
+        print(f"batch of {BATCH}: {summary['threads']} threads are {summary['batch_thread_speedup']:.2f}x faster than 1")
+    if args.json:
+        write_json(args.json, {"benchmark": "caar", "rows": rows, **summary})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
