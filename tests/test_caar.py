@@ -81,6 +81,18 @@ def test_word_paths_and_offsets(rng):
             assert_matches_reference(a, 8, 8, connectivity, snap, fill, msf)
 
 
+@pytest.mark.parametrize("offset", [1, 3, 8])
+def test_unaligned_input(rng, offset):
+    # A C-contiguous view starting off an 8-byte boundary: rows and output words no longer line up.
+    for shape in ((30, 64), (31, 45)):
+        alpha = structured_alpha(rng, *shape)
+        buf = np.zeros(alpha.size + offset, np.uint8)
+        view = buf[offset:].reshape(shape)
+        view[...] = alpha
+        for connectivity, snap, fill, msf in COMBOS[::3]:
+            assert_matches_reference(view, 8, 8, connectivity, snap, fill, msf)
+
+
 def test_batch_parallel_path(rng):
     stack = np.stack([structured_alpha(rng, 40, 56) for _ in range(5)] + [np.zeros((40, 56), np.uint8)])
     for connectivity, snap, fill, msf in COMBOS[::2]:

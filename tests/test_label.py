@@ -74,6 +74,17 @@ def test_word_boundaries(connectivity):
 
 
 @pytest.mark.parametrize("connectivity", CONNS)
+@pytest.mark.parametrize("offset", [1, 5])
+def test_unaligned_input(rng, connectivity, offset):
+    for shape in ((20, 64), (21, 45)):
+        mask = blobs(rng, *shape, 1.5, 0.5).view(np.uint8)
+        buf = np.zeros(mask.size + offset, np.uint8)
+        view = buf[offset:].reshape(shape)
+        view[...] = mask
+        assert_same_as_scipy(view, connectivity)
+
+
+@pytest.mark.parametrize("connectivity", CONNS)
 def test_batch(rng, connectivity):
     stack = np.stack([random_mask(rng, 33, 40, d) for d in (0.0, 0.2, 0.5, 0.8, 1.0)] + [chessboard(33, 40)])
     labels, num = ldmatte.label(stack, connectivity=connectivity, return_num=True)

@@ -32,27 +32,45 @@ def _word_non_u(x, fg_k, bg_k):
 
 
 @njit(cache=True, nogil=True)
-def u_runs(row, words, width, lo, hi, fg_k, bg_k, runs, k):
-    """Append the runs of U pixels of ``row`` to the interleaved ``runs`` at slot ``k``; return new ``k``.
+def row_words(row, other):
+    """(head, words): ``row[head:]`` as whole uint64 words starting at an 8-byte-aligned address.
 
-    ``words`` is the row viewed as uint64 (empty when rows are not 8-byte
-    aligned); uniform FG or BG words outside a run are skipped whole.
+    ``other`` is a second row (the output) that the same word positions must
+    fit; when its address is aligned differently no words are used.
     """
-    state = 0
-    for q in range(words.shape[0]):
-        if state == 0 and _word_non_u(words[q], fg_k, bg_k):
-            continue
-        base = q << 3
-        for t in range(8):
-            b = in_open01(np.int64(row[base + t]), lo, hi)
-            runs[k] = base + t
-            k += b ^ state
-            state = b
-    for j in range(words.shape[0] << 3, width):
+    width = row.shape[0]
+    head = min((-row.ctypes.data) & 7, width)
+    n_words = (width - head) >> 3
+    if head != min((-other.ctypes.data) & 7, width):
+        n_words = 0
+    return head, n_words
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _u_bytes(row, j0, j1, lo, hi, runs, k, state):
+    for j in range(j0, j1):
         b = in_open01(np.int64(row[j]), lo, hi)
         runs[k] = j
         k += b ^ state
         state = b
+    return k, state
+
+
+@njit(cache=True, nogil=True)
+def u_runs(row, head, words, lo, hi, fg_k, bg_k, runs, k):
+    """Append the runs of U pixels of ``row`` to the interleaved ``runs`` at slot ``k``; return new ``k``.
+
+    ``words`` views ``row[head:]`` as uint64; uniform FG or BG words outside
+    a run are skipped whole, the other bytes go one by one without branches.
+    """
+    width = row.shape[0]
+    k, state = _u_bytes(row, 0, head, lo, hi, runs, k, 0)
+    for q in range(words.shape[0]):
+        if state == 0 and _word_non_u(words[q], fg_k, bg_k):
+            continue
+        base = head + (q << 3)
+        k, state = _u_bytes(row, base, base + 8, lo, hi, runs, k, state)
+    k, state = _u_bytes(row, head + (words.shape[0] << 3), width, lo, hi, runs, k, state)
     if state:
         runs[k] = width
         k += 1
@@ -91,34 +109,35 @@ def run_flags(img, r, s, e, ext, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def emit_gap(a_row, o_row, w_in, w_out, j, s, lo, hi, fg_k, bg_k, snap, sruns, sk, sstate, acc):
+def emit_gap(a_row, o_row, head, w_in, w_out, j, s, lo, hi, fg_k, bg_k, snap, sruns, sk, sstate, acc):
     """Write the non-U pixels ``[j, s)`` (FG or BG only), track support runs, count statistics.
 
+    ``w_in`` / ``w_out`` view both rows from ``head`` on as uint64; whole
+    words inside the gap that are all FG or all BG are written at once.
     ``acc`` receives (raised, lowered, transition before, transition after).
-    Whole aligned words that are all FG or all BG are written at once.
     Returns the new (sk, sstate).
     """
     raised = lowered = before = after = 0
-    q0 = ((j + 7) >> 3) << 3
-    q1 = (s >> 3) << 3
-    if w_in.shape[0] == 0:
-        q1 = 0
+    q = max(0, (j - head + 7) >> 3)
+    q_end = min(w_in.shape[0], (s - head) >> 3)
+    next_word = head + 8 * q if q < q_end else s
     p = j
     while p < s:
-        if p == q0 and p < q1:
-            q0 += 8
-            x = w_in[p >> 3]
+        if p == next_word:
+            x = w_in[q]
+            q += 1
+            next_word = head + 8 * q if q < q_end else s
             fg_word = word_all_le(~x, fg_k)
             if fg_word or word_all_le(x, bg_k):
                 # FG bytes below 255 / BG bytes above 0 are the changed and transitional ones.
                 n = count_nonzero_bytes(~x if fg_word else x)
                 before += n
                 if snap:
-                    w_out[p >> 3] = ALL_FF if fg_word else ZERO64
+                    w_out[q - 1] = ALL_FF if fg_word else ZERO64
                     raised += n if fg_word else 0
                     lowered += 0 if fg_word else n
                 else:
-                    w_out[p >> 3] = x
+                    w_out[q - 1] = x
                     after += n
                 b = 1 if fg_word else 0
                 sruns[sk] = p

@@ -49,36 +49,40 @@ def nonzero01(v):
     return (np.int64(v) + 255) >> 8
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _byte_runs(row, j0, j1, runs, k, state):
+    # Branch-free: every position is written to runs[k]; k advances only at a transition.
+    for j in range(j0, j1):
+        b = nonzero01(row[j])
+        runs[k] = j
+        k += b ^ state
+        state = b
+    return k, state
+
+
 @njit(cache=True, nogil=True)
 def row_runs(row, width, runs, k):
     """Append the runs of nonzero bytes of ``row`` to ``runs`` at slot ``k``; return the new ``k``.
 
-    ``k`` counts interleaved slots (2 per run). Uniform 8-byte words are
-    skipped whole; mixed words go byte by byte without branches: every byte
-    position is written to ``runs[k]`` and ``k`` advances only at a transition,
-    so ``runs`` needs one spare slot past the last run.
+    ``k`` counts interleaved slots (2 per run), and ``runs`` needs one spare
+    slot past the last run. Uniform 8-byte words are skipped whole; the bytes
+    before the first 8-byte-aligned address and after the last whole word go
+    one by one.
     """
-    w8 = width & ~7
-    words = row[:w8].view(np.uint64)
-    state = 0
-    for q in range(w8 >> 3):
+    head = min((-row.ctypes.data) & 7, width)
+    n_words = (width - head) >> 3
+    words = row[head : head + 8 * n_words].view(np.uint64)
+    k, state = _byte_runs(row, 0, head, runs, k, 0)
+    for q in range(n_words):
         x = words[q]
         if state == 0:
             if x == ZERO64:
                 continue
         elif not has_zero_byte(x):
             continue
-        base = q << 3
-        for t in range(8):
-            b = nonzero01(row[base + t])
-            runs[k] = base + t
-            k += b ^ state
-            state = b
-    for j in range(w8, width):
-        b = nonzero01(row[j])
-        runs[k] = j
-        k += b ^ state
-        state = b
+        base = head + (q << 3)
+        k, state = _byte_runs(row, base, base + 8, runs, k, state)
+    k, state = _byte_runs(row, head + 8 * n_words, width, runs, k, state)
     if state:
         runs[k] = width
         k += 1

@@ -18,7 +18,7 @@ from numba import njit, prange
 
 from ..reference.caar import STAT_FIELDS
 from ._bytes import word_constant
-from ._caar_rows import BAND, FLOATING, INTERIOR, ISOLATED, emit_gap, run_flags, u_runs
+from ._caar_rows import BAND, FLOATING, INTERIOR, ISOLATED, emit_gap, row_words, run_flags, u_runs
 from ._runs import grow, initial_runs, merge_rows, resolve_labels
 
 (RAISED, LOWERED, N_BAND, N_INTERIOR, N_FLOATING, N_ISOLATED, ISLANDS, ISLAND_PX,
@@ -26,7 +26,7 @@ from ._runs import grow, initial_runs, merge_rows, resolve_labels
 
 
 @njit(cache=True, nogil=True)
-def _label_u(img, lo, hi, fg_k, bg_k, ext, w8, row_ptr):
+def _label_u(img, out, lo, hi, fg_k, bg_k, ext, row_ptr):
     """Pass 1: U runs and their classes. Returns (runs, run classes, n_runs, per-class component counts)."""
     height, width = img.shape
     cap = initial_runs(height, width)
@@ -41,7 +41,9 @@ def _label_u(img, lo, hi, fg_k, bg_k, ext, w8, row_ptr):
         runs = grow(runs, 2 * (n + row_max) + 1)
         parent = grow(parent, n + row_max)
         flags = grow(flags, n + row_max)
-        n_new = u_runs(row, row[:w8].view(np.uint64), width, lo, hi, fg_k, bg_k, runs, 2 * n) >> 1
+        head, n_words = row_words(row, out[r])
+        words = row[head : head + 8 * n_words].view(np.uint64)
+        n_new = u_runs(row, head, words, lo, hi, fg_k, bg_k, runs, 2 * n) >> 1
         for i in range(n, n_new):
             parent[i] = i
             flags[i] = run_flags(img, r, runs[2 * i], runs[2 * i + 1], ext, lo, hi)
@@ -62,7 +64,7 @@ def _label_u(img, lo, hi, fg_k, bg_k, ext, w8, row_ptr):
 
 
 @njit(cache=True, nogil=True)
-def _emit(img, out, lo, hi, fg_k, bg_k, ext, w8, snap, fill, subject, runs, cls, row_ptr, srow, acc):
+def _emit(img, out, lo, hi, fg_k, bg_k, ext, snap, fill, subject, runs, cls, row_ptr, srow, acc):
     """Pass 2: write the output, count, and extract (and label, if ``subject``) the support runs.
 
     ``acc``: raised, lowered, transition before, transition after, U kept.
@@ -80,8 +82,9 @@ def _emit(img, out, lo, hi, fg_k, bg_k, ext, w8, snap, fill, subject, runs, cls,
             sparent = grow(sparent, ns + row_max)
         a_row = img[r]
         o_row = out[r]
-        w_in = a_row[:w8].view(np.uint64)
-        w_out = o_row[:w8].view(np.uint64)
+        head, n_words = row_words(a_row, o_row)
+        w_in = a_row[head : head + 8 * n_words].view(np.uint64)
+        w_out = o_row[head : head + 8 * n_words].view(np.uint64)
         srow[r] = ns
         sk = 2 * ns
         sstate = 0
@@ -89,7 +92,7 @@ def _emit(img, out, lo, hi, fg_k, bg_k, ext, w8, snap, fill, subject, runs, cls,
         for i in range(row_ptr[r], row_ptr[r + 1]):
             s = runs[2 * i]
             e = runs[2 * i + 1]
-            sk, sstate = emit_gap(a_row, o_row, w_in, w_out, j, s, lo, hi, fg_k, bg_k, snap, sruns, sk, sstate, acc)
+            sk, sstate = emit_gap(a_row, o_row, head, w_in, w_out, j, s, lo, hi, fg_k, bg_k, snap, sruns, sk, sstate, acc)
             c = cls[i]
             acc[2] += e - s
             if c == FLOATING:
@@ -109,7 +112,7 @@ def _emit(img, out, lo, hi, fg_k, bg_k, ext, w8, snap, fill, subject, runs, cls,
             sk += b ^ sstate
             sstate = b
             j = e
-        sk, sstate = emit_gap(a_row, o_row, w_in, w_out, j, width, lo, hi, fg_k, bg_k, snap, sruns, sk, sstate, acc)
+        sk, sstate = emit_gap(a_row, o_row, head, w_in, w_out, j, width, lo, hi, fg_k, bg_k, snap, sruns, sk, sstate, acc)
         if sstate:
             sruns[sk] = width
             sk += 1
@@ -163,20 +166,19 @@ def _subject_rule(img, out, lo, hi, msf, sruns, sparent, srow, ns, acc):
 
 
 @njit(cache=True, nogil=True)
-def refine_image(img, out, stats, bg_tol, fg_tol, ext, snap, fill, msf, use_words):
+def refine_image(img, out, stats, bg_tol, fg_tol, ext, snap, fill, msf):
     """Refine one (H, W) alpha into ``out`` (fully written) and fill its ``stats`` row."""
     height, width = img.shape
     lo = np.int64(bg_tol)
     hi = np.int64(255 - fg_tol)
     fg_k = word_constant(fg_tol)
     bg_k = word_constant(bg_tol)
-    w8 = (width & ~7) if use_words else 0
     row_ptr = np.empty(height + 1, np.int32)
-    runs, cls, n_u, counts = _label_u(img, lo, hi, fg_k, bg_k, ext, w8, row_ptr)
+    runs, cls, n_u, counts = _label_u(img, out, lo, hi, fg_k, bg_k, ext, row_ptr)
     subject = msf >= 0.0
     srow = np.empty(height + 1, np.int32)
     acc = np.zeros(5, np.int64)
-    sruns, sparent, ns = _emit(img, out, lo, hi, fg_k, bg_k, ext, w8, snap, fill, subject, runs, cls, row_ptr,
+    sruns, sparent, ns = _emit(img, out, lo, hi, fg_k, bg_k, ext, snap, fill, subject, runs, cls, row_ptr,
                                srow, acc)
     islands = pixels = 0
     if subject:
@@ -198,15 +200,15 @@ def refine_image(img, out, stats, bg_tol, fg_tol, ext, snap, fill, msf, use_word
 
 
 @njit(cache=True, nogil=True)
-def _refine_serial(stack, out, stats, bg_tol, fg_tol, ext, snap, fill, msf, use_words):
+def _refine_serial(stack, out, stats, bg_tol, fg_tol, ext, snap, fill, msf):
     for b in range(stack.shape[0]):
-        refine_image(stack[b], out[b], stats[b], bg_tol, fg_tol, ext, snap, fill, msf, use_words)
+        refine_image(stack[b], out[b], stats[b], bg_tol, fg_tol, ext, snap, fill, msf)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _refine_parallel(stack, out, stats, bg_tol, fg_tol, ext, snap, fill, msf, use_words):
+def _refine_parallel(stack, out, stats, bg_tol, fg_tol, ext, snap, fill, msf):
     for b in prange(stack.shape[0]):
-        refine_image(stack[b], out[b], stats[b], bg_tol, fg_tol, ext, snap, fill, msf, use_words)
+        refine_image(stack[b], out[b], stats[b], bg_tol, fg_tol, ext, snap, fill, msf)
 
 
 def refine_alpha_batch(stack, fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction):
@@ -217,10 +219,8 @@ def refine_alpha_batch(stack, fg_tol, bg_tol, connectivity, snap, fill_interior,
     """
     out = np.empty(stack.shape, np.uint8)
     stats = np.zeros((stack.shape[0], len(STAT_FIELDS)), np.int64)
-    # 8-byte word access needs every row to start on an 8-byte boundary.
-    use_words = stack.shape[-1] % 8 == 0 and stack.ctypes.data % 8 == 0 and out.ctypes.data % 8 == 0
     args = (int(bg_tol), int(fg_tol), 1 if connectivity == 8 else 0, bool(snap), bool(fill_interior),
-            float(min_subject_fraction), bool(use_words))
+            float(min_subject_fraction))
     if stack.shape[0] <= 1:
         _refine_serial(stack, out, stats, *args)
     else:
