@@ -82,7 +82,8 @@ def main(argv=None) -> int:
     print(f"refine_alpha (CAAR, defaults), median of {args.repeat}; reference = refine_alpha_reference")
     print_table(rows, list(rows[0]))
     if summary:
-        print(f"batch of {BATCH}: {summary['threads']} threads are {summary['batch_thread_speedup']:.2f}x faster than 1")
+        n, speedup = summary["threads"], summary["batch_thread_speedup"]
+        print(f"batch of {BATCH}: {n} threads are {speedup:.2f}x faster than 1")
     if args.json:
         write_json(args.json, {"benchmark": "caar", "rows": rows, **summary})
     return 0

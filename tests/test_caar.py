@@ -51,7 +51,9 @@ def test_random_and_structured(rng, connectivity, snap, fill, msf):
         assert_matches_reference(structured_alpha(rng, *shape), 8, 8, connectivity, snap, fill, msf)
 
 
-@pytest.mark.parametrize("tols", [(0, 0), (8, 8), (30, 2), (2, 30), (127, 127), (128, 3), (3, 128), (200, 40), (0, 254)])
+@pytest.mark.parametrize(
+    "tols", [(0, 0), (8, 8), (30, 2), (2, 30), (127, 127), (128, 3), (3, 128), (200, 40), (0, 254)]
+)
 def test_tolerances(rng, tols):
     fg, bg = tols
     for connectivity, snap, fill in itertools.product((8, 4), (True, False), (True, False)):

@@ -31,7 +31,9 @@ def test_adversarial(name, connectivity):
 
 
 @pytest.mark.parametrize("connectivity", CONNS)
-@pytest.mark.parametrize("shape", [(1, 1), (1, 8), (8, 1), (3, 7), (7, 3), (17, 31), (64, 64), (65, 129), (1, 300), (300, 1)])
+@pytest.mark.parametrize(
+    "shape", [(1, 1), (1, 8), (8, 1), (3, 7), (7, 3), (17, 31), (64, 64), (65, 129), (1, 300), (300, 1)]
+)
 @pytest.mark.parametrize("density", [0.05, 0.3, 0.5, 0.7, 0.95])
 def test_random(rng, shape, density, connectivity):
     assert_same_as_scipy(random_mask(rng, *shape, density), connectivity)

@@ -35,8 +35,9 @@ def _word_non_u(x, fg_k, bg_k):
 def row_words(row, other):
     """(head, words): ``row[head:]`` as whole uint64 words starting at an 8-byte-aligned address.
 
-    ``other`` is a second row (the output) that the same word positions must
-    fit; when its address is aligned differently no words are used.
+    ``other`` is a second row (the output, or ``row`` itself) that the same
+    word positions must fit; when its address is aligned differently no words
+    are used.
     """
     width = row.shape[0]
     head = min((-row.ctypes.data) & 7, width)

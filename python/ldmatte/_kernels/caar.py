@@ -26,7 +26,7 @@ from ._runs import grow, initial_runs, merge_rows, resolve_labels
 
 
 @njit(cache=True, nogil=True)
-def _label_u(img, out, lo, hi, fg_k, bg_k, ext, row_ptr):
+def _label_u(img, lo, hi, fg_k, bg_k, ext, row_ptr):
     """Pass 1: U runs and their classes. Returns (runs, run classes, n_runs, per-class component counts)."""
     height, width = img.shape
     cap = initial_runs(height, width)
@@ -41,7 +41,7 @@ def _label_u(img, out, lo, hi, fg_k, bg_k, ext, row_ptr):
         runs = grow(runs, 2 * (n + row_max) + 1)
         parent = grow(parent, n + row_max)
         flags = grow(flags, n + row_max)
-        head, n_words = row_words(row, out[r])
+        head, n_words = row_words(row, row)
         words = row[head : head + 8 * n_words].view(np.uint64)
         n_new = u_runs(row, head, words, lo, hi, fg_k, bg_k, runs, 2 * n) >> 1
         for i in range(n, n_new):
@@ -63,12 +63,57 @@ def _label_u(img, out, lo, hi, fg_k, bg_k, ext, row_ptr):
     return runs, flags, n, counts
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _write_u_run(a_row, o_row, s, e, c, fill, acc):
+    """Write the U run ``[s, e)`` by its class; return 1 if it stays in the support, else 0."""
+    acc[2] += e - s  # every U pixel is transitional in the input
+    if c == FLOATING:
+        o_row[s:e] = 0
+        acc[1] += e - s
+        return 0
+    if c == INTERIOR and fill:
+        o_row[s:e] = 255
+        acc[0] += e - s
+        return 1
+    o_row[s:e] = a_row[s:e]
+    acc[3] += e - s
+    acc[4] += e - s
+    return 1
+
+
 @njit(cache=True, nogil=True)
-def _emit(img, out, lo, hi, fg_k, bg_k, ext, snap, fill, subject, runs, cls, row_ptr, srow, acc):
+def _emit_row(a_row, o_row, runs, cls, lo_run, hi_run, classes, snap, fill, sruns, sk, acc):
+    """Write one output row: gaps (FG/BG) and U runs in turn; append its support runs at slot ``sk``."""
+    lo, hi, fg_k, bg_k = classes
+    width = a_row.shape[0]
+    head, n_words = row_words(a_row, o_row)
+    w_in = a_row[head : head + 8 * n_words].view(np.uint64)
+    w_out = o_row[head : head + 8 * n_words].view(np.uint64)
+    sstate = 0
+    j = 0
+    for i in range(lo_run, hi_run):
+        s = runs[2 * i]
+        e = runs[2 * i + 1]
+        sk, sstate = emit_gap(a_row, o_row, head, w_in, w_out, j, s, lo, hi, fg_k, bg_k, snap, sruns, sk, sstate, acc)
+        b = _write_u_run(a_row, o_row, s, e, cls[i], fill, acc)
+        sruns[sk] = s
+        sk += b ^ sstate
+        sstate = b
+        j = e
+    sk, sstate = emit_gap(a_row, o_row, head, w_in, w_out, j, width, lo, hi, fg_k, bg_k, snap, sruns, sk, sstate, acc)
+    if sstate:
+        sruns[sk] = width
+        sk += 1
+    return sk
+
+
+@njit(cache=True, nogil=True)
+def _emit(img, out, classes, ext, snap, fill, subject, runs, cls, row_ptr, srow, acc):
     """Pass 2: write the output, count, and extract (and label, if ``subject``) the support runs.
 
-    ``acc``: raised, lowered, transition before, transition after, U kept.
-    Returns (support runs, their union-find parents, number of support runs).
+    ``classes`` is (lo, hi, fg_k, bg_k); ``acc`` collects raised, lowered,
+    transition before, transition after and U kept. Returns (support runs,
+    their union-find parents, number of support runs).
     """
     height, width = img.shape
     cap = initial_runs(height, width)
@@ -78,46 +123,11 @@ def _emit(img, out, lo, hi, fg_k, bg_k, ext, snap, fill, subject, runs, cls, row
     ns = 0
     for r in range(height):
         sruns = grow(sruns, 2 * (ns + row_max) + 1)
-        if subject:
-            sparent = grow(sparent, ns + row_max)
-        a_row = img[r]
-        o_row = out[r]
-        head, n_words = row_words(a_row, o_row)
-        w_in = a_row[head : head + 8 * n_words].view(np.uint64)
-        w_out = o_row[head : head + 8 * n_words].view(np.uint64)
         srow[r] = ns
-        sk = 2 * ns
-        sstate = 0
-        j = 0
-        for i in range(row_ptr[r], row_ptr[r + 1]):
-            s = runs[2 * i]
-            e = runs[2 * i + 1]
-            sk, sstate = emit_gap(a_row, o_row, head, w_in, w_out, j, s, lo, hi, fg_k, bg_k, snap, sruns, sk, sstate, acc)
-            c = cls[i]
-            acc[2] += e - s
-            if c == FLOATING:
-                o_row[s:e] = 0
-                acc[1] += e - s
-                b = 0
-            elif c == INTERIOR and fill:
-                o_row[s:e] = 255
-                acc[0] += e - s
-                b = 1
-            else:
-                o_row[s:e] = a_row[s:e]
-                acc[3] += e - s
-                acc[4] += e - s
-                b = 1
-            sruns[sk] = s
-            sk += b ^ sstate
-            sstate = b
-            j = e
-        sk, sstate = emit_gap(a_row, o_row, head, w_in, w_out, j, width, lo, hi, fg_k, bg_k, snap, sruns, sk, sstate, acc)
-        if sstate:
-            sruns[sk] = width
-            sk += 1
+        sk = _emit_row(img[r], out[r], runs, cls, row_ptr[r], row_ptr[r + 1], classes, snap, fill, sruns, 2 * ns, acc)
         n_new = sk >> 1
         if subject:
+            sparent = grow(sparent, n_new)
             for i in range(ns, n_new):
                 sparent[i] = i
             if r > 0:
@@ -174,12 +184,11 @@ def refine_image(img, out, stats, bg_tol, fg_tol, ext, snap, fill, msf):
     fg_k = word_constant(fg_tol)
     bg_k = word_constant(bg_tol)
     row_ptr = np.empty(height + 1, np.int32)
-    runs, cls, n_u, counts = _label_u(img, out, lo, hi, fg_k, bg_k, ext, row_ptr)
+    runs, cls, n_u, counts = _label_u(img, lo, hi, fg_k, bg_k, ext, row_ptr)
     subject = msf >= 0.0
     srow = np.empty(height + 1, np.int32)
     acc = np.zeros(5, np.int64)
-    sruns, sparent, ns = _emit(img, out, lo, hi, fg_k, bg_k, ext, snap, fill, subject, runs, cls, row_ptr,
-                               srow, acc)
+    sruns, sparent, ns = _emit(img, out, (lo, hi, fg_k, bg_k), ext, snap, fill, subject, runs, cls, row_ptr, srow, acc)
     islands = pixels = 0
     if subject:
         islands, pixels = _subject_rule(img, out, lo, hi, msf, sruns, sparent, srow, ns, acc)
