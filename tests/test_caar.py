@@ -95,6 +95,13 @@ def test_unaligned_input(rng, offset):
             assert_matches_reference(view, 8, 8, connectivity, snap, fill, msf)
 
 
+def test_read_only_input(rng):
+    alpha = structured_alpha(rng, 30, 40)
+    alpha.flags.writeable = False
+    assert_matches_reference(alpha)
+    assert_matches_reference(alpha, 8, 8, 4, False, False, None)
+
+
 def test_batch_parallel_path(rng):
     stack = np.stack([structured_alpha(rng, 40, 56) for _ in range(5)] + [np.zeros((40, 56), np.uint8)])
     for connectivity, snap, fill, msf in COMBOS[::2]:

@@ -120,6 +120,12 @@ def test_dtypes_and_torch(rng):
     np.testing.assert_array_equal(out.numpy(), ref)
 
 
+def test_read_only_input(rng):
+    mask = random_mask(rng, 30, 41, 0.5)
+    mask.flags.writeable = False
+    assert_same_as_scipy(mask, 8)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="connectivity"):
         ldmatte.label(np.ones((3, 3), bool), connectivity=6)
