@@ -154,14 +154,16 @@ def _hair(rng, h, w, ell):
 def _colour(rng, skin_w, hair_w, h, w):
     """Straight colour (float32 0..255): clothes, skin and hair tones with soft shading."""
     tone = rng.uniform(0.35, 1.0)
-    skin_c = np.float32(np.array([225, 180, 150]) * tone + rng.uniform(-10, 10, 3))
-    hair_c = np.float32(rng.uniform(15, 200) * np.array([1.0, 0.75, 0.55]) + rng.uniform(-10, 10, 3))
-    rgb = np.empty((h, w, 3), np.float32)
-    rgb[:] = np.float32(rng.uniform(30, 230, 3))
-    for cov, c in ((skin_w, skin_c), (hair_w, hair_c)):
-        rgb += cov[..., None] * (c - rgb)
-    rgb *= (1 + 0.08 * _smooth_noise(rng, h, w, 64 * min(h, w) / 1024))[..., None]
-    return np.clip(rgb, 0, 255, out=rgb)
+    skin_c = np.array([225, 180, 150]) * tone + rng.uniform(-10, 10, 3)
+    hair_c = rng.uniform(15, 200) * np.array([1.0, 0.75, 0.55]) + rng.uniform(-10, 10, 3)
+    cloth_c = rng.uniform(30, 230, 3)
+    shade = 1 + 0.08 * _smooth_noise(rng, h, w, 64 * min(h, w) / 1024)
+    channels = []
+    for c in range(3):  # per channel: 2-D arithmetic is much cheaper than broadcasting over (H, W, 3)
+        ch = np.float32(cloth_c[c]) + skin_w * np.float32(skin_c[c] - cloth_c[c])
+        ch += hair_w * (np.float32(hair_c[c]) - ch)
+        channels.append(np.clip(ch * shade, 0, 255))
+    return cv2.merge(channels)
 
 
 def _smooth_fill(rgb, alpha):
