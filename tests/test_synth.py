@@ -163,3 +163,31 @@ def test_invariants_any_seed_and_shape(seed, h, w):
     s = make_sample(seed, (h, w))
     _assert_ground_truth_invariants(s, (h, w))
     np.testing.assert_array_equal(make_sample(seed, (h, w)).rgba, s.rgba)
+
+
+# ---------------------------------------------------------------- panels of synthetic samples
+
+
+def test_panels_of_a_synthetic_sample():
+    from ldmatte import panels
+
+    s = make_sample(6, 160)
+    after = s.rgba.copy()
+    after[..., 3] = s.alpha_gt  # a perfect refinement: every artifact changed back
+    comp = panels.composite(s.rgba, cell=8)
+    assert comp.shape == (160, 160, 3) and comp.dtype == np.uint8
+    opaque = s.alpha_gt == 255
+    np.testing.assert_array_equal(panels.composite(after)[opaque], s.rgb_gt[opaque])
+    change = panels.change_map(s.rgba[..., 3], after[..., 3])
+    raised = s.alpha_gt > s.rgba[..., 3]
+    assert (change[raised] == panels.RAISED).all()
+    assert (change[s.alpha_gt < s.rgba[..., 3]] == panels.LOWERED).all()
+    # Downscaled, a block with any changed pixel keeps the colour.
+    small = panels.change_map(s.rgba[..., 3], after[..., 3], size=(40, 40))
+    assert small.shape == (40, 40, 3) and (small == panels.RAISED).all(axis=-1).any()
+    panel = panels.before_after_panel(s.rgba, after, width=640, title="synthetic", inverse_gain=8)
+    assert panel.shape[1] == 640 and panel.dtype == np.uint8
+    with pytest.raises(TypeError, match="RGBA"):
+        panels.before_after_panel(s.rgba[..., :3], after)
+    with pytest.raises(ValueError, match="shape"):
+        panels.change_map(s.alpha_gt, s.alpha_gt[1:])
