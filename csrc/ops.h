@@ -16,6 +16,33 @@ bool cuda_built();
 int cuda_device_count();
 // Name and compute capability of the current device, e.g. "NVIDIA H100 80GB HBM3 (sm_90)".
 const char* cuda_device_name();
+
+// The ops below run on the current device and enqueue everything on `stream` (a
+// cudaStream_t passed as an integer; 0 is the legacy default stream). They never
+// synchronise the host; temporary memory is allocated and freed in stream order.
+// Arrays are C-contiguous device arrays of `batch` images of height x width pixels,
+// each image below 2**31 - 1 pixels. Bad arguments throw std::invalid_argument.
+
+// Connected components of mask != 0 (uint8, (B, H, W)) -> labels (int32, (B, H, W)),
+// numbered 1..N per image in raster order of each component's first pixel (the
+// scipy.ndimage.label convention), and N per image in num (int32, (B,)).
+void cuda_label(std::uintptr_t mask, std::uintptr_t labels, std::uintptr_t num, std::int64_t batch,
+                std::int64_t height, std::int64_t width, int connectivity, std::uintptr_t stream);
+
+// Connectivity-aware alpha refinement of alpha (uint8, (B, H, W)) into out (uint8,
+// (B, H, W)) with per-image statistics in stats (int64, (B, 12), the order of
+// reference.caar.STAT_FIELDS). min_subject_fraction < 0 turns the subject rule off.
+void cuda_refine_alpha(std::uintptr_t alpha, std::uintptr_t out, std::uintptr_t stats, std::int64_t batch,
+                       std::int64_t height, std::int64_t width, int fg_tol, int bg_tol, int connectivity, bool snap,
+                       bool fill_interior, double min_subject_fraction, std::uintptr_t stream);
+
+// LayerDiffuse alpha-pyramid padding of straight RGBA (B, H, W, 4), uint8 or float32
+// (in_float), into RGB (B, H, W, 3), uint8 (out_uint8) or float32.
+void cuda_pad_rgb(std::uintptr_t rgba, bool in_float, std::uintptr_t out, bool out_uint8, std::int64_t batch,
+                  std::int64_t height, std::int64_t width, std::uintptr_t stream);
+
+// Give the memory the ops keep reserved between calls back to the driver.
+void cuda_release_workspace();
 #endif
 
 }  // namespace ldmatte

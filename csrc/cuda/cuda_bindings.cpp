@@ -1,4 +1,6 @@
-// Python bindings of the CUDA ops. Pointers and streams arrive as integers.
+// Python bindings of the CUDA ops. Pointers and streams arrive as integers (from torch
+// or CuPy, see python/ldmatte/_cuda.py); the GIL is released while the ops enqueue
+// their kernels. std::invalid_argument becomes ValueError, std::runtime_error RuntimeError.
 #include <pybind11/pybind11.h>
 
 #include "ops.h"
@@ -8,7 +10,24 @@ namespace py = pybind11;
 namespace ldmatte {
 
 void register_cuda_ops(py::module_& m) {
-  (void)m;  // kernels register here
+  using release = py::call_guard<py::gil_scoped_release>;
+  m.def("cuda_label", &cuda_label, release(), py::arg("mask"), py::arg("labels"), py::arg("num"), py::arg("batch"),
+        py::arg("height"), py::arg("width"), py::arg("connectivity"), py::arg("stream"),
+        "Label mask != 0 (uint8 (B, H, W) device pointer) into labels (int32 (B, H, W)) and num (int32 (B,)),\n"
+        "scipy.ndimage.label numbering, enqueued on `stream`.");
+  m.def("cuda_refine_alpha", &cuda_refine_alpha, release(), py::arg("alpha"), py::arg("out"), py::arg("stats"),
+        py::arg("batch"), py::arg("height"), py::arg("width"), py::arg("fg_tol"), py::arg("bg_tol"),
+        py::arg("connectivity"), py::arg("snap"), py::arg("fill_interior"), py::arg("min_subject_fraction"),
+        py::arg("stream"),
+        "Refine alpha (uint8 (B, H, W)) into out (uint8 (B, H, W)) and stats (int64 (B, 12)); a negative\n"
+        "min_subject_fraction turns the subject rule off. Enqueued on `stream`.");
+  m.def("cuda_pad_rgb", &cuda_pad_rgb, release(), py::arg("rgba"), py::arg("in_float"), py::arg("out"),
+        py::arg("out_uint8"), py::arg("batch"), py::arg("height"), py::arg("width"), py::arg("stream"),
+        "LayerDiffuse padding of straight RGBA (B, H, W, 4) uint8 or float32 into RGB (B, H, W, 3) uint8 or\n"
+        "float32, enqueued on `stream`.");
+  m.def("cuda_release_workspace", &cuda_release_workspace, release(),
+        "Return the temporary memory the CUDA ops keep reserved between calls to the driver\n"
+        "(synchronise the streams that used it first).");
 }
 
 }  // namespace ldmatte

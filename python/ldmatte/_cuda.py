@@ -1,0 +1,125 @@
+"""CUDA paths of :func:`~ldmatte.label`, :func:`~ldmatte.refine_alpha` and :func:`~ldmatte.pad_rgb`.
+
+The public functions validate their arguments and choose the backend; this module
+only converts dtypes on the device, allocates the outputs with the caller's array
+library on the caller's device, and enqueues the native kernels on the caller's
+current stream (torch's ``torch.cuda.current_stream()`` or CuPy's current stream).
+Nothing here synchronises with the host, except the NaN checks of float inputs,
+which must read a flag back to raise a ``ValueError`` like the CPU path does.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _backend
+from ._arrays import device_adapter
+
+__all__ = ["label_cuda", "refine_alpha_cuda", "pad_rgb_cuda"]
+
+N_STATS = 12  # len(reference.caar.STAT_FIELDS)
+
+
+def _ops():
+    """The native module with its CUDA ops, or a clear error."""
+    mod = _backend.native()
+    if mod is None or not hasattr(mod, "cuda_label"):
+        raise _backend.BackendUnavailableError(
+            "the CUDA kernels are not built into this ldmatte install (reinstall with LDMATTE_CUDA=ON)"
+        )
+    return mod
+
+
+def _has_nan(x, ad) -> bool:
+    if ad.kind == "torch":
+        return bool(x.is_floating_point() and ad._torch.isnan(x).any())
+    return bool(np.issubdtype(x.dtype, np.floating) and ad._cupy.isnan(x).any())
+
+
+def _mask_as_uint8(mask, ad):
+    """0/1 (or any nonzero) uint8 view or device copy of a mask; NaN is an error, not 'nonzero'."""
+    if ad.kind == "torch":
+        torch = ad._torch
+        if mask.dtype in (torch.bool, torch.uint8):
+            return mask.view(torch.uint8)
+    else:
+        if mask.dtype in (np.bool_, np.uint8):
+            return mask.view(np.uint8)
+    if _has_nan(mask, ad):
+        raise ValueError("mask contains NaN; a mask must be bool, integer, or float without NaN")
+    nonzero = mask != 0
+    return nonzero.view(ad._torch.uint8) if ad.kind == "torch" else nonzero.view(np.uint8)
+
+
+def label_cuda(mask, connectivity: int):
+    """Label an (H, W) or (B, H, W) device mask; return (int32 labels (B, H, W), int32 num (B,)).
+
+    Examples
+    --------
+    >>> import torch, ldmatte
+    >>> m = torch.tensor([[1, 0, 1]], dtype=torch.bool, device="cuda")  # doctest: +SKIP
+    >>> label_cuda(m, 8)[0].tolist()  # doctest: +SKIP
+    [[[1, 0, 2]]]
+    """
+    ops = _ops()
+    ad = device_adapter(mask)
+    with ad.device_guard():
+        stack = mask if mask.ndim == 3 else mask[None]
+        stack = _mask_as_uint8(stack, ad)
+        batch, height, width = (int(s) for s in stack.shape)
+        labels = ad.empty((batch, height, width), np.int32)
+        num = ad.empty((batch,), np.int32)
+        ops.cuda_label(
+            ad.ptr(stack), ad.ptr(labels), ad.ptr(num), batch, height, width, int(connectivity), ad.stream()
+        )
+    return labels, num
+
+
+def refine_alpha_cuda(stack, fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction):
+    """Refine a (B, H, W) uint8 device alpha; return (uint8 (B, H, W), int64 stats (B, 12)).
+
+    ``min_subject_fraction < 0`` turns the subject rule off.
+
+    Examples
+    --------
+    >>> import torch
+    >>> a = torch.full((1, 4, 4), 250, dtype=torch.uint8, device="cuda")  # doctest: +SKIP
+    >>> refine_alpha_cuda(a, 8, 8, 8, True, True, 0.05)[0].unique().tolist()  # doctest: +SKIP
+    [255]
+    """
+    ops = _ops()
+    ad = device_adapter(stack)
+    with ad.device_guard():
+        batch, height, width = (int(s) for s in stack.shape)
+        out = ad.empty((batch, height, width), np.uint8)
+        stats = ad.empty((batch, N_STATS), np.int64)
+        ops.cuda_refine_alpha(
+            ad.ptr(stack), ad.ptr(out), ad.ptr(stats), batch, height, width,
+            int(fg_tol), int(bg_tol), int(connectivity), bool(snap), bool(fill_interior),
+            float(min_subject_fraction), ad.stream(),
+        )  # fmt: skip
+    return out, stats
+
+
+def pad_rgb_cuda(stack, out_dtype):
+    """Pad a (B, H, W, 4) uint8 or float32 device RGBA; return (B, H, W, 3) of ``out_dtype``.
+
+    Examples
+    --------
+    >>> import torch, numpy as np
+    >>> im = torch.zeros((1, 4, 4, 4), dtype=torch.uint8, device="cuda")  # doctest: +SKIP
+    >>> pad_rgb_cuda(im, np.uint8).shape  # doctest: +SKIP
+    torch.Size([1, 4, 4, 3])
+    """
+    ops = _ops()
+    ad = device_adapter(stack)
+    out_dtype = np.dtype(out_dtype)
+    with ad.device_guard():
+        in_float = stack.is_floating_point() if ad.kind == "torch" else stack.dtype == np.float32
+        if in_float and _has_nan(stack, ad):
+            raise ValueError("rgba contains NaN")
+        batch, height, width = (int(s) for s in stack.shape[:3])
+        out = ad.empty((batch, height, width, 3), out_dtype)
+        ops.cuda_pad_rgb(
+            ad.ptr(stack), bool(in_float), ad.ptr(out), out_dtype == np.uint8, batch, height, width, ad.stream()
+        )
+    return out
