@@ -17,6 +17,7 @@ import dataclasses
 
 import cv2
 import numpy as np
+from scipy.special import ndtri
 
 __all__ = ["SyntheticSample", "make_sample", "make_batch", "ARTIFACT_KINDS", "ARTIFACT_PRESETS"]
 
@@ -36,7 +37,7 @@ class SyntheticSample:
 
     rgba: np.ndarray  # (H, W, 4) uint8, straight colour, smooth padded colour where alpha == 0
     alpha_gt: np.ndarray  # (H, W) uint8
-    rgb_gt: np.ndarray  # (H, W, 3) uint8, straight foreground colour
+    rgb_gt: np.ndarray  # (H, W, 3) uint8, straight foreground colour (smooth padded colour where alpha_gt == 0)
     hair: np.ndarray  # (H, W) bool, ground-truth hair transition pixels
     hole: np.ndarray  # (H, W) bool, alpha_gt == 0 enclosed by the arm
     seed: int
@@ -209,14 +210,12 @@ def _ground_truth(seed, h, w):
 # haze is composited over everything; both in alpha units 0..1)
 
 
-def _jitter(rng, gt, lv):
+def _jitter(rng, gt, lv, inside):
     """Near-opaque interior error: small pieces at 254..245 with a heavy tail, thousands per image."""
     h, w = gt.shape
     cover = min(0.6, lv * rng.uniform(0.02, 0.14))
     field = cv2.GaussianBlur(rng.standard_normal((h, w), np.float32), (0, 0), 0.8)
     field /= field.std() + 1e-6
-    from scipy.special import ndtri
-
     excess = np.maximum(field - np.float32(ndtri(1 - cover)), 0)
     # A slowly varying gain: textured regions (hair, fabric) err more than smooth skin.
     gain = np.exp(0.9 * _smooth_noise(rng, h, w, 40)) * rng.uniform(1.2, 3.5) * max(lv, 0.25) ** 0.5
@@ -269,7 +268,7 @@ def _add_blob(out, x, y, r, peak, rng):
     out[y0:y1, x0:x1] += peak * bump * cv2.GaussianBlur(wobble, (0, 0), max(r / 4, 0.5))
 
 
-def _rim(rng, gt, lv):
+def _rim(rng, gt, lv, inside):
     """The decoder's darker outermost row/column where the subject meets the frame."""
     out = np.zeros(gt.shape, np.float32)
     depth = min(0.9, lv * rng.uniform(3, 40) / 255)
@@ -278,8 +277,8 @@ def _rim(rng, gt, lv):
     return out
 
 
-def _haze(rng, gt, lv):
-    """Floating haze: mostly small faint specks and blobs (alpha 2..30), some stronger, rarely a wide one."""
+def _haze(rng, gt, lv, inside):
+    """Floating haze: small faint blobs (alpha 2..30) and some stronger ones (30..100), anywhere."""
     h, w = gt.shape
     s = min(h, w) / 1024
     out = np.zeros((h, w), np.float32)
@@ -290,7 +289,7 @@ def _haze(rng, gt, lv):
     return np.clip(out, 0, 1)
 
 
-def _speckle(rng, gt, lv):
+def _speckle(rng, gt, lv, inside):
     """Faint background: a wide low field of 1..8 levels in some images, and scattered specks."""
     h, w = gt.shape
     out = np.zeros((h, w), np.float32)
@@ -303,7 +302,7 @@ def _speckle(rng, gt, lv):
     return out
 
 
-def _halo(rng, gt, lv):
+def _halo(rng, gt, lv, inside):
     """Haze touching the subject: decays away from the silhouette, on some stretches of it only."""
     h, w = gt.shape
     s = min(h, w) / 1024
@@ -315,24 +314,19 @@ def _halo(rng, gt, lv):
     return np.where(dist > 0, amp * where * np.exp(-0.5 * (dist / reach) ** 2), 0).astype(np.float32)
 
 
+_MAKERS = dict(jitter=_jitter, strokes=_strokes, patches=_patches, rim=_rim, haze=_haze, speckle=_speckle, halo=_halo)
+_ADDITIVE = ("haze", "speckle", "halo")  # composited over the matte; the others lower the body
+
+
 def _raw_alpha(seed, gt, levels):
     """Apply every artifact kind with its own random stream; return the raw float alpha."""
     inside = cv2.erode((gt >= 254.5 / 255).view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
     deficit = np.zeros(gt.shape, np.float32)
     haze = np.zeros(gt.shape, np.float32)
-    makers = dict(
-        jitter=lambda r, lv: _jitter(r, gt, lv),
-        strokes=lambda r, lv: _strokes(r, gt, lv, inside),
-        patches=lambda r, lv: _patches(r, gt, lv, inside),
-        rim=lambda r, lv: _rim(r, gt, lv),
-        haze=lambda r, lv: _haze(r, gt, lv),
-        speckle=lambda r, lv: _speckle(r, gt, lv),
-        halo=lambda r, lv: _halo(r, gt, lv),
-    )
     for k, kind in enumerate(ARTIFACT_KINDS):
         if levels[kind] > 0:
-            part = makers[kind](np.random.default_rng([seed, 1 + k]), levels[kind])
-            if kind in ("haze", "speckle", "halo"):
+            part = _MAKERS[kind](np.random.default_rng([seed, 1 + k]), gt, levels[kind], inside)
+            if kind in _ADDITIVE:
                 haze = 1 - (1 - haze) * (1 - np.clip(part, 0, 1))
             else:
                 deficit += part
