@@ -55,7 +55,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fg-tol", type=int, default=DEFAULTS["fg_tol"])
     ap.add_argument("--bg-tol", type=int, default=DEFAULTS["bg_tol"])
     ap.add_argument("--no-fill-interior", action="store_true", help="keep enclosed translucent regions")
-    ap.add_argument("--inverse-gain", type=float, default=1.0, help="multiply the inverse alpha (e.g. 8 shows 245..254)")
+    ap.add_argument("--inverse-gain", type=float, default=1.0,
+                    help="multiply the inverse alpha (e.g. 8 shows 245..254)")
     args = ap.parse_args(argv)
     data = pathlib.Path(args.data)
     if not data.is_dir():

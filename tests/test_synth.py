@@ -43,7 +43,9 @@ def _assert_ground_truth_invariants(s, shape):
     assert s.alpha_gt[0, 0] == 0 and s.alpha_gt[0, -1] == 0
 
 
-@pytest.mark.parametrize("size, shape", [(128, (128, 128)), ((160, 96), (160, 96)), ((96, 200), (96, 200)), (80, (80, 80))])
+@pytest.mark.parametrize(
+    "size, shape", [(128, (128, 128)), ((160, 96), (160, 96)), ((96, 200), (96, 200)), (80, (80, 80))]
+)
 def test_shapes_and_ground_truth(size, shape):
     for seed in range(3):
         _assert_ground_truth_invariants(make_sample(seed, size), shape)

@@ -60,7 +60,8 @@ def _prepare(pred, gt, trimap):
             raise TypeError(f"trimap: expected an integer or float array with 0/128/255, got dtype {t.dtype}")
         allowed = (p.shape[1:], p.shape) if batched else (p.shape[1:],)
         if t.shape not in allowed:
-            raise ValueError(f"trimap: shape {t.shape} does not match the matte shape {tuple(p.shape[int(not batched):])}")
+            expected = tuple(p.shape[int(not batched) :])
+            raise ValueError(f"trimap: shape {t.shape} does not match the matte shape {expected}")
         region = np.broadcast_to(t == UNKNOWN, p.shape)
     return p, g, region, batched
 

@@ -178,7 +178,9 @@ def _side_label(img, text: str, width: int = 28) -> np.ndarray:
 COLUMNS = ("composite on checkerboard", "alpha", "inverse alpha (255 - alpha)")
 
 
-def before_after_panel(before, after, width: int = 1600, title: str | None = None, inverse_gain: float = 1.0) -> np.ndarray:
+def before_after_panel(
+    before, after, width: int = 1600, title: str | None = None, inverse_gain: float = 1.0
+) -> np.ndarray:
     """A labelled 2 x 4 RGB panel of an RGBA image before and after refinement, ``width`` pixels wide.
 
     ``inverse_gain`` multiplies the inverse alpha column (see :func:`inverse_alpha_rgb`).
@@ -203,8 +205,10 @@ def before_after_panel(before, after, width: int = 1600, title: str | None = Non
     cell = lambda img: cv2.resize(img, size, interpolation=cv2.INTER_AREA)  # noqa: E731
     checker = max(4, b.shape[1] // 48)
     rows = []
-    for name, x, last in (("input", b, transition_map(b[..., 3], size)), ("refined", a, change_map(b[..., 3], a[..., 3], size))):
-        cells = [cell(composite(x, checker)), cell(alpha_rgb(x[..., 3])), cell(inverse_alpha_rgb(x[..., 3], inverse_gain)), last]
+    last_cells = (transition_map(b[..., 3], size), change_map(b[..., 3], a[..., 3], size))
+    for name, x, last in (("input", b, last_cells[0]), ("refined", a, last_cells[1])):
+        inv = inverse_alpha_rgb(x[..., 3], inverse_gain)
+        cells = [cell(composite(x, checker)), cell(alpha_rgb(x[..., 3])), cell(inv), last]
         spacer = np.full((cell_h, gap, 3), 255, np.uint8)
         row = np.concatenate([c for pair in zip(cells, [spacer] * 3 + [None]) for c in pair if c is not None], axis=1)
         rows.append(_side_label(row, name, label_w))

@@ -52,7 +52,8 @@ def _check_size(size) -> tuple[int, int]:
     ):
         raise TypeError(f"size must be an int or a (height, width) tuple of ints, got {size!r}")
     if min(hw) < MIN_SIZE:
-        raise ValueError(f"size must be at least {MIN_SIZE} pixels per side (smaller arms close their hole), got {tuple(hw)}")
+        raise ValueError(f"size must be at least {MIN_SIZE} pixels per side (smaller arms close their hole), "
+                         f"got {tuple(hw)}")
     return int(hw[0]), int(hw[1])
 
 
@@ -258,7 +259,8 @@ def _patches(rng, gt, lv, inside):
 def _add_blob(out, x, y, r, peak, rng):
     """Add an irregular Gaussian blob of radius r (pixels) and height `peak` to `out` in place."""
     h, w = out.shape
-    x0, x1, y0, y1 = int(max(0, x - 3 * r)), int(min(w, x + 3 * r + 1)), int(max(0, y - 3 * r)), int(min(h, y + 3 * r + 1))
+    x0, x1 = int(max(0, x - 3 * r)), int(min(w, x + 3 * r + 1))
+    y0, y1 = int(max(0, y - 3 * r)), int(min(h, y + 3 * r + 1))
     if x0 >= x1 or y0 >= y1:
         return
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
