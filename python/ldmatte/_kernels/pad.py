@@ -4,7 +4,7 @@ The reference shrinks premultiplied colour and alpha by 1.2 per side with
 OpenCV's INTER_AREA, takes the alpha-weighted mean at the coarsest level, and
 on the way back up enlarges the fill with INTER_LINEAR and blends it under each
 level. This kernel performs the same float32 operations in the same order, so
-its output equals the reference's bit for bit (tests allow one uint8 level):
+its output equals the reference's bit for bit (the tests allow one uint8 level):
 
 * INTER_AREA: OpenCV's tap tables (computeResizeAreaTab), each source row
   shrunk horizontally first, then rows combined; the 2x2 -> 1x1 step takes
@@ -16,227 +16,41 @@ its output equals the reference's bit for bit (tests allow one uint8 level):
 * The coarsest mean uses numpy's summation orders (sequential over pixels for
   the 3-channel colour, pairwise for the contiguous alpha).
 
-Speed: pixels are kept as interleaved float32 RGBA and every per-pixel step is
-one 4-lane vector operation written as an LLVM intrinsic (Numba leaves the SLP
-vectoriser off, so the horizontal passes would otherwise run lane by lane);
-levels are built row by row from small row caches, premultiplication is fused
-into the first shrink, the bilinear enlargement is fused with the blend, and
-level 0 is never stored as floats.
+Speed: pixels are interleaved float32 RGBA handled by the vector intrinsics
+of ``_pad_simd``; both directions run as row cascades. Going down, each new row
+of a level immediately feeds the next coarser level while it is in cache.
+Going up, each level's fill rows are produced on demand for the finer level
+and live only in a two-row ring: fills are never written to memory, and level
+0 is never stored as floats (the input is premultiplied where it is read).
+Memory traffic is the levels written once and read once.
 """
 from __future__ import annotations
 
+import threading
+
+import numba
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange
 
-_F32 = ir.FloatType()
-_I32 = ir.IntType(32)
-_I8 = ir.IntType(8)
-WIDE = 4  # pixels per wide vector operation (16 float32 lanes: one AVX-512 or two AVX2 registers)
-
-
-def _vec(ty, n):
-    return ir.VectorType(ty, n)
-
-
-def _const(ty, values):
-    return ir.Constant(_vec(ty, len(values)), list(values))
-
-
-class _IR:
-    """Small helpers for writing the 4-lane-per-pixel vector code of the intrinsics below."""
-
-    def __init__(self, context, builder, argtys, args):
-        self.c, self.b, self.tys, self.args = context, builder, argtys, args
-
-    def eptr(self, i, index, vty=None):
-        """Pointer to flat element ``index`` of array argument ``i`` (C-contiguous), as ``vty*``."""
-        data = self.c.make_array(self.tys[i])(self.c, self.b, self.args[i]).data
-        ptr = self.b.gep(data, [index])
-        return ptr if vty is None else self.b.bitcast(ptr, vty.as_pointer())
-
-    def mul(self, x, k):
-        return self.b.mul(x, ir.Constant(x.type, k))
-
-    def add(self, x, k):
-        return self.b.add(x, ir.Constant(x.type, k)) if isinstance(k, int) else self.b.add(x, k)
-
-    def load(self, i, index, lanes):
-        """``lanes`` consecutive float32 from array ``i`` at flat element ``index``."""
-        return self.b.load(self.eptr(i, index, _vec(_F32, lanes)), align=4)
-
-    def index(self, i, index):
-        return self.b.load(self.eptr(i, index))
-
-    def concat(self, parts):
-        """Join equal vectors into one (a shuffle tree the backend turns into inserts)."""
-        while len(parts) > 1:
-            n = parts[0].type.count
-            mask = _const(_I32, range(2 * n))
-            parts = [self.b.shuffle_vector(parts[k], parts[k + 1], mask) for k in range(0, len(parts), 2)]
-        return parts[0]
-
-    def splat(self, x, n):
-        v = self.b.insert_element(ir.Constant(_vec(_F32, n), ir.Undefined), x, ir.Constant(_I32, 0))
-        return self.b.shuffle_vector(v, ir.Constant(_vec(_F32, n), ir.Undefined), _const(_I32, [0] * n))
-
-    def fma(self, x, y, z):
-        """Lane-wise ``x * y + z`` rounded once."""
-        n = x.type.count
-        fnty = ir.FunctionType(x.type, [x.type] * 3)
-        fn = cgutils.get_or_insert_function(self.b.module, fnty, f"llvm.fma.v{n}f32")
-        return self.b.call(fn, [x, y, z])
-
-    def alpha_lanes(self, v, other=None):
-        """Each pixel's lane 3 broadcast to its four lanes; with ``other``, lane 3 takes other's lane."""
-        n = v.type.count
-        if other is None:
-            return self.b.shuffle_vector(v, v, _const(_I32, [4 * (k // 4) + 3 for k in range(n)]))
-        mask = [4 * (k // 4) + 3 if k % 4 < 3 else n + k for k in range(n)]
-        return self.b.shuffle_vector(v, other, _const(_I32, mask))
-
-    def premul(self, i, pix, npx):
-        """``npx`` straight RGBA pixels (uint8 or float32) -> (C*a, a), numpy's arithmetic.
-
-        uint8 / 255 is a reciprocal product plus one Newton correction, which
-        rounds like the true division for every uint8 value (the tests check).
-        """
-        n = 4 * npx
-        if self.tys[i].dtype == types.uint8:
-            raw = self.b.load(self.eptr(i, self.mul(pix, 4), _vec(_I8, n)), align=1)
-            u = self.b.uitofp(raw, _vec(_F32, n))
-            rcp = _const(_F32, [_RCP255] * n)
-            q = self.b.fmul(u, rcp)
-            v = self.fma(self.fma(self.b.fneg(q), _const(_F32, [255.0] * n), u), rcp, q)
-        else:
-            v = self.load(i, self.mul(pix, 4), n)
-        return self.b.fmul(v, self.alpha_lanes(v, _const(_F32, [1.0] * n)))
-
-    def lerp(self, a, b, w0, w1, ipp):
-        """IPP: ``fma(b - a, w1, a)``; OpenCV: ``a * w0 + b * w1``."""
-        if ipp:
-            return self.fma(self.b.fsub(b, a), w1, a)
-        return self.b.fadd(self.b.fmul(a, w0), self.b.fmul(b, w1))
-
-
-_RCP255 = float(np.float32(1.0) / np.float32(255.0))
-
-
-# Numba intrinsics need a fixed arity; these adapt ``typer(*args)`` to one.
-_ARITY = {
-    4: lambda t: lambda typingctx, a0, a1, a2, a3: t(a0, a1, a2, a3),
-    7: lambda t: lambda typingctx, a0, a1, a2, a3, a4, a5, a6: t(a0, a1, a2, a3, a4, a5, a6),
-    8: lambda t: lambda typingctx, a0, a1, a2, a3, a4, a5, a6, a7: t(a0, a1, a2, a3, a4, a5, a6, a7),
-}
-
-
-def _intrinsic(argspec):
-    """Make a void Numba intrinsic from ``body(g)``; ``argspec`` gives scalar arg types, None for arrays."""
-
-    def deco(body):
-        def typer(*args):
-            sig = types.void(*[a if spec is None else spec for a, spec in zip(args, argspec)])
-
-            def codegen(context, builder, signature, llargs):
-                body(_IR(context, builder, signature.args, llargs))
-                return context.get_dummy_value()
-
-            return sig, codegen
-
-        fn = _ARITY[len(argspec)](typer)
-        fn.__name__, fn.__doc__ = body.__name__, body.__doc__
-        return intrinsic(fn)
-
-    return deco
-
-
-_IP, _FL = types.intp, types.float32
-
-
-def _make_ops(npx):
-    """The per-pixel vector operations, each on ``npx`` consecutive output pixels."""
-    n = 4 * npx
-
-    @_intrinsic([None, _IP, None, _IP])
-    def premul(g):
-        """dst pixels d.. = premultiplied src pixels s.. (args: src, s, dst, d)."""
-        g.b.store(g.premul(0, g.args[1], npx), g.eptr(2, g.mul(g.args[3], 4), _vec(_F32, n)), align=4)
-
-    @_intrinsic([None, _IP, None, None, _IP, _IP, None])
-    def area(g):
-        """INTER_AREA outputs d.. of one row: (src[i0] * w0 + src[i1] * w1) + src[i2] * w2.
-
-        args: src, base pixel of the row, idx (dw, 3), wt (3, dw, 4), dw, d, dst.
-        """
-        base, dw, d = g.args[1], g.args[4], g.args[5]
-        r = None
-        for k in range(3):
-            px = [g.add(base, g.index(2, g.add(g.mul(g.add(d, p), 3), k))) for p in range(npx)]
-            v = g.concat([g.load(0, g.mul(x, 4), 4) for x in px])
-            w = g.load(3, g.mul(g.add(g.mul(dw, k), d), 4), n)
-            r = g.b.fmul(v, w) if r is None else g.b.fadd(r, g.b.fmul(v, w))
-        g.b.store(r, g.eptr(6, g.mul(d, 4), _vec(_F32, n)), align=4)
-
-    def make_hlerp(ipp):
-        @_intrinsic([None, _IP, None, None, None, _IP, _IP, None])
-        def hlerp(g):
-            """INTER_LINEAR outputs d.. of one fill row. args: src, base, i0, i1, w (2, dw, 4), dw, d, dst."""
-            base, dw, d = g.args[1], g.args[5], g.args[6]
-            a, b = ([g.load(0, g.mul(g.add(base, g.index(i, g.add(d, p))), 4), 4) for p in range(npx)] for i in (2, 3))
-            w0 = g.load(4, g.mul(d, 4), n)
-            w1 = g.load(4, g.mul(g.add(dw, d), 4), n)
-            g.b.store(g.lerp(g.concat(a), g.concat(b), w0, w1, ipp), g.eptr(7, g.mul(d, 4), _vec(_F32, n)), align=4)
-
-        return hlerp
-
-    def make_blend(ipp, to_level):
-        @_intrinsic([None, None, _IP, _FL, _FL, None, _IP, None])
-        def blend(g):
-            """Vertical INTER_LINEAR of rows lo, hi at pixels j.., blended under the colour at pixels o..
-
-            args: lo, hi, j, w0, w1, col, o, out. ``to_level``: col is the float32
-            level, written in place with C*a + fill * (1 - a). Otherwise col is the
-            straight input and out the uint8 ((x * 255).clip(0, 255)) or float32 RGB.
-            """
-            j, o = g.mul(g.args[2], 4), g.args[6]
-            fill = g.lerp(g.load(0, j, n), g.load(1, j, n), g.splat(g.args[3], n), g.splat(g.args[4], n), ipp)
-            colour = g.load(5, g.mul(o, 4), n) if to_level else g.premul(5, o, npx)
-            keep = g.b.fsub(_const(_F32, [1.0] * n), g.alpha_lanes(colour))
-            r = g.b.fadd(colour, g.b.fmul(fill, keep))
-            if to_level:
-                g.b.store(r, g.eptr(5, g.mul(o, 4), _vec(_F32, n)), align=4)
-                return
-            if g.tys[7].dtype == types.uint8:
-                lo, hi = _const(_F32, [0.0] * n), _const(_F32, [255.0] * n)
-                r = g.b.fmul(r, hi)
-                r = g.b.select(g.b.fcmp_ordered("<", r, lo), lo, r)
-                r = g.b.select(g.b.fcmp_ordered(">", r, hi), hi, r)
-                r = g.b.fptoui(r, _vec(_I8, n))
-            rgb = g.b.shuffle_vector(r, r, _const(_I32, [k for k in range(n) if k % 4 < 3]))
-            g.b.store(rgb, g.eptr(7, g.mul(o, 3), rgb.type), align=1)
-
-        return blend
-
-    return dict(
-        premul=premul,
-        area=area,
-        hlerp=(make_hlerp(False), make_hlerp(True)),
-        blend=(make_blend(False, True), make_blend(True, True)),
-        out=(make_blend(False, False), make_blend(True, False)),
-    )
-
-
-_OPS1, _OPSW = _make_ops(1), _make_ops(WIDE)
-_premul1, _premulW = _OPS1["premul"], _OPSW["premul"]
-_area1, _areaW = _OPS1["area"], _OPSW["area"]
-_hlerp1_cv, _hlerp1_ipp = _OPS1["hlerp"]
-_hlerpW_cv, _hlerpW_ipp = _OPSW["hlerp"]
-_blend1_cv, _blend1_ipp = _OPS1["blend"]
-_blendW_cv, _blendW_ipp = _OPSW["blend"]
-_out1_cv, _out1_ipp = _OPS1["out"]
-_outW_cv, _outW_ipp = _OPSW["out"]
+from ._pad_simd import (
+    WIDE,
+    area1,
+    areaW,
+    blend1_cv,
+    blend1_ipp,
+    blendW_cv,
+    blendW_ipp,
+    hlerp1_cv,
+    hlerp1_ipp,
+    hlerpW_cv,
+    hlerpW_ipp,
+    out1_cv,
+    out1_ipp,
+    outW_cv,
+    outW_ipp,
+    premul1,
+    premulW,
+)
 
 
 @njit(cache=True, nogil=True)
@@ -319,133 +133,254 @@ def linear_tab(ssize, dsize, ipp, clamp):
 
 
 @njit(cache=True, nogil=True)
-def _premul_row(src, base, n, dst):
-    """dst pixels 0..n-1 = premultiplied src pixels base.."""
+def make_plan(h, w):
+    """Everything that depends only on the image size: level shapes and all tap tables.
+
+    Returns ``(shapes, offs, ho, wo, ints, floats)``: ``offs[i]`` is the number
+    of pixels stored before level i (levels 1.. are stored, level 0 never is);
+    ``ho``/``wo`` are running sums of level heights / widths (level L is the 1x1
+    seed) that locate each level's tables in ``ints`` (area indices, linear i0,
+    i1) and ``floats`` (their weights) and its row buffers.
+    """
+    shapes = level_shapes(h, w)
+    n = shapes.shape[0]
+    offs = np.zeros(n + 1, np.int64)
+    ho = np.zeros(n + 2, np.int64)
+    wo = np.zeros(n + 2, np.int64)
+    for i in range(n + 1):
+        hh, ww = (shapes[i, 0], shapes[i, 1]) if i < n else (1, 1)
+        ho[i + 1], wo[i + 1] = ho[i] + hh, wo[i] + ww
+        if i < n:
+            offs[i + 1] = offs[i] + (hh * ww if i > 0 else 0)
+    nh, nw = ho[n], wo[n]
+    ints = np.zeros(5 * (nh + nw), np.int64)
+    floats = np.zeros(20 * (nh + nw), np.float32)
+    for i in range(n):
+        for axis in range(2):
+            o, tot, size = (ho, nh, shapes[:, 0]) if axis == 0 else (wo, nw, shapes[:, 1])
+            base_i = 5 * nh * axis  # per axis: area idx (3 per entry), linear i0, i1
+            base_f = 20 * nh * axis  # per axis: area weights (12 per entry), linear weights (8)
+            if i > 0:
+                idx, wt = area_tab(size[i - 1], size[i])
+                ints[base_i + 3 * o[i] : base_i + 3 * o[i + 1]] = idx.ravel()
+                floats[base_f + 12 * o[i] : base_f + 12 * o[i + 1]] = wt.ravel()
+            src = size[i + 1] if i + 1 < n else 1
+            ipp = i + 1 < n and shapes[i + 1, 0] >= 2 and shapes[i + 1, 1] >= 2
+            i0, i1, lw = linear_tab(src, size[i], ipp, axis == 1)
+            ints[base_i + 3 * tot + o[i] : base_i + 3 * tot + o[i + 1]] = i0
+            ints[base_i + 4 * tot + o[i] : base_i + 4 * tot + o[i + 1]] = i1
+            floats[base_f + 12 * tot + 8 * o[i] : base_f + 12 * tot + 8 * o[i + 1]] = lw.ravel()
+    return shapes, offs, ho, wo, ints, floats
+
+
+@njit(cache=True, nogil=True)
+def _toffs(plan, i, axis):
+    """Offsets of level i's tables along ``axis`` (0: rows, 1: columns).
+
+    Returns (area idx, area weights, linear i0, linear i1, linear weights): the
+    first, third and fourth index ``ints``, the others ``floats``.
+    """
+    shapes, ho, wo = plan[0], plan[2], plan[3]
+    n = shapes.shape[0]
+    o, tot = (ho, ho[n]) if axis == 0 else (wo, wo[n])
+    bi, bf = 5 * ho[n] * axis, 20 * ho[n] * axis
+    return bi + 3 * o[i], bf + 12 * o[i], bi + 3 * tot + o[i], bi + 4 * tot + o[i], bf + 12 * tot + 8 * o[i]
+
+
+@njit(cache=True, nogil=True)
+def workspace_size(plan):
+    """float32 elements one image needs: levels 1.. plus six row buffers per level."""
+    offs, wo = plan[1], plan[3]
+    return 4 * offs[-1] + 24 * wo[-1]
+
+
+@njit(cache=True, nogil=True)
+def _row_px(plan, i, slot):
+    """First pixel of row buffer ``slot`` of level i in the workspace.
+
+    Slots: 0 shrink x-pass, 1 premultiplied input row, 2-3 fill ring, 4-5 enlarged fill rows.
+    """
+    offs, wo = plan[1], plan[3]
+    return offs[-1] + 6 * wo[i] + slot * (wo[i + 1] - wo[i])
+
+
+@njit(cache=True, nogil=True)
+def _premul_row(src, s_px, n, dst, d_px):
+    """dst pixels d_px.. = premultiplied src pixels s_px.. (n pixels)."""
     m = n - n % WIDE
     for j in range(0, m, WIDE):
-        _premulW(src, base + j, dst, j)
+        premulW(src, s_px + j, dst, d_px + j)
     for j in range(m, n):
-        _premul1(src, base + j, dst, j)
+        premul1(src, s_px + j, dst, d_px + j)
 
 
 @njit(cache=True, nogil=True)
-def _area_row(src, base, xi, xw, dst):
-    """One row of horizontal INTER_AREA (source pixels from ``base``) into ``dst``."""
-    dw = xi.shape[0]
-    m = dw - dw % WIDE
-    for j in range(0, m, WIDE):
-        _areaW(src, base, xi, xw, dw, j, dst)
-    for j in range(m, dw):
-        _area1(src, base, xi, xw, dw, j, dst)
-
-
-@njit(cache=True, nogil=True)
-def _shrink(src, premul, sh, sw, dst, dh, dw, tmp, buf):
-    """One pyramid step: INTER_AREA of ``src`` (sh x sw RGBA) into the flat level ``dst`` (dh x dw).
-
-    With ``premul`` the source is the straight input, premultiplied row by row.
-    Rows are shrunk horizontally first, then combined (OpenCV's order); a
-    source row shared by two output rows is shrunk once.
-    """
+def _shrink_row(img, ws, plan, i, d, last):
+    """Row d of level i (INTER_AREA of level i - 1): source rows shrunk horizontally, then combined."""
+    shapes, offs, ints, floats = plan[0], plan[1], plan[4], plan[5]
+    sh, sw, dh, dw = shapes[i - 1, 0], shapes[i - 1, 1], shapes[i, 0], shapes[i, 1]
+    o = numba.uint64(4 * (offs[i] + d * dw))  # unsigned indices keep the loops below vectorised
     if sh == 2 and sw == 2 and dh == 1 and dw == 1:  # OpenCV's integer-scale path: sum of four, * 0.25
         tmp = np.empty(16, np.float32)
-        if premul:
-            _premul_row(src, 0, 4, tmp)
+        if i == 1:
+            _premul_row(img, 0, 4, tmp, 0)
         else:
-            tmp[:16] = src[:16]
+            tmp[:] = ws[4 * offs[i - 1] : 4 * offs[i - 1] + 16]
         for c in range(4):
-            dst[c] = (((tmp[c] + tmp[4 + c]) + tmp[8 + c]) + tmp[12 + c]) * np.float32(0.25)
+            ws[o + c] = (((tmp[c] + tmp[4 + c]) + tmp[8 + c]) + tmp[12 + c]) * np.float32(0.25)
         return
-    xi, xw = area_tab(sw, dw)
-    yi, yw = area_tab(sh, dh)
-    n, last = dw * 4, -1
-    for d in range(dh):
-        row = dst[d * n : (d + 1) * n]  # a row view: ``dst[o + k]`` would defeat the loop vectoriser
-        for t in range(3):
-            beta, r = yw[t, d, 0], yi[d, t]
-            if beta == 0:  # padding tap
-                continue
-            if r != last:
-                if premul:
-                    _premul_row(src, r * sw, sw, tmp)
-                    _area_row(tmp, 0, xi, xw, buf)
-                else:
-                    _area_row(src, r * sw, xi, xw, buf)
-                last = r
-            if t == 0:
-                for k in range(n):
-                    row[k] = beta * buf[k]
-            else:
-                for k in range(n):
-                    row[k] += beta * buf[k]
+    xi, xw = _toffs(plan, i, 1)[:2]
+    yi, yw = _toffs(plan, i, 0)[:2]
+    buf = _row_px(plan, i, 0)
+    tmp = _row_px(plan, 0, 1)
+    m = dw - dw % WIDE
+    for t in range(3):
+        beta, r = floats[yw + 4 * (t * dh + d)], ints[yi + 3 * d + t]
+        if beta == 0:  # padding tap
+            continue
+        if r != last[i]:  # a source row shared with the previous output row is shrunk once
+            src_px = offs[i - 1] + r * sw
+            if i == 1:
+                _premul_row(img, r * sw, sw, ws, tmp)
+                src_px = tmp
+            for j in range(0, m, WIDE):
+                areaW(ws, src_px, ints, xi, floats, xw, dw, j, ws, buf)
+            for j in range(m, dw):
+                area1(ws, src_px, ints, xi, floats, xw, dw, j, ws, buf)
+            last[i] = r
+        b = numba.uint64(4 * buf)
+        if t == 0:
+            for k in range(numba.uint64(4 * dw)):
+                ws[o + k] = beta * ws[b + k]
+        else:
+            for k in range(numba.uint64(4 * dw)):
+                ws[o + k] += beta * ws[b + k]
 
 
 @njit(cache=True, nogil=True)
-def _hrow(fill, base, i0, i1, w, ipp, dst):
-    """Horizontal INTER_LINEAR of one fill row (pixels from ``base``) into ``dst``."""
-    dw = i0.shape[0]
+def _shrink_all(img, ws, plan):
+    """Build levels 1.. as a cascade: every finished row feeds the next level at once."""
+    shapes, ints = plan[0], plan[4]
+    n = shapes.shape[0]
+    done = np.zeros(n, np.int64)  # rows finished per level
+    last = np.full(n, -1, np.int64)  # source row held by each level's x-pass buffer
+    for k in range(shapes[0, 0]):
+        done[0] = k + 1
+        i = 1
+        while i < n:
+            yi = _toffs(plan, i, 0)[0]
+            made = False
+            while done[i] < shapes[i, 0] and ints[yi + 3 * done[i] + 2] < done[i - 1]:  # last tap available
+                _shrink_row(img, ws, plan, i, done[i], last)
+                done[i] += 1
+                made = True
+            if not made:
+                break
+            i += 1
+
+
+@njit(cache=True, nogil=True)
+def _hrow(ws, src_px, plan, i, ipp, dst_px):
+    """Horizontal INTER_LINEAR of one fill row of level i + 1 (from ``src_px``) to level i's width."""
+    ints, floats = plan[4], plan[5]
+    dw = plan[0][i, 1]
+    t = _toffs(plan, i, 1)
     m = dw - dw % WIDE
     if ipp:
         for j in range(0, m, WIDE):
-            _hlerpW_ipp(fill, base, i0, i1, w, dw, j, dst)
+            hlerpW_ipp(ws, src_px, ints, t[2], t[3], floats, t[4], dw, j, ws, dst_px)
         for j in range(m, dw):
-            _hlerp1_ipp(fill, base, i0, i1, w, dw, j, dst)
+            hlerp1_ipp(ws, src_px, ints, t[2], t[3], floats, t[4], dw, j, ws, dst_px)
     else:
         for j in range(0, m, WIDE):
-            _hlerpW_cv(fill, base, i0, i1, w, dw, j, dst)
+            hlerpW_cv(ws, src_px, ints, t[2], t[3], floats, t[4], dw, j, ws, dst_px)
         for j in range(m, dw):
-            _hlerp1_cv(fill, base, i0, i1, w, dw, j, dst)
+            hlerp1_cv(ws, src_px, ints, t[2], t[3], floats, t[4], dw, j, ws, dst_px)
 
 
 @njit(cache=True, nogil=True)
-def _blend_row(lo, hi, b0, b1, ipp, lvl, img, out, o, w, to_output):
-    """Vertical INTER_LINEAR of rows lo, hi blended under one level row (pixels from ``o``)."""
+def _blend_row(ws, lo, hi, b0, b1, ipp, col, o, dst, dst_px, w, to_output):
+    """Vertical INTER_LINEAR of rows lo, hi blended under a colour row (pixels from ``o`` of ``col``)."""
     m = w - w % WIDE
     if to_output and ipp:
         for j in range(0, m, WIDE):
-            _outW_ipp(lo, hi, j, b0, b1, img, o + j, out)
+            outW_ipp(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
         for j in range(m, w):
-            _out1_ipp(lo, hi, j, b0, b1, img, o + j, out)
+            out1_ipp(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
     elif to_output:
         for j in range(0, m, WIDE):
-            _outW_cv(lo, hi, j, b0, b1, img, o + j, out)
+            outW_cv(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
         for j in range(m, w):
-            _out1_cv(lo, hi, j, b0, b1, img, o + j, out)
+            out1_cv(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
     elif ipp:
         for j in range(0, m, WIDE):
-            _blendW_ipp(lo, hi, j, b0, b1, lvl, o + j, lvl)
+            blendW_ipp(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
         for j in range(m, w):
-            _blend1_ipp(lo, hi, j, b0, b1, lvl, o + j, lvl)
+            blend1_ipp(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
     else:
         for j in range(0, m, WIDE):
-            _blendW_cv(lo, hi, j, b0, b1, lvl, o + j, lvl)
+            blendW_cv(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
         for j in range(m, w):
-            _blend1_cv(lo, hi, j, b0, b1, lvl, o + j, lvl)
+            blend1_cv(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
 
 
 @njit(cache=True, nogil=True)
-def _expand(fill, hs, ws, lvl, h, w, img, out, to_output, hb0, hb1):
-    """Enlarge the fill (hs x ws) bilinearly to h x w and blend it under that level.
+def _fill_row(img, out, ws, plan, i, d, tags, flip):
+    """Fill row d of level i from the two fill rows of level i + 1 it needs (held in that level's ring).
 
-    Level >= 1: ``lvl`` (flat premultiplied RGBA) is overwritten with its fill.
-    Level 0 (``to_output``): the colour comes from the input ``img`` and the
-    result goes to ``out``.
+    Level 0 writes the result; other levels put their fill row in their own ring.
     """
-    ipp = hs >= 2 and ws >= 2
-    xi0, xi1, xw = linear_tab(ws, w, ipp, True)
-    yi0, yi1, yw = linear_tab(hs, h, ipp, False)
-    t0 = t1 = -1  # fill rows currently held by hb0, hb1
-    for d in range(h):
-        r0, r1 = yi0[d], yi1[d]
-        if t1 == r0 and t0 != r0:
-            hb0, hb1, t0, t1 = hb1, hb0, t1, t0
-        if t0 != r0:
-            _hrow(fill, r0 * ws, xi0, xi1, xw, ipp, hb0)
-            t0 = r0
-        if t1 != r1:
-            _hrow(fill, r1 * ws, xi0, xi1, xw, ipp, hb1)
-            t1 = r1
-        _blend_row(hb0, hb1, yw[0, d, 0], yw[1, d, 0], ipp, lvl, img, out, d * w, w, to_output)
+    shapes, offs, ints, floats = plan[0], plan[1], plan[4], plan[5]
+    n = shapes.shape[0]
+    h, w = shapes[i, 0], shapes[i, 1]
+    ipp = i + 1 < n and shapes[i + 1, 0] >= 2 and shapes[i + 1, 1] >= 2
+    t = _toffs(plan, i, 0)
+    r0, r1 = ints[t[2] + d], ints[t[3] + d]
+    if tags[i, 1] == r0 and tags[i, 0] != r0:  # the old second row is the new first one
+        flip[i] ^= 1
+        tags[i, 0], tags[i, 1] = tags[i, 1], tags[i, 0]
+    lo, hi = _row_px(plan, i, 4 + flip[i]), _row_px(plan, i, 5 - flip[i])
+    if tags[i, 0] != r0:
+        _hrow(ws, _row_px(plan, i + 1, 2 + r0 % 2), plan, i, ipp, lo)
+        tags[i, 0] = r0
+    if tags[i, 1] != r1:
+        _hrow(ws, _row_px(plan, i + 1, 2 + r1 % 2), plan, i, ipp, hi)
+        tags[i, 1] = r1
+    b0, b1 = floats[t[4] + 4 * d], floats[t[4] + 4 * (h + d)]
+    if i == 0:
+        _blend_row(ws, lo, hi, b0, b1, ipp, img, d * w, out, 0, w, True)
+    else:
+        _blend_row(ws, lo, hi, b0, b1, ipp, ws, offs[i] + d * w, ws, _row_px(plan, i, 2 + d % 2), w, False)
+
+
+@njit(cache=True, nogil=True)
+def _expand_all(img, out, ws, plan, seed):
+    """Enlarge-and-blend from the seed down to level 0, pulling each level's fill rows on demand."""
+    shapes, ints = plan[0], plan[4]
+    n = shapes.shape[0]
+    s = 4 * _row_px(plan, n, 2)
+    ws[s : s + 4] = seed  # the seed is "level n": one row of one pixel
+    done = np.zeros(n + 1, np.int64)
+    done[n] = 1
+    target = np.zeros(n + 1, np.int64)
+    tags = np.full((n, 2), -1, np.int64)
+    flip = np.zeros(n, np.int64)
+    for d in range(shapes[0, 0]):
+        i, target[1] = 1, ints[_toffs(plan, 0, 0)[3] + d]
+        while True:  # make level 1 hold fill rows up to target[1], descending as needed
+            if done[i] > target[i]:
+                if i == 1:
+                    break
+                i -= 1
+                continue
+            need = ints[_toffs(plan, i, 0)[3] + done[i]]
+            if done[i + 1] <= need:
+                target[i + 1] = need
+                i += 1
+                continue
+            _fill_row(img, out, ws, plan, i, done[i], tags, flip)
+            done[i] += 1
+        _fill_row(img, out, ws, plan, 0, d, tags, flip)
 
 
 @njit(cache=True, nogil=True)
@@ -515,48 +450,51 @@ def _seed(top, seed):
 
 
 @njit(cache=True, nogil=True)
-def _pad_image(img, out, shapes, offs, store):
-    """Pad one (H, W, 4) image into ``out`` (H, W, 3); ``store`` holds levels 1.. at ``offs``."""
-    n_levels, h, w = shapes.shape[0], shapes[0, 0], shapes[0, 1]
-    tmp, buf = np.empty(w * 4, np.float32), np.empty(w * 4, np.float32)
-    hb0, hb1 = np.empty(w * 4, np.float32), np.empty(w * 4, np.float32)
+def _pad_image(img, out, plan, ws):
+    """Pad one (H, W, 4) image into ``out`` (H, W, 3) using the workspace ``ws``."""
+    shapes = plan[0]
+    n = shapes.shape[0]
+    _shrink_all(img, ws, plan)
     seed = np.zeros(4, np.float32)
-    for i in range(1, n_levels):
-        dst = store[offs[i] : offs[i + 1]]
-        if i == 1:
-            _shrink(img, True, h, w, dst, shapes[1, 0], shapes[1, 1], tmp, buf)
-        else:
-            src = store[offs[i - 1] : offs[i]]
-            _shrink(src, False, shapes[i - 1, 0], shapes[i - 1, 1], dst, shapes[i, 0], shapes[i, 1], tmp, buf)
-    if n_levels == 1:  # a 1xN or Nx1 image is its own coarsest level
-        top = np.empty(h * w * 4, np.float32)
-        _premul_row(img, 0, h * w, top)
+    if n == 1:  # a 1xN or Nx1 image is its own coarsest level
+        px = shapes[0, 0] * shapes[0, 1]
+        top = np.empty(4 * px, np.float32)
+        _premul_row(img, 0, px, top, 0)
         _seed(top, seed)
     else:
-        _seed(store[offs[n_levels - 1] : offs[n_levels]], seed)
-    fill, fh, fw = seed, 1, 1
-    for i in range(n_levels - 1, 0, -1):
-        lvl = store[offs[i] : offs[i + 1]]
-        _expand(fill, fh, fw, lvl, shapes[i, 0], shapes[i, 1], img, out, False, hb0, hb1)
-        fill, fh, fw = lvl, shapes[i, 0], shapes[i, 1]
-    _expand(fill, fh, fw, seed, h, w, img, out, True, hb0, hb1)
+        offs = plan[1]
+        _seed(ws[4 * offs[n - 1] : 4 * offs[n]], seed)
+    _expand_all(img, out, ws, plan, seed)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _pad_stack(stack, out):
-    """Pad every image of a (B, H, W, 4) stack, images in parallel."""
-    shapes = level_shapes(stack.shape[1], stack.shape[2])
-    offs = np.zeros(shapes.shape[0] + 1, np.int64)
-    for i in range(1, shapes.shape[0]):
-        offs[i + 1] = offs[i] + shapes[i, 0] * shapes[i, 1] * 4
-    for b in prange(stack.shape[0]):
-        _pad_image(stack[b], out[b], shapes, offs, np.empty(offs[-1], np.float32))
+def _pad_stack(stack, out, plan, stores):
+    """Pad a (B, H, W, 4) stack: one contiguous run of images per workspace, runs in parallel."""
+    n_runs, n = stores.shape[0], stack.shape[0]
+    for r in prange(n_runs):
+        for b in range(r * n // n_runs, (r + 1) * n // n_runs):
+            _pad_image(stack[b], out[b], plan, stores[r])
+
+
+_LOCAL = threading.local()
+
+
+def _stores(n_runs: int, size: int) -> np.ndarray:
+    """Per-thread workspaces, kept between calls: a fresh buffer of this size costs more in
+    page faults than the pyramid costs in arithmetic. Grows to the largest size seen."""
+    ws = getattr(_LOCAL, "stores", None)
+    if ws is None or ws.shape[0] < n_runs or ws.shape[1] < size:
+        rows = max(n_runs, 0 if ws is None else ws.shape[0])
+        cols = max(size, 0 if ws is None else ws.shape[1])
+        ws = _LOCAL.stores = np.empty((rows, cols), np.float32)
+    return ws[:n_runs]
 
 
 def pad_rgb_batch(stack, out_uint8: bool):
     """Pad a (B, H, W, 4) uint8 or float32 stack; return (B, H, W, 3) uint8 or float32.
 
     No validation here (see :func:`ldmatte.pad_rgb`); ``stack`` must be C-contiguous.
+    Images run in parallel on Numba's threads (``numba.set_num_threads``).
 
     Examples
     --------
@@ -568,5 +506,7 @@ def pad_rgb_batch(stack, out_uint8: bool):
     b, h, w = stack.shape[:3]
     out = np.empty((b, h, w, 3), np.uint8 if out_uint8 else np.float32)
     if out.size:
-        _pad_stack(stack, out)
+        plan = make_plan(h, w)
+        stores = _stores(min(b, numba.get_num_threads()), int(workspace_size(plan)))
+        _pad_stack(stack, out, plan, stores)
     return out

@@ -1,0 +1,242 @@
+"""LLVM vector intrinsics behind the Numba padding kernel (``pad.py``).
+
+Pixels are interleaved float32 RGBA, four lanes each; every operation here works
+on one pixel or on ``WIDE`` consecutive output pixels at once, whose source
+pixels are loaded one by one and joined into a wide vector. Numba leaves LLVM's
+SLP vectoriser off, so without these the horizontal passes would run lane by
+lane. All arithmetic is plain IEEE float32, lane-wise, in the reference's order;
+``fma`` appears only where the reference (IPP) rounds once.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+_F32 = ir.FloatType()
+_I32 = ir.IntType(32)
+_I8 = ir.IntType(8)
+WIDE = 4  # pixels per wide vector operation (16 float32 lanes: one AVX-512 or two AVX2 registers)
+
+
+def _vec(ty, n):
+    return ir.VectorType(ty, n)
+
+
+def _const(ty, values):
+    return ir.Constant(_vec(ty, len(values)), list(values))
+
+
+class _IR:
+    """Small helpers for writing the 4-lane-per-pixel vector code of the intrinsics below."""
+
+    def __init__(self, context, builder, argtys, args):
+        self.c, self.b, self.tys, self.args = context, builder, argtys, args
+
+    def eptr(self, i, index, vty=None):
+        """Pointer to flat element ``index`` of array argument ``i`` (C-contiguous), as ``vty*``."""
+        data = self.c.make_array(self.tys[i])(self.c, self.b, self.args[i]).data
+        ptr = self.b.gep(data, [index])
+        return ptr if vty is None else self.b.bitcast(ptr, vty.as_pointer())
+
+    def mul(self, x, k):
+        return self.b.mul(x, ir.Constant(x.type, k))
+
+    def add(self, x, k):
+        return self.b.add(x, ir.Constant(x.type, k)) if isinstance(k, int) else self.b.add(x, k)
+
+    def load(self, i, index, lanes):
+        """``lanes`` consecutive float32 from array ``i`` at flat element ``index``."""
+        return self.b.load(self.eptr(i, index, _vec(_F32, lanes)), align=4)
+
+    def index(self, i, index):
+        return self.b.load(self.eptr(i, index))
+
+    def concat(self, parts):
+        """Join equal vectors into one (a shuffle tree the backend turns into inserts)."""
+        while len(parts) > 1:
+            n = parts[0].type.count
+            mask = _const(_I32, range(2 * n))
+            parts = [self.b.shuffle_vector(parts[k], parts[k + 1], mask) for k in range(0, len(parts), 2)]
+        return parts[0]
+
+    def splat(self, x, n):
+        v = self.b.insert_element(ir.Constant(_vec(_F32, n), ir.Undefined), x, ir.Constant(_I32, 0))
+        return self.b.shuffle_vector(v, ir.Constant(_vec(_F32, n), ir.Undefined), _const(_I32, [0] * n))
+
+    def fma(self, x, y, z):
+        """Lane-wise ``x * y + z`` rounded once."""
+        n = x.type.count
+        fnty = ir.FunctionType(x.type, [x.type] * 3)
+        fn = cgutils.get_or_insert_function(self.b.module, fnty, f"llvm.fma.v{n}f32")
+        return self.b.call(fn, [x, y, z])
+
+    def alpha_lanes(self, v, other=None):
+        """Each pixel's lane 3 broadcast to its four lanes; with ``other``, lane 3 takes other's lane."""
+        n = v.type.count
+        if other is None:
+            return self.b.shuffle_vector(v, v, _const(_I32, [4 * (k // 4) + 3 for k in range(n)]))
+        mask = [4 * (k // 4) + 3 if k % 4 < 3 else n + k for k in range(n)]
+        return self.b.shuffle_vector(v, other, _const(_I32, mask))
+
+    def premul(self, i, pix, npx):
+        """``npx`` straight RGBA pixels (uint8 or float32) -> (C*a, a), numpy's arithmetic.
+
+        uint8 / 255 is a reciprocal product plus one Newton correction, which
+        rounds like the true division for every uint8 value (the tests check).
+        """
+        n = 4 * npx
+        if self.tys[i].dtype == types.uint8:
+            raw = self.b.load(self.eptr(i, self.mul(pix, 4), _vec(_I8, n)), align=1)
+            u = self.b.uitofp(raw, _vec(_F32, n))
+            rcp = _const(_F32, [_RCP255] * n)
+            q = self.b.fmul(u, rcp)
+            v = self.fma(self.fma(self.b.fneg(q), _const(_F32, [255.0] * n), u), rcp, q)
+        else:
+            v = self.load(i, self.mul(pix, 4), n)
+        return self.b.fmul(v, self.alpha_lanes(v, _const(_F32, [1.0] * n)))
+
+    def lerp(self, a, b, w0, w1, ipp):
+        """IPP: ``fma(b - a, w1, a)``; OpenCV: ``a * w0 + b * w1``."""
+        if ipp:
+            return self.fma(self.b.fsub(b, a), w1, a)
+        return self.b.fadd(self.b.fmul(a, w0), self.b.fmul(b, w1))
+
+
+_RCP255 = float(np.float32(1.0) / np.float32(255.0))
+
+
+# Numba intrinsics need a fixed arity; these adapt ``typer(*args)`` to one.
+_ARITY = {
+    4: lambda t: lambda typingctx, a0, a1, a2, a3: t(a0, a1, a2, a3),
+    10: lambda t: lambda typingctx, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9: t(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9),
+    11: lambda t: lambda typingctx, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10: t(
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10
+    ),
+}
+
+
+def _intrinsic(argspec):
+    """Make a void Numba intrinsic from ``body(g)``; ``argspec`` gives scalar arg types, None for arrays."""
+
+    def deco(body):
+        def typer(*args):
+            sig = types.void(*[a if spec is None else spec for a, spec in zip(args, argspec)])
+
+            def codegen(context, builder, signature, llargs):
+                body(_IR(context, builder, signature.args, llargs))
+                return context.get_dummy_value()
+
+            return sig, codegen
+
+        fn = _ARITY[len(argspec)](typer)
+        fn.__name__, fn.__doc__ = body.__name__, body.__doc__
+        return intrinsic(fn)
+
+    return deco
+
+
+_IP, _FL = types.intp, types.float32
+
+
+def _make_ops(npx):
+    """The per-pixel vector operations, each on ``npx`` consecutive output pixels.
+
+    Arrays are flat; ``*_px`` arguments are pixel indices (4 floats), table
+    offsets are element indices. No bounds are checked: the callers own the layout.
+    """
+    n = 4 * npx
+
+    @_intrinsic([None, _IP, None, _IP])
+    def premul(g):
+        """dst pixels d.. = premultiplied src pixels s.. (args: src, s_px, dst, d_px)."""
+        g.b.store(g.premul(0, g.args[1], npx), g.eptr(2, g.mul(g.args[3], 4), _vec(_F32, n)), align=4)
+
+    @_intrinsic([None, _IP, None, _IP, None, _IP, _IP, _IP, None, _IP])
+    def area(g):
+        """INTER_AREA outputs d.. of one row: (src[i0] * w0 + src[i1] * w1) + src[i2] * w2.
+
+        args: src, row_px, ints, idx_off, floats, wt_off, dw, d, dst, dst_px. Tap k of
+        output d reads pixel ``row_px + ints[idx_off + 3 d + k]`` with the weight
+        repeated at ``floats[wt_off + 4 (k dw + d)]``; the result goes to pixel dst_px + d.
+        """
+        row, ioff, foff, dw, d = g.args[1], g.args[3], g.args[5], g.args[6], g.args[7]
+        r = None
+        for k in range(3):
+            px = [g.add(row, g.index(2, g.add(ioff, g.add(g.mul(g.add(d, p), 3), k)))) for p in range(npx)]
+            v = g.concat([g.load(0, g.mul(x, 4), 4) for x in px])
+            w = g.load(4, g.add(foff, g.mul(g.add(g.mul(dw, k), d), 4)), n)
+            r = g.b.fmul(v, w) if r is None else g.b.fadd(r, g.b.fmul(v, w))
+        g.b.store(r, g.eptr(8, g.mul(g.add(g.args[9], d), 4), _vec(_F32, n)), align=4)
+
+    def make_hlerp(ipp):
+        @_intrinsic([None, _IP, None, _IP, _IP, None, _IP, _IP, _IP, None, _IP])
+        def hlerp(g):
+            """INTER_LINEAR outputs d.. of one fill row.
+
+            args: src, row_px, ints, i0_off, i1_off, floats, w_off, dw, d, dst, dst_px;
+            weights w0 at ``floats[w_off + 4 d]``, w1 at ``floats[w_off + 4 (dw + d)]``.
+            """
+            row, foff, dw, d = g.args[1], g.args[6], g.args[7], g.args[8]
+            a, b = (
+                [g.load(0, g.mul(g.add(row, g.index(2, g.add(g.args[i], g.add(d, p)))), 4), 4) for p in range(npx)]
+                for i in (3, 4)
+            )
+            w0 = g.load(5, g.add(foff, g.mul(d, 4)), n)
+            w1 = g.load(5, g.add(foff, g.mul(g.add(dw, d), 4)), n)
+            r = g.lerp(g.concat(a), g.concat(b), w0, w1, ipp)
+            g.b.store(r, g.eptr(9, g.mul(g.add(g.args[10], d), 4), _vec(_F32, n)), align=4)
+
+        return hlerp
+
+    def make_blend(ipp, to_level):
+        @_intrinsic([None, _IP, _IP, _IP, _FL, _FL, None, _IP, None, _IP])
+        def blend(g):
+            """Vertical INTER_LINEAR of two rows at pixels j.., blended under the colour at pixels o..
+
+            args: rows, lo_px, hi_px, j, w0, w1, col, o, dst, dst_px. ``to_level``: col is
+            the float32 premultiplied level and dst pixels dst_px + j.. get
+            C*a + fill * (1 - a). Otherwise col is the straight input and dst[o..] the
+            uint8 ((x * 255).clip(0, 255) truncated) or float32 RGB result.
+            """
+            j, o = g.args[3], g.args[7]
+            lo = g.load(0, g.mul(g.add(g.args[1], j), 4), n)
+            hi = g.load(0, g.mul(g.add(g.args[2], j), 4), n)
+            fill = g.lerp(lo, hi, g.splat(g.args[4], n), g.splat(g.args[5], n), ipp)
+            colour = g.load(6, g.mul(o, 4), n) if to_level else g.premul(6, o, npx)
+            keep = g.b.fsub(_const(_F32, [1.0] * n), g.alpha_lanes(colour))
+            r = g.b.fadd(colour, g.b.fmul(fill, keep))
+            if to_level:
+                g.b.store(r, g.eptr(8, g.mul(g.add(g.args[9], j), 4), _vec(_F32, n)), align=4)
+                return
+            if g.tys[8].dtype == types.uint8:
+                zero, top = _const(_F32, [0.0] * n), _const(_F32, [255.0] * n)
+                r = g.b.fmul(r, top)
+                r = g.b.select(g.b.fcmp_ordered("<", r, zero), zero, r)
+                r = g.b.select(g.b.fcmp_ordered(">", r, top), top, r)
+                r = g.b.fptoui(r, _vec(_I8, n))
+            rgb = g.b.shuffle_vector(r, r, _const(_I32, [k for k in range(n) if k % 4 < 3]))
+            g.b.store(rgb, g.eptr(8, g.mul(o, 3), rgb.type), align=1)
+
+        return blend
+
+    return dict(
+        premul=premul,
+        area=area,
+        hlerp=(make_hlerp(False), make_hlerp(True)),
+        blend=(make_blend(False, True), make_blend(True, True)),
+        out=(make_blend(False, False), make_blend(True, False)),
+    )
+
+
+_OPS1, _OPSW = _make_ops(1), _make_ops(WIDE)
+premul1, premulW = _OPS1["premul"], _OPSW["premul"]
+area1, areaW = _OPS1["area"], _OPSW["area"]
+hlerp1_cv, hlerp1_ipp = _OPS1["hlerp"]
+hlerpW_cv, hlerpW_ipp = _OPSW["hlerp"]
+blend1_cv, blend1_ipp = _OPS1["blend"]
+blendW_cv, blendW_ipp = _OPSW["blend"]
+out1_cv, out1_ipp = _OPS1["out"]
+outW_cv, outW_ipp = _OPSW["out"]
