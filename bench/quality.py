@@ -37,7 +37,8 @@ REAL_OPAQUE_MEAN, REAL_BAND_MEAN = 0.995, 0.95  # real-sample checks (means over
 def synthetic_set(n, size, seed, artifacts):
     samples = synth.make_batch(n, seed=seed, size=size, artifacts=artifacts)
     stack = lambda name: np.stack([getattr(s, name) for s in samples])  # noqa: E731
-    return dict(raw=np.ascontiguousarray(stack("rgba")[..., 3]), gt=stack("alpha_gt"), hair=stack("hair"), hole=stack("hole"))
+    raw = np.ascontiguousarray(stack("rgba")[..., 3])
+    return dict(raw=raw, gt=stack("alpha_gt"), hair=stack("hair"), hole=stack("hole"))
 
 
 def snap_only(raw, fg_tol, bg_tol):
@@ -53,6 +54,23 @@ def largest_only(raw, bg_tol):
         if counts[i] > 1:
             area = np.bincount(labels[i].ravel())
             out[i][(labels[i] != np.argmax(area[1:]) + 1)] = 0
+    return out
+
+
+def snap_away_from_band(raw, params, reach=2):
+    """What-if (not an option of refine_alpha): snap FG/BG only farther than ``reach`` px from a kept U pixel.
+
+    Soft ramps and hair tips next to the kept border band keep their values; interior jitter and
+    background speckle away from it are still snapped.
+    """
+    snapped = refine_alpha(raw, **params)
+    plain = refine_alpha(raw, **{**params, "snap": False})
+    out = snapped.copy()
+    u = (raw > params["bg_tol"]) & (raw < 255 - params["fg_tol"])
+    for i in range(raw.shape[0]):
+        kept = u[i] & (plain[i] == raw[i]) & (plain[i] > 0)
+        near = ndimage.binary_dilation(kept, structure=np.ones((3, 3), bool), iterations=reach) & ~u[i]
+        out[i][near] = plain[i][near]
     return out
 
 
@@ -97,7 +115,8 @@ def real_score(params, reals) -> dict:
             kept.append(float((out[r["band"]] == r["alpha"][r["band"]]).mean()) if r["band"].any() else 1.0)
     if not opaque:
         return dict(opaque_min=np.nan, opaque_mean=np.nan, band_min=np.nan, band_mean=np.nan)
-    return dict(opaque_min=min(opaque), opaque_mean=float(np.mean(opaque)), band_min=min(kept), band_mean=float(np.mean(kept)))
+    return dict(opaque_min=min(opaque), opaque_mean=float(np.mean(opaque)),
+                band_min=min(kept), band_mean=float(np.mean(kept)))
 
 
 def cut(s, raw_s, name) -> float:
@@ -213,7 +232,8 @@ def table(header, rows) -> str:
 
 
 def params_text(p) -> str:
-    return f"fg {p['fg_tol']}, bg {p['bg_tol']}, conn {p['connectivity']}, snap {p['snap']}, msf {p['min_subject_fraction']}"
+    return (f"fg {p['fg_tol']}, bg {p['bg_tol']}, conn {p['connectivity']}, snap {p['snap']}, "
+            f"msf {p['min_subject_fraction']}")
 
 
 def methods_table(named_scores, raw_s) -> str:
@@ -238,7 +258,8 @@ def sweep_table(rows, raw_s, limit) -> str:
         failed = [k for k, ok in r["checks"].items() if not ok]
         row = [params_text(r["params"]), f"{cut(s, raw_s, 'sad'):.1f}", f"{cut(s, raw_s, 'mse'):.1f}",
                f"{cut(s, raw_s, 'grad'):.1f}", f"{cut(s, raw_s, 'conn'):.1f}", s["hair"], s["hole_max"],
-               f"{real['opaque_mean']:.4f} / {real['opaque_min']:.4f}", f"{real['band_mean']:.3f} / {real['band_min']:.3f}",
+               f"{real['opaque_mean']:.4f} / {real['opaque_min']:.4f}",
+               f"{real['band_mean']:.3f} / {real['band_min']:.3f}",
                f"{r['norm']:.4f}", ", ".join(failed) or "none", 0]
         seen[key] = row
         out.append(row)
@@ -250,7 +271,8 @@ def sweep_table(rows, raw_s, limit) -> str:
 def real_table(reals, settings) -> str:
     rows = []
     for r in reals:
-        row = [r["name"] + ("" if r["portrait"] else " (not a portrait)"), float((r["alpha"][r["interior"]] == 255).mean())]
+        name = r["name"] + ("" if r["portrait"] else " (not a portrait)")
+        row = [name, float((r["alpha"][r["interior"]] == 255).mean())]
         for params in settings:
             out, rep = refine_alpha(r["alpha"], **params, return_report=True)
             band = r["band"]
@@ -270,6 +292,74 @@ def ablation_table(rows) -> str:
                   "Grad refined", "Conn raw", "Conn refined", "hair raw", "hair refined"], out)
 
 
+RULE = (
+    "Rule: a setting must pass the safety checks (Grad not worse, no hole pixel raised and the hole max not above "
+    "raw, real portraits: interior >= {opaque:.1%} opaque and band >= {band:.0%} unchanged, on average); then most "
+    "checks passed (SAD/MSE/Conn cut >= {cut:.0f} %, hair error not raised); then the lowest mean of SAD, MSE, Grad, "
+    "Conn and hair MAE, each relative to raw (`norm`). The current DEFAULTS are kept unless a setting passes as many "
+    "checks and lowers `norm` by at least {margin}."
+)
+
+
+def measure(args) -> dict:
+    """Everything the report shows, measured in one run."""
+    t0 = time.perf_counter()
+    d = synthetic_set(args.n, args.size, args.seed, args.artifacts)
+    res = dict(t_gen=(time.perf_counter() - t0) / max(args.n, 1), reals=real_set(args.data))
+    raw_s = score(d["raw"], d)
+    defaults = {k: DEFAULTS[k] for k in ("fg_tol", "bg_tol", "connectivity", "snap", "fill_interior")}
+    defaults["min_subject_fraction"] = DEFAULTS["min_subject_fraction"]
+    current = evaluate_setting(defaults, d, res["reals"], raw_s)
+    rows = sweep(d, res["reals"], raw_s, defaults) if not args.no_sweep else [current]
+    chosen = choose(rows, current)
+    p = chosen["params"]
+    what_if = snap_away_from_band(d["raw"], p)
+    res["named"] = [
+        ("raw", raw_s),
+        (f"snap only (fg {p['fg_tol']}, bg {p['bg_tol']})", score(snap_only(d["raw"], p["fg_tol"], p["bg_tol"]), d)),
+        (f"largest component of a > {p['bg_tol']} only", score(largest_only(d["raw"], p["bg_tol"]), d)),
+        ("refine_alpha, current DEFAULTS", current["score"]),
+        ("refine_alpha, chosen setting", chosen["score"]),
+        ("what-if: chosen, no snapping within 2 px of the kept band", score(what_if, d)),
+    ]
+    res.update(raw_s=raw_s, defaults=defaults, current=current, rows=rows, chosen=chosen)
+    res["ablation"] = ablation(p, args.ablation_n, args.size, args.seed + 10_000)
+    portraits = [r["alpha"] for r in res["reals"] if r["portrait"]]
+    res["same"] = [a for a in portraits if a.shape == (args.size, args.size)]
+    res["real_stats"] = raw_statistics(res["same"] or portraits)
+    res["syn_stats"] = raw_statistics(list(d["raw"]))
+    res["seconds"] = time.perf_counter() - t0
+    return res
+
+
+def render(res, args) -> str:
+    chosen, current, reals, same = res["chosen"], res["current"], res["reals"], res["same"]
+    moved = chosen is not current
+    stats = [[k, spread(v), spread(res["real_stats"][k])] for k, v in res["syn_stats"].items()]
+    checks = ", ".join(f"{k} {'pass' if ok else 'FAIL'}" for k, ok in chosen["checks"].items())
+    settings = [chosen["params"]] + ([res["defaults"]] if moved else [])
+    return "\n".join([
+        "# Refinement quality (bench/quality.py)", "",
+        f"Synthetic set: {args.n} samples of {args.size}x{args.size}, seed {args.seed}, artifacts `{args.artifacts}`. "
+        f"Real samples: {len(reals)} RGBA files. Generation {res['t_gen']:.2f} s per sample; "
+        f"run time {res['seconds']:.0f} s.", "",
+        f"## Raw synthetic mattes versus {len(same) or 'all'} real portraits{' of the same size' if same else ''} "
+        "(median [min .. max] per image)", "",
+        table(["statistic", "synthetic raw", "real"], stats), "",
+        "## Methods (means over the set; cut = reduction versus raw)", "",
+        methods_table(res["named"], res["raw_s"]), "",
+        f"Chosen setting: **{params_text(chosen['params'])}**, fill_interior {chosen['params']['fill_interior']}. "
+        f"Current DEFAULTS: {params_text(res['defaults'])}.", "",
+        RULE.format(opaque=REAL_OPAQUE_MEAN, band=REAL_BAND_MEAN, cut=TARGET_CUT, margin=MARGIN), "",
+        f"Checks of the chosen setting: {checks}", "",
+        f"## Sweep ({len(res['rows'])} settings, best first)", "", sweep_table(res["rows"], res["raw_s"], 30), "",
+        f"## Each artifact kind alone ({args.ablation_n} samples, chosen setting)", "",
+        ablation_table(res["ablation"]), "",
+        "## Real samples ([0] chosen setting" + (", [1] current DEFAULTS)" if moved else " = DEFAULTS)"), "",
+        real_table(reals, settings) if reals else "(no real samples found)", "",
+    ])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=24, help="synthetic samples (default 24)")
@@ -281,46 +371,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=str(DATA_DIR), help="folder of real Layer Diffusion RGBA samples")
     ap.add_argument("--out", help="write the markdown report here")
     args = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    d = synthetic_set(args.n, args.size, args.seed, args.artifacts)
-    t_gen = (time.perf_counter() - t0) / max(args.n, 1)
-    reals = real_set(args.data)
-    raw_s = score(d["raw"], d)
-    defaults = {k: DEFAULTS[k] for k in ("fg_tol", "bg_tol", "connectivity", "snap", "fill_interior", "min_subject_fraction")}
-    current = evaluate_setting(defaults, d, reals, raw_s)
-    rows = sweep(d, reals, raw_s, defaults) if not args.no_sweep else [current]
-    chosen = choose(rows, current)
-    fg, bg = chosen["params"]["fg_tol"], chosen["params"]["bg_tol"]
-    named = [("raw", raw_s), (f"snap only (fg {fg}, bg {bg})", score(snap_only(d["raw"], fg, bg), d)),
-             (f"largest component of a > {bg} only", score(largest_only(d["raw"], bg), d)),
-             ("refine_alpha, current DEFAULTS", current["score"]), ("refine_alpha, chosen setting", chosen["score"])]
-    abl = ablation(chosen["params"], args.ablation_n, args.size, args.seed + 10_000)
-    same = [r["alpha"] for r in reals if r["portrait"] and r["alpha"].shape == (args.size, args.size)]
-    real_stats = raw_statistics(same or [r["alpha"] for r in reals if r["portrait"]])
-    syn_stats = raw_statistics(list(d["raw"]))
-    lines = [
-        "# Refinement quality (bench/quality.py)", "",
-        f"Synthetic set: {args.n} samples of {args.size}x{args.size}, seed {args.seed}, artifacts `{args.artifacts}`. "
-        f"Real samples: {len(reals)} RGBA files. Generation {t_gen:.2f} s per sample; "
-        f"run time {time.perf_counter() - t0:.0f} s.", "",
-        f"## Raw synthetic mattes versus {len(same) or 'all'} real samples{' of the same size' if same else ''} "
-        "(median [min .. max] per image)", "",
-        table(["statistic", "synthetic raw", "real"], [[k, spread(v), spread(real_stats[k])] for k, v in syn_stats.items()]),
-        "", "## Methods (means over the set; cut = reduction versus raw)", "", methods_table(named, raw_s), "",
-        f"Chosen setting: **{params_text(chosen['params'])}**, fill_interior {chosen['params']['fill_interior']}. "
-        f"Current DEFAULTS: {params_text(defaults)}.", "",
-        "Rule: a setting must pass the safety checks (Grad not worse, no hole pixel raised and the hole max not above raw, "
-        f"real portraits: interior >= {REAL_OPAQUE_MEAN:.1%} opaque and band >= {REAL_BAND_MEAN:.0%} unchanged, on average); "
-        f"then most checks passed (SAD/MSE/Conn cut >= {TARGET_CUT:.0f} %, hair error not raised); then the lowest mean "
-        "of SAD, MSE, Grad, Conn and hair MAE, each relative to raw (`norm`). The current DEFAULTS are kept unless "
-        f"a setting passes as many checks and lowers `norm` by at least {MARGIN}.", "",
-        f"Checks of the chosen setting: " + ", ".join(f"{k} {'pass' if ok else 'FAIL'}" for k, ok in chosen["checks"].items()),
-        "", f"## Sweep ({len(rows)} settings, best first)", "", sweep_table(rows, raw_s, 30), "",
-        f"## Each artifact kind alone ({args.ablation_n} samples, chosen setting)", "", ablation_table(abl), "",
-        "## Real samples ([0] chosen setting, [1] current DEFAULTS)", "",
-        real_table(reals, [chosen["params"], defaults]) if reals else "(no real samples found)", "",
-    ]
-    text = "\n".join(lines)
+    text = render(measure(args), args)
     print(text)
     if args.out:
         pathlib.Path(args.out).write_text(text)
