@@ -44,12 +44,34 @@ LD_DEV TilePos tile_pos(const TileGrid& t) {
                  (tile % t.tiles_x) * 32 + static_cast<int>(threadIdx.x)};
 }
 
+// The taps of a thread tile's 32 columns and 8 rows, computed once per block (the
+// float64 tap arithmetic would otherwise dominate) into shared memory: sx[32], sy[8].
+template <class Taps, class MakeX, class MakeY>
+LD_DEV void tile_taps(Taps* sx, Taps* sy, const TilePos& q, int h, int w, MakeX make_x, MakeY make_y) {
+  const int tid = threadIdx.y * 32 + threadIdx.x;
+  if (tid < 32) {
+    const int x = q.x - static_cast<int>(threadIdx.x) + tid;
+    if (x < w) sx[tid] = make_x(x);
+  } else if (tid < 40) {
+    const int y = q.y - static_cast<int>(threadIdx.y) + tid - 32;
+    if (y < h) sy[tid - 32] = make_y(y);
+  }
+  __syncthreads();
+}
+
+constexpr size_t kAreaSmem = 40 * sizeof(AreaTaps);
+constexpr size_t kLinearSmem = 40 * sizeof(LinearTap);
+
 template <class Src>
 __global__ void __launch_bounds__(256) pad_shrink(Src src, int sh, int sw, float4* dst, int dh, int dw, TileGrid t) {
+  AreaTaps* sx = reinterpret_cast<AreaTaps*>(dynamic_smem());
+  AreaTaps* sy = sx + 32;
   const TilePos q = tile_pos(t);
-  if (q.y >= dh || q.x >= dw) return;  // no barriers in this kernel
+  tile_taps(
+      sx, sy, q, dh, dw, [&](int x) { return area_taps(x, sw, dw); }, [&](int y) { return area_taps(y, sh, dh); });
+  if (q.y >= dh || q.x >= dw) return;  // after the only barrier
   dst[q.img * dh * static_cast<long long>(dw) + static_cast<long long>(q.y) * dw + q.x] =
-      area_pixel(src, q.img, sh, sw, dh, dw, q.y, q.x);
+      area_pixel(src, q.img, sh, sw, dh, dw, sx[threadIdx.x], sy[threadIdx.y]);
 }
 
 template <class Src>
@@ -58,21 +80,35 @@ __global__ void __launch_bounds__(64) pad_seed(Src src, int h, int w, float4* se
   if (img < images) seed[img] = seed_of(src, img, h, w);
 }
 
+// Horizontal taps clamp the fraction at the borders (OpenCV's rule), vertical ones do not.
+LD_DEV void linear_tile_taps(LinearTap* sx, LinearTap* sy, const TilePos& q, int fh, int fw, int h, int w) {
+  const bool ipp = use_ipp(fh, fw);
+  tile_taps(
+      sx, sy, q, h, w, [&](int x) { return linear_tap(x, fw, w, ipp, true); },
+      [&](int y) { return linear_tap(y, fh, h, ipp, false); });
+}
+
 template <class Fill>
 __global__ void __launch_bounds__(256) pad_expand(Fill fill, int fh, int fw, float4* level, int h, int w,
                                                   TileGrid t) {
+  LinearTap* sx = reinterpret_cast<LinearTap*>(dynamic_smem());
+  LinearTap* sy = sx + 32;
   const TilePos q = tile_pos(t);
-  if (q.y >= h || q.x >= w) return;
+  linear_tile_taps(sx, sy, q, fh, fw, h, w);
+  if (q.y >= h || q.x >= w) return;  // after the only barrier
   float4* px = level + q.img * h * static_cast<long long>(w) + static_cast<long long>(q.y) * w + q.x;
-  *px = blend(*px, fill_at(fill, q.img, fh, fw, h, w, q.y, q.x));
+  *px = blend(*px, fill_at(fill, q.img, fh, fw, sx[threadIdx.x], sy[threadIdx.y]));
 }
 
 template <class In, class Fill, class Out>
 __global__ void __launch_bounds__(256) pad_output(In in, Fill fill, int fh, int fw, Out* out, int h, int w,
                                                   TileGrid t) {
+  LinearTap* sx = reinterpret_cast<LinearTap*>(dynamic_smem());
+  LinearTap* sy = sx + 32;
   const TilePos q = tile_pos(t);
-  if (q.y >= h || q.x >= w) return;
-  const float4 v = blend(in.at(q.img, q.y, q.x), fill_at(fill, q.img, fh, fw, h, w, q.y, q.x));
+  linear_tile_taps(sx, sy, q, fh, fw, h, w);
+  if (q.y >= h || q.x >= w) return;  // after the only barrier
+  const float4 v = blend(in.at(q.img, q.y, q.x), fill_at(fill, q.img, fh, fw, sx[threadIdx.x], sy[threadIdx.y]));
   Out* o = out + (q.img * h * static_cast<long long>(w) + static_cast<long long>(q.y) * w + q.x) * 3;
   const float c[3] = {v.x, v.y, v.z};
   for (int k = 0; k < 3; ++k) {
@@ -111,10 +147,10 @@ void pad_group(const In& in, Out* out, long long images, const std::vector<Level
   for (int k = 1; k < levels; ++k) {
     const TileGrid t = tile_grid(dims[k].h, dims[k].w);
     if (k == 1) {
-      launch("pad_shrink", pad_shrink<In>, images * t.tiles, tile_block, 0, stream, in, dims[0].h, dims[0].w, at[1],
+      launch("pad_shrink", pad_shrink<In>, images * t.tiles, tile_block, kAreaSmem, stream, in, dims[0].h, dims[0].w, at[1],
              dims[1].h, dims[1].w, t);
     } else {
-      launch("pad_shrink", pad_shrink<Level>, images * t.tiles, tile_block, 0, stream, level_src(k - 1), dims[k - 1].h,
+      launch("pad_shrink", pad_shrink<Level>, images * t.tiles, tile_block, kAreaSmem, stream, level_src(k - 1), dims[k - 1].h,
              dims[k - 1].w, at[k], dims[k].h, dims[k].w, t);
     }
   }
@@ -129,19 +165,19 @@ void pad_group(const In& in, Out* out, long long images, const std::vector<Level
   for (int k = top; k >= 1; --k) {
     const TileGrid t = tile_grid(dims[k].h, dims[k].w);
     if (k == top) {
-      launch("pad_expand", pad_expand<Seed>, images * t.tiles, tile_block, 0, stream, Seed{seed}, 1, 1, at[k],
+      launch("pad_expand", pad_expand<Seed>, images * t.tiles, tile_block, kLinearSmem, stream, Seed{seed}, 1, 1, at[k],
              dims[k].h, dims[k].w, t);
     } else {
-      launch("pad_expand", pad_expand<Level>, images * t.tiles, tile_block, 0, stream, level_src(k + 1),
+      launch("pad_expand", pad_expand<Level>, images * t.tiles, tile_block, kLinearSmem, stream, level_src(k + 1),
              dims[k + 1].h, dims[k + 1].w, at[k], dims[k].h, dims[k].w, t);
     }
   }
   const TileGrid t0 = tile_grid(dims[0].h, dims[0].w);
   if (top == 0) {
-    launch("pad_output", pad_output<In, Seed, Out>, images * t0.tiles, tile_block, 0, stream, in, Seed{seed}, 1, 1,
+    launch("pad_output", pad_output<In, Seed, Out>, images * t0.tiles, tile_block, kLinearSmem, stream, in, Seed{seed}, 1, 1,
            out, dims[0].h, dims[0].w, t0);
   } else {
-    launch("pad_output", pad_output<In, Level, Out>, images * t0.tiles, tile_block, 0, stream, in, level_src(1),
+    launch("pad_output", pad_output<In, Level, Out>, images * t0.tiles, tile_block, kLinearSmem, stream, in, level_src(1),
            dims[1].h, dims[1].w, out, dims[0].h, dims[0].w, t0);
   }
 }

@@ -99,14 +99,14 @@ LD_DEV float4 add4(float4 a, float4 b) {
   return make_float4(__fadd_rn(a.x, b.x), __fadd_rn(a.y, b.y), __fadd_rn(a.z, b.z), __fadd_rn(a.w, b.w));
 }
 
-// One output pixel of INTER_AREA from (sh, sw) to (dh, dw).
+// One output pixel of INTER_AREA from (sh, sw) to (dh, dw), given its taps.
 template <class Src>
-LD_DEV float4 area_pixel(const Src& src, long long img, int sh, int sw, int dh, int dw, int dy, int dx) {
+LD_DEV float4 area_pixel(const Src& src, long long img, int sh, int sw, int dh, int dw, const AreaTaps& tx,
+                         const AreaTaps& ty) {
   if (sh == 2 && sw == 2 && dh == 1 && dw == 1) {  // OpenCV's integer-scale path: sum, then scale
     const float4 s = add4(add4(add4(src.at(img, 0, 0), src.at(img, 0, 1)), src.at(img, 1, 0)), src.at(img, 1, 1));
     return make_float4(__fmul_rn(s.x, 0.25f), __fmul_rn(s.y, 0.25f), __fmul_rn(s.z, 0.25f), __fmul_rn(s.w, 0.25f));
   }
-  const AreaTaps tx = area_taps(dx, sw, dw), ty = area_taps(dy, sh, dh);
   float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
   for (int j = 0; j < ty.n; ++j) {
     float4 row = make_float4(0.f, 0.f, 0.f, 0.f);  // the horizontally shrunk source row
@@ -166,11 +166,13 @@ LD_DEV float4 lerp3(float4 a, float4 b, const LinearTap& t, bool ipp) {
   return make_float4(lerp1(a.x, b.x, t, ipp), lerp1(a.y, b.y, t, ipp), lerp1(a.z, b.z, t, ipp), 0.f);
 }
 
-// The fill (.xyz of a (fh, fw) source) enlarged to pixel (y, x) of an (h, w) level.
+// The fill (.xyz of an (fh, fw) source) enlarged to one pixel of a finer level, given
+// the pixel's horizontal and vertical taps.
+LD_DEV bool use_ipp(int fh, int fw) { return fh >= 2 && fw >= 2; }
+
 template <class Fill>
-LD_DEV float4 fill_at(const Fill& fill, long long img, int fh, int fw, int h, int w, int y, int x) {
-  const bool ipp = fh >= 2 && fw >= 2;
-  const LinearTap tx = linear_tap(x, fw, w, ipp, true), ty = linear_tap(y, fh, h, ipp, false);
+LD_DEV float4 fill_at(const Fill& fill, long long img, int fh, int fw, const LinearTap& tx, const LinearTap& ty) {
+  const bool ipp = use_ipp(fh, fw);
   const float4 lo = lerp3(fill.at(img, ty.i0, tx.i0), fill.at(img, ty.i0, tx.i1), tx, ipp);
   const float4 hi = lerp3(fill.at(img, ty.i1, tx.i0), fill.at(img, ty.i1, tx.i1), tx, ipp);
   return lerp3(lo, hi, ty, ipp);
