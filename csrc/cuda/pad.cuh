@@ -5,7 +5,8 @@
 // (double coordinates, fma(b - a, t, a)) when both source sides are >= 2, otherwise
 // OpenCV's own rule (float coordinates, a * w0 + b * w1, fraction zeroed at the
 // horizontal borders only); numpy's summation orders for the coarsest fill. All float
-// operations use explicit round-to-nearest intrinsics so nvcc cannot fuse them.
+// and double operations use explicit round-to-nearest intrinsics so that nvcc cannot
+// contract them into FMAs (which would move tap boundaries and round differently).
 #pragma once
 
 #include <cmath>
@@ -69,23 +70,24 @@ struct AreaTaps {
 LD_DEV AreaTaps area_taps(int d, int ssize, int dsize) {
   const double scale = 1.0 / (static_cast<double>(dsize) / ssize);
   AreaTaps t{};
-  const double f1 = d * scale, f2 = f1 + scale;
-  const double cell = fmin(scale, ssize - f1);
+  const double f1 = __dmul_rn(d, scale), f2 = __dadd_rn(f1, scale);
+  const double cell = fmin(scale, __dsub_rn(ssize, f1));
   int s2 = static_cast<int>(floor(f2));
   s2 = s2 < ssize - 1 ? s2 : ssize - 1;
   int s1 = static_cast<int>(ceil(f1));
   s1 = s1 < s2 ? s1 : s2;
-  if (s1 - f1 > 1e-3 && t.n < 4) {
+  const double head = __dsub_rn(s1, f1), tail = __dsub_rn(f2, s2);
+  if (head > 1e-3 && t.n < 4) {
     t.idx[t.n] = s1 - 1;
-    t.wt[t.n++] = static_cast<float>((s1 - f1) / cell);
+    t.wt[t.n++] = static_cast<float>(head / cell);
   }
   for (int s = s1; s < s2 && t.n < 4; ++s) {
     t.idx[t.n] = s;
     t.wt[t.n++] = static_cast<float>(1.0 / cell);
   }
-  if (f2 - s2 > 1e-3 && t.n < 4) {
+  if (tail > 1e-3 && t.n < 4) {
     t.idx[t.n] = s2;
-    t.wt[t.n++] = static_cast<float>(fmin(fmin(f2 - s2, 1.0), cell) / cell);
+    t.wt[t.n++] = static_cast<float>(fmin(fmin(tail, 1.0), cell) / cell);
   }
   return t;
 }
@@ -131,13 +133,13 @@ LD_DEV LinearTap linear_tap(int d, int ssize, int dsize, bool ipp, bool clamp) {
   float f;
   if (ipp) {
     const double scale = static_cast<double>(ssize) / dsize;
-    const double x = (d + 0.5) * scale - 0.5;
+    const double x = __dsub_rn(__dmul_rn(__dadd_rn(d, 0.5), scale), 0.5);
     const double fl = floor(x);
     s = static_cast<int>(fl);
-    f = static_cast<float>(x - fl);
+    f = static_cast<float>(__dsub_rn(x, fl));
   } else {
     const double scale = 1.0 / (static_cast<double>(dsize) / ssize);
-    f = static_cast<float>((d + 0.5) * scale - 0.5);
+    f = static_cast<float>(__dsub_rn(__dmul_rn(__dadd_rn(d, 0.5), scale), 0.5));
     const float fl = floorf(f);
     s = static_cast<int>(fl);
     f = __fsub_rn(f, fl);
