@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ldmatte
-from ldmatte._kernels.pad import area_tab, level_shapes, pad_rgb_batch
+from ldmatte._kernels.pad import area_tab, level_shapes, pad_rgb_batch, repad_rgba_batch
 from ldmatte.reference.pad import pad_rgb_reference
 
 from patterns import adversarial_masks, alpha_from_mask, blobs, chessboard, snake, spiral
@@ -216,6 +216,45 @@ def test_property_uniform_colour_is_kept(h, w, seed):
     out = pad_rgb_batch(rgba[None], False)[0]
     colour = rgba[0, 0, :3].astype(np.float32) / 255
     assert np.abs(out - colour).max() <= 1e-5
+
+
+# --- new alpha + padding in one pass (what refine composes) ------------------------------------
+
+
+def expected_repad(rgba, alpha):
+    with_alpha = np.ascontiguousarray(np.concatenate([rgba[..., :3], alpha[..., None]], axis=-1))
+    padded = pad_rgb_reference(with_alpha)
+    rgb = np.where((alpha > 0)[..., None], rgba[..., :3], padded)
+    return np.concatenate([rgb, alpha[..., None]], axis=-1)
+
+
+def test_repad_random(rng):
+    for h, w in SHAPES:
+        rgba = random_rgba(rng, h, w, "random")
+        alpha = np.where(rng.random((h, w)) < 0.5, 0, rng.integers(0, 256, (h, w))).astype(np.uint8)
+        got = repad_rgba_batch(rgba[None], alpha[None])[0]
+        exp = expected_repad(rgba, alpha)
+        assert np.array_equal(got[..., 3], alpha) and got.dtype == np.uint8
+        assert np.abs(got.astype(int) - exp).max() <= 1, f"{h}x{w}"
+        assert np.array_equal(got[..., :3][alpha > 0], rgba[..., :3][alpha > 0])
+
+
+def test_repad_real_matches_pad_rgb(data_dir):
+    for name, rgba in list(real_rgba(data_dir))[:3]:
+        alpha = ldmatte.refine_alpha(np.ascontiguousarray(rgba[..., 3]))
+        got = repad_rgba_batch(rgba[None], alpha[None])[0]
+        with_alpha = np.ascontiguousarray(np.concatenate([rgba[..., :3], alpha[..., None]], axis=-1))
+        exp = np.where((alpha > 0)[..., None], rgba[..., :3], pad_rgb_batch(with_alpha[None], True)[0])
+        assert np.array_equal(got[..., :3], exp), name  # same kernel, same arithmetic: identical
+        assert np.abs(got.astype(int) - expected_repad(rgba, alpha)).max() <= 1, name
+
+
+def test_repad_batch(rng):
+    stack = np.stack([random_rgba(rng, 23, 19, k) for k in ("random", "binary", "soft")])
+    alpha = np.ascontiguousarray(stack[..., 3] // 2 * 2)
+    got = repad_rgba_batch(stack, alpha)
+    for i in range(len(stack)):
+        assert np.array_equal(got[i], repad_rgba_batch(stack[i : i + 1], alpha[i : i + 1])[0])
 
 
 # --- public API ---------------------------------------------------------------------------------

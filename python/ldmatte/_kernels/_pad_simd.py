@@ -81,7 +81,22 @@ class _IR:
         mask = [4 * (k // 4) + 3 if k % 4 < 3 else n + k for k in range(n)]
         return self.b.shuffle_vector(v, other, _const(_I32, mask))
 
-    def premul(self, i, pix, npx):
+    def has(self, i):
+        """Is argument i given (an array), not None?"""
+        return not isinstance(self.tys[i], types.NoneType)
+
+    def raw_rgba(self, i, pix, npx, alpha_i):
+        """``npx`` uint8 RGBA pixels as <4 npx x i8>; with ``alpha_i`` their alpha comes from that
+        (H, W) uint8 array instead (refine: colour of the input, refined alpha)."""
+        n = 4 * npx
+        raw = self.b.load(self.eptr(i, self.mul(pix, 4), _vec(_I8, n)), align=1)
+        if not self.has(alpha_i):
+            return raw
+        a = self.b.load(self.eptr(alpha_i, pix, _vec(_I8, npx)), align=1)
+        a = self.b.shuffle_vector(a, a, _const(_I32, [k // 4 for k in range(n)]))
+        return self.b.shuffle_vector(raw, a, _const(_I32, [n + k if k % 4 == 3 else k for k in range(n)]))
+
+    def premul(self, i, pix, npx, alpha_i=None):
         """``npx`` straight RGBA pixels (uint8 or float32) -> (C*a, a), numpy's arithmetic.
 
         uint8 / 255 is a reciprocal product plus one Newton correction, which
@@ -89,8 +104,7 @@ class _IR:
         """
         n = 4 * npx
         if self.tys[i].dtype == types.uint8:
-            raw = self.b.load(self.eptr(i, self.mul(pix, 4), _vec(_I8, n)), align=1)
-            u = self.b.uitofp(raw, _vec(_F32, n))
+            u = self.b.uitofp(self.raw_rgba(i, pix, npx, alpha_i), _vec(_F32, n))
             rcp = _const(_F32, [_RCP255] * n)
             q = self.b.fmul(u, rcp)
             v = self.fma(self.fma(self.b.fneg(q), _const(_F32, [255.0] * n), u), rcp, q)
@@ -110,7 +124,7 @@ _RCP255 = float(np.float32(1.0) / np.float32(255.0))
 
 # Numba intrinsics need a fixed arity; these adapt ``typer(*args)`` to one.
 _ARITY = {
-    4: lambda t: lambda typingctx, a0, a1, a2, a3: t(a0, a1, a2, a3),
+    5: lambda t: lambda typingctx, a0, a1, a2, a3, a4: t(a0, a1, a2, a3, a4),
     10: lambda t: lambda typingctx, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9: t(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9),
     11: lambda t: lambda typingctx, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10: t(
         a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10
@@ -149,10 +163,10 @@ def _make_ops(npx):
     """
     n = 4 * npx
 
-    @_intrinsic([None, _IP, None, _IP])
+    @_intrinsic([None, None, _IP, None, _IP])
     def premul(g):
-        """dst pixels d.. = premultiplied src pixels s.. (args: src, s_px, dst, d_px)."""
-        g.b.store(g.premul(0, g.args[1], npx), g.eptr(2, g.mul(g.args[3], 4), _vec(_F32, n)), align=4)
+        """dst pixels d.. = premultiplied src pixels s.. (args: src, alpha or None, s_px, dst, d_px)."""
+        g.b.store(g.premul(0, g.args[2], npx, 1), g.eptr(3, g.mul(g.args[4], 4), _vec(_F32, n)), align=4)
 
     @_intrinsic([None, _IP, None, _IP, None, _IP, _IP, _IP, None, _IP])
     def area(g):
@@ -192,33 +206,43 @@ def _make_ops(npx):
         return hlerp
 
     def make_blend(ipp, to_level):
-        @_intrinsic([None, _IP, _IP, _IP, _FL, _FL, None, _IP, None, _IP])
+        @_intrinsic([None, _IP, _IP, _IP, _FL, _FL, None, None, _IP, None, _IP])
         def blend(g):
             """Vertical INTER_LINEAR of two rows at pixels j.., blended under the colour at pixels o..
 
-            args: rows, lo_px, hi_px, j, w0, w1, col, o, dst, dst_px. ``to_level``: col is
-            the float32 premultiplied level and dst pixels dst_px + j.. get
-            C*a + fill * (1 - a). Otherwise col is the straight input and dst[o..] the
-            uint8 ((x * 255).clip(0, 255) truncated) or float32 RGB result.
+            args: rows, lo_px, hi_px, j, w0, w1, col, alpha, o, dst, dst_px.
+            ``to_level``: col is the float32 premultiplied level (alpha None) and
+            dst pixels dst_px + j.. get C*a + fill * (1 - a). Otherwise col is the
+            straight input and dst[o..] the uint8 ((x * 255).clip(0, 255) truncated)
+            or float32 RGB result; with an alpha array (uint8 input, refine) the
+            padding uses that alpha and dst[o..] is uint8 RGBA: the input's colour
+            where alpha > 0, the padding where it is 0, and that alpha.
             """
-            j, o = g.args[3], g.args[7]
+            j, o = g.args[3], g.args[8]
             lo = g.load(0, g.mul(g.add(g.args[1], j), 4), n)
             hi = g.load(0, g.mul(g.add(g.args[2], j), 4), n)
             fill = g.lerp(lo, hi, g.splat(g.args[4], n), g.splat(g.args[5], n), ipp)
-            colour = g.load(6, g.mul(o, 4), n) if to_level else g.premul(6, o, npx)
+            colour = g.load(6, g.mul(o, 4), n) if to_level else g.premul(6, o, npx, 7)
             keep = g.b.fsub(_const(_F32, [1.0] * n), g.alpha_lanes(colour))
             r = g.b.fadd(colour, g.b.fmul(fill, keep))
             if to_level:
-                g.b.store(r, g.eptr(8, g.mul(g.add(g.args[9], j), 4), _vec(_F32, n)), align=4)
+                g.b.store(r, g.eptr(9, g.mul(g.add(g.args[10], j), 4), _vec(_F32, n)), align=4)
                 return
-            if g.tys[8].dtype == types.uint8:
+            if g.tys[9].dtype == types.uint8:
                 zero, top = _const(_F32, [0.0] * n), _const(_F32, [255.0] * n)
                 r = g.b.fmul(r, top)
                 r = g.b.select(g.b.fcmp_ordered("<", r, zero), zero, r)
                 r = g.b.select(g.b.fcmp_ordered(">", r, top), top, r)
                 r = g.b.fptoui(r, _vec(_I8, n))
+            if g.has(7):
+                raw = g.raw_rgba(6, o, npx, 7)
+                a = g.b.shuffle_vector(raw, raw, _const(_I32, [4 * (k // 4) + 3 for k in range(n)]))
+                r = g.b.select(g.b.icmp_unsigned("!=", a, _const(_I8, [0] * n)), raw, r)
+                r = g.b.shuffle_vector(r, raw, _const(_I32, [n + k if k % 4 == 3 else k for k in range(n)]))
+                g.b.store(r, g.eptr(9, g.mul(o, 4), r.type), align=1)
+                return
             rgb = g.b.shuffle_vector(r, r, _const(_I32, [k for k in range(n) if k % 4 < 3]))
-            g.b.store(rgb, g.eptr(8, g.mul(o, 3), rgb.type), align=1)
+            g.b.store(rgb, g.eptr(9, g.mul(o, 3), rgb.type), align=1)
 
         return blend
 

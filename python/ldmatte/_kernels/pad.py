@@ -205,17 +205,17 @@ def _row_px(plan, i, slot):
 
 
 @njit(cache=True, nogil=True)
-def _premul_row(src, s_px, n, dst, d_px):
-    """dst pixels d_px.. = premultiplied src pixels s_px.. (n pixels)."""
+def _premul_row(src, alpha, s_px, n, dst, d_px):
+    """dst pixels d_px.. = premultiplied src pixels s_px.. (n pixels; alpha from ``alpha`` unless None)."""
     m = n - n % WIDE
     for j in range(0, m, WIDE):
-        premulW(src, s_px + j, dst, d_px + j)
+        premulW(src, alpha, s_px + j, dst, d_px + j)
     for j in range(m, n):
-        premul1(src, s_px + j, dst, d_px + j)
+        premul1(src, alpha, s_px + j, dst, d_px + j)
 
 
 @njit(cache=True, nogil=True)
-def _shrink_row(img, ws, plan, i, d, last):
+def _shrink_row(img, alpha, ws, plan, i, d, last):
     """Row d of level i (INTER_AREA of level i - 1): source rows shrunk horizontally, then combined."""
     shapes, offs, ints, floats = plan[0], plan[1], plan[4], plan[5]
     sh, sw, dh, dw = shapes[i - 1, 0], shapes[i - 1, 1], shapes[i, 0], shapes[i, 1]
@@ -223,7 +223,7 @@ def _shrink_row(img, ws, plan, i, d, last):
     if sh == 2 and sw == 2 and dh == 1 and dw == 1:  # OpenCV's integer-scale path: sum of four, * 0.25
         tmp = np.empty(16, np.float32)
         if i == 1:
-            _premul_row(img, 0, 4, tmp, 0)
+            _premul_row(img, alpha, 0, 4, tmp, 0)
         else:
             tmp[:] = ws[4 * offs[i - 1] : 4 * offs[i - 1] + 16]
         for c in range(4):
@@ -241,7 +241,7 @@ def _shrink_row(img, ws, plan, i, d, last):
         if r != last[i]:  # a source row shared with the previous output row is shrunk once
             src_px = offs[i - 1] + r * sw
             if i == 1:
-                _premul_row(img, r * sw, sw, ws, tmp)
+                _premul_row(img, alpha, r * sw, sw, ws, tmp)
                 src_px = tmp
             for j in range(0, m, WIDE):
                 areaW(ws, src_px, ints, xi, floats, xw, dw, j, ws, buf)
@@ -258,7 +258,7 @@ def _shrink_row(img, ws, plan, i, d, last):
 
 
 @njit(cache=True, nogil=True)
-def _shrink_all(img, ws, plan):
+def _shrink_all(img, alpha, ws, plan):
     """Build levels 1.. as a cascade: every finished row feeds the next level at once."""
     shapes, ints = plan[0], plan[4]
     n = shapes.shape[0]
@@ -271,7 +271,7 @@ def _shrink_all(img, ws, plan):
             yi = _toffs(plan, i, 0)[0]
             made = False
             while done[i] < shapes[i, 0] and ints[yi + 3 * done[i] + 2] < done[i - 1]:  # last tap available
-                _shrink_row(img, ws, plan, i, done[i], last)
+                _shrink_row(img, alpha, ws, plan, i, done[i], last)
                 done[i] += 1
                 made = True
             if not made:
@@ -299,33 +299,33 @@ def _hrow(ws, src_px, plan, i, ipp, dst_px):
 
 
 @njit(cache=True, nogil=True)
-def _blend_row(ws, lo, hi, b0, b1, ipp, col, o, dst, dst_px, w, to_output):
+def _blend_row(ws, lo, hi, b0, b1, ipp, col, alpha, o, dst, dst_px, w, to_output):
     """Vertical INTER_LINEAR of rows lo, hi blended under a colour row (pixels from ``o`` of ``col``)."""
     m = w - w % WIDE
     if to_output and ipp:
         for j in range(0, m, WIDE):
-            outW_ipp(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
+            outW_ipp(ws, lo, hi, j, b0, b1, col, alpha, o + j, dst, dst_px)
         for j in range(m, w):
-            out1_ipp(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
+            out1_ipp(ws, lo, hi, j, b0, b1, col, alpha, o + j, dst, dst_px)
     elif to_output:
         for j in range(0, m, WIDE):
-            outW_cv(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
+            outW_cv(ws, lo, hi, j, b0, b1, col, alpha, o + j, dst, dst_px)
         for j in range(m, w):
-            out1_cv(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
+            out1_cv(ws, lo, hi, j, b0, b1, col, alpha, o + j, dst, dst_px)
     elif ipp:
         for j in range(0, m, WIDE):
-            blendW_ipp(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
+            blendW_ipp(ws, lo, hi, j, b0, b1, col, None, o + j, dst, dst_px)
         for j in range(m, w):
-            blend1_ipp(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
+            blend1_ipp(ws, lo, hi, j, b0, b1, col, None, o + j, dst, dst_px)
     else:
         for j in range(0, m, WIDE):
-            blendW_cv(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
+            blendW_cv(ws, lo, hi, j, b0, b1, col, None, o + j, dst, dst_px)
         for j in range(m, w):
-            blend1_cv(ws, lo, hi, j, b0, b1, col, o + j, dst, dst_px)
+            blend1_cv(ws, lo, hi, j, b0, b1, col, None, o + j, dst, dst_px)
 
 
 @njit(cache=True, nogil=True)
-def _fill_row(img, out, ws, plan, i, d, tags, flip):
+def _fill_row(img, alpha, out, ws, plan, i, d, tags, flip):
     """Fill row d of level i from the two fill rows of level i + 1 it needs (held in that level's ring).
 
     Level 0 writes the result; other levels put their fill row in their own ring.
@@ -348,13 +348,13 @@ def _fill_row(img, out, ws, plan, i, d, tags, flip):
         tags[i, 1] = r1
     b0, b1 = floats[t[4] + 4 * d], floats[t[4] + 4 * (h + d)]
     if i == 0:
-        _blend_row(ws, lo, hi, b0, b1, ipp, img, d * w, out, 0, w, True)
+        _blend_row(ws, lo, hi, b0, b1, ipp, img, alpha, d * w, out, 0, w, True)
     else:
-        _blend_row(ws, lo, hi, b0, b1, ipp, ws, offs[i] + d * w, ws, _row_px(plan, i, 2 + d % 2), w, False)
+        _blend_row(ws, lo, hi, b0, b1, ipp, ws, None, offs[i] + d * w, ws, _row_px(plan, i, 2 + d % 2), w, False)
 
 
 @njit(cache=True, nogil=True)
-def _expand_all(img, out, ws, plan, seed):
+def _expand_all(img, alpha, out, ws, plan, seed):
     """Enlarge-and-blend from the seed down to level 0, pulling each level's fill rows on demand."""
     shapes, ints = plan[0], plan[4]
     n = shapes.shape[0]
@@ -378,9 +378,9 @@ def _expand_all(img, out, ws, plan, seed):
                 target[i + 1] = need
                 i += 1
                 continue
-            _fill_row(img, out, ws, plan, i, done[i], tags, flip)
+            _fill_row(img, alpha, out, ws, plan, i, done[i], tags, flip)
             done[i] += 1
-        _fill_row(img, out, ws, plan, 0, d, tags, flip)
+        _fill_row(img, alpha, out, ws, plan, 0, d, tags, flip)
 
 
 @njit(cache=True, nogil=True)
@@ -450,30 +450,33 @@ def _seed(top, seed):
 
 
 @njit(cache=True, nogil=True)
-def _pad_image(img, out, plan, ws):
+def _pad_image(img, alpha, out, plan, ws):
     """Pad one (H, W, 4) image into ``out`` (H, W, 3) using the workspace ``ws``."""
     shapes = plan[0]
     n = shapes.shape[0]
-    _shrink_all(img, ws, plan)
+    _shrink_all(img, alpha, ws, plan)
     seed = np.zeros(4, np.float32)
     if n == 1:  # a 1xN or Nx1 image is its own coarsest level
         px = shapes[0, 0] * shapes[0, 1]
         top = np.empty(4 * px, np.float32)
-        _premul_row(img, 0, px, top, 0)
+        _premul_row(img, alpha, 0, px, top, 0)
         _seed(top, seed)
     else:
         offs = plan[1]
         _seed(ws[4 * offs[n - 1] : 4 * offs[n]], seed)
-    _expand_all(img, out, ws, plan, seed)
+    _expand_all(img, alpha, out, ws, plan, seed)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _pad_stack(stack, out, plan, stores):
+def _pad_stack(stack, alphas, out, plan, stores):
     """Pad a (B, H, W, 4) stack: one contiguous run of images per workspace, runs in parallel."""
     n_runs, n = stores.shape[0], stack.shape[0]
     for r in prange(n_runs):
         for b in range(r * n // n_runs, (r + 1) * n // n_runs):
-            _pad_image(stack[b], out[b], plan, stores[r])
+            if alphas is None:
+                _pad_image(stack[b], None, out[b], plan, stores[r])
+            else:
+                _pad_image(stack[b], alphas[b], out[b], plan, stores[r])
 
 
 _LOCAL = threading.local()
@@ -490,6 +493,15 @@ def _stores(n_runs: int, size: int) -> np.ndarray:
     return ws[:n_runs]
 
 
+def _run(stack, alphas, out):
+    b, h, w = stack.shape[:3]
+    if out.size:
+        plan = make_plan(h, w)
+        stores = _stores(min(b, numba.get_num_threads()), int(workspace_size(plan)))
+        _pad_stack(stack, alphas, out, plan, stores)
+    return out
+
+
 def pad_rgb_batch(stack, out_uint8: bool):
     """Pad a (B, H, W, 4) uint8 or float32 stack; return (B, H, W, 3) uint8 or float32.
 
@@ -503,10 +515,25 @@ def pad_rgb_batch(stack, out_uint8: bool):
     >>> pad_rgb_batch(im, True)[0, 3, 0].tolist()
     [200, 100, 0]
     """
-    b, h, w = stack.shape[:3]
-    out = np.empty((b, h, w, 3), np.uint8 if out_uint8 else np.float32)
-    if out.size:
-        plan = make_plan(h, w)
-        stores = _stores(min(b, numba.get_num_threads()), int(workspace_size(plan)))
-        _pad_stack(stack, out, plan, stores)
-    return out
+    return _run(stack, None, np.empty(stack.shape[:3] + (3,), np.uint8 if out_uint8 else np.float32))
+
+
+def repad_rgba_batch(stack, alpha):
+    """Give a (B, H, W, 4) uint8 stack a new alpha and matching colour, in one pass.
+
+    Returns (B, H, W, 4) uint8: the input's straight colour where ``alpha``
+    (B, H, W) uint8 is above 0, LayerDiffuse padding computed with ``alpha``
+    where it is 0 (``pad_rgb`` of the input with its alpha replaced), and
+    ``alpha`` as the alpha channel; what :func:`ldmatte.refine` composes. No
+    validation here; both arrays must be C-contiguous.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> im = np.zeros((1, 4, 4, 4), np.uint8); im[0, :, :] = (200, 100, 0, 255)
+    >>> alpha = np.zeros((1, 4, 4), np.uint8); alpha[0, :2] = 255
+    >>> out = repad_rgba_batch(im, alpha)
+    >>> out[0, 0, 0].tolist(), out[0, 3, 0].tolist()
+    ([200, 100, 0, 255], [200, 100, 0, 0])
+    """
+    return _run(stack, alpha, np.empty(stack.shape, np.uint8))
