@@ -331,7 +331,7 @@ def timings(images, batch, reps):
             cm = cupy.asarray(m)
             st = np.zeros((3, 3, 3), bool)
             st[1] = True  # 8-connectivity inside each image, nothing across images
-            g = wall_ms(lambda: cnd.label(cm, structure=cupy.asarray(st)), reps, 2, cupy.cuda.Device().synchronize)
+            g = wall_ms(lambda: cnd.label(cm, structure=st), reps, 2, cupy.cuda.Device().synchronize)
             row("cupyx.scipy.ndimage.label 8", what, g)
             del cm
         except ImportError:
@@ -349,6 +349,61 @@ def timings(images, batch, reps):
     del da, drgba
     release_memory()
     return rows
+
+
+def kernel_breakdown(fn, reps=3):
+    """[(kernel or copy, calls per run, GPU us per run)] of fn() from the profiler (CUPTI), largest first."""
+    torch = torch_mod()
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(reps):
+            fn()
+        torch.cuda.synchronize()
+    rows = []
+    for e in prof.key_averages():
+        t = getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0) or 0
+        if t > 0:
+            rows.append((e.key[:70], round(e.count / reps, 1), round(t / reps, 1)))
+    return sorted(rows, key=lambda r: -r[2])
+
+
+def breakdowns(images, batch):
+    """Per-kernel GPU time of one call of each op on a real batch, and throughput against batch size."""
+    rgba = batch_of(images, batch)
+    if rgba is None:
+        return {}, []
+    torch = torch_mod()
+    alpha = np.ascontiguousarray(rgba[..., 3])
+    da, drgba, dm = dev(alpha), dev(rgba), dev(((alpha > 8) & (alpha < 247)).astype(np.uint8))
+    ops = {"label": lambda: ldmatte.label(dm), "refine_alpha": lambda: ldmatte.refine_alpha(da),
+           "pad_rgb": lambda: ldmatte.pad_rgb(drgba), "refine": lambda: ldmatte.refine(drgba)}  # fmt: skip
+    kernels = {}
+    for name, fn in ops.items():
+        try:
+            kernels[name] = kernel_breakdown(fn)
+        except Exception as exc:  # noqa: BLE001 - the profiler is optional
+            log(f"kernel breakdown unavailable ({type(exc).__name__}: {exc})")
+            break
+        log(f"kernels of {name} (batch {batch}), GPU us per call:")
+        for k, n, t in kernels[name][:14]:
+            log(f"    {t:10.1f} us  x{n:<5} {k}")
+    scaling = []
+    for b in (1, 8, 32, 128):
+        idx = torch.arange(b, device=da.device) % batch
+        sa, sm, sr = da[idx].contiguous(), dm[idx].contiguous(), drgba[idx].contiguous()
+        for name, fn in {"label": lambda: ldmatte.label(sm), "refine_alpha": lambda: ldmatte.refine_alpha(sa),
+                         "pad_rgb": lambda: ldmatte.pad_rgb(sr), "refine": lambda: ldmatte.refine(sr)}.items():  # fmt: skip
+            ms = gpu_ms(fn, 10)
+            scaling.append({"op": name, "batch": b, "ms": round(ms, 4), "us_per_image": round(ms * 1e3 / b, 2),
+                            "images_per_s": round(b / ms * 1e3, 1)})  # fmt: skip
+            log(f"scaling {name:13s} batch {b:4d}: {ms:9.3f} ms  {ms * 1e3 / b:9.2f} us/image  {b / ms * 1e3:10.1f} images/s")
+        del sa, sm, sr
+    del da, drgba, dm
+    release_memory()
+    return kernels, scaling
 
 
 # ------------------------------------------------------------------ compute-sanitizer workload
@@ -381,9 +436,10 @@ def sanitize_workload():
 # ------------------------------------------------------------------ main
 
 
-def write_report(out, facts, ck, rows):
+def write_report(out, facts, ck, rows, kernels=None, scaling=None):
     out.mkdir(parents=True, exist_ok=True)
-    result = {"facts": facts, "checks": ck.checks, "mismatches": ck.mismatches, "timings": rows}
+    result = {"facts": facts, "checks": ck.checks, "mismatches": ck.mismatches, "timings": rows,
+              "kernels_us_per_call": kernels or {}, "scaling": scaling or []}  # fmt: skip
     (out / "gpu_check.json").write_text(json.dumps(result, indent=1, default=str))
     lines = [f"# ldmatte GPU check: {facts.get('gpu')}", "",
              f"Correctness: {ck.checks} checks, {len(ck.mismatches)} mismatches.", ""]  # fmt: skip
@@ -393,6 +449,11 @@ def write_report(out, facts, ck, rows):
     for r in rows:
         lines.append(f"| {r['op']} | {r['input']} | {r['gpu_ms']} | {r['gpu_us_per_image']} | {r.get('gpixel_per_s', '')} "
                      f"| {r['images_per_s']} | {r['cpu_ms']} | {r['gpu_speedup_vs_cpu']} |")  # fmt: skip
+    if scaling:
+        lines += ["", "| op | batch | ms | us / image | images/s |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {r['op']} | {r['batch']} | {r['ms']} | {r['us_per_image']} | {r['images_per_s']} |" for r in scaling]
+    for name, ks in (kernels or {}).items():
+        lines += ["", f"Kernels of {name} (GPU us per call): " + "; ".join(f"{k} x{n} {t}" for k, n, t in ks[:12])]
     (out / "gpu_check.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
 
@@ -438,7 +499,8 @@ def main(argv=None):
         giant_batch(ck, np.random.default_rng(1))
     log(f"correctness: {ck.checks} checks, {len(ck.mismatches)} mismatches")
     rows = timings(images, args.batch, args.reps)
-    write_report(args.out, facts, ck, rows)
+    kernels, scaling = breakdowns(images, args.batch)
+    write_report(args.out, facts, ck, rows, kernels, scaling)
     log("done")
     return 1 if ck.mismatches else 0
 
