@@ -118,6 +118,16 @@ def check_label(ck, name, stack, ref=True):
             ck.equal(f"label {name} conn={conn} labels", host(gl), rl, "reference")
 
 
+def check_stats(ck, name, labels):
+    from ldmatte._cuda import component_stats_cuda
+    from ldmatte.regions import component_stats
+
+    got, want = component_stats_cuda(dev(labels)), component_stats(labels)
+    for i, (g, w) in enumerate(zip(got, want)):
+        for field in ("area", "bbox", "touches_frame"):
+            ck.equal(f"component_stats {name} image {i} {field}", getattr(g, field), getattr(w, field))
+
+
 def check_refine(ck, name, alpha, params, ref=True):
     for p in params:
         g_out, g_rep = ldmatte.refine_alpha(dev(alpha), *p, return_report=True)
@@ -156,6 +166,7 @@ def correctness(ck, images, rng):
     check_label(ck, "1 x 2^20", random_mask(rng, 1, 1 << 20, 0.6)[None], ref=False)
     check_label(ck, "2^20 x 1", random_mask(rng, 1 << 20, 1, 0.6)[None], ref=False)
     check_label(ck, "empty batch", np.zeros((0, 9, 9), np.uint8), ref=False)
+    check_stats(ck, "random batch", ldmatte.label(np.stack([random_mask(rng, 97, 61, d) for d in (0.1, 0.5, 0.9)])))
 
     log("correctness: refine_alpha and pad_rgb on synthetic and random inputs")
     synth = {"blobs": np.stack([alpha_from_mask(blobs(rng, 161, 177, 4.0, 0.4), rng) for _ in range(3)]),
@@ -175,6 +186,7 @@ def correctness(ck, images, rng):
         alpha = np.ascontiguousarray(rgba[..., 3])
         check_label(ck, f"{name} transition", ((alpha > 8) & (alpha < 247)).astype(np.uint8)[None])
         check_label(ck, f"{name} support", (alpha > 8).astype(np.uint8)[None], ref=False)
+        check_stats(ck, f"{name} transition", ldmatte.label(((alpha > 8) & (alpha < 247))[None]))
         check_refine(ck, name, alpha, PARAMS[:3])
         check_pad(ck, name, rgba)
         g = host(ldmatte.refine(dev(rgba)))
@@ -423,6 +435,7 @@ def sanitize_workload():
         for p in PARAMS[:4]:
             got = host(ldmatte.refine_alpha(dev(a), *p))
             ck.equal(f"refine_alpha {p} {a.shape}", got, refine_alpha_reference(a, *p)[0], "reference")
+    check_stats(ck, "workload", ldmatte.label((stack > 8) & (stack < 247)))
     for shape in [(3, 67, 131), (1, 2, 2), (2, 1, 9)]:
         rgba = rng.integers(0, 256, shape + (4,)).astype(np.uint8)
         ck.close(f"pad_rgb {shape}", host(ldmatte.pad_rgb(dev(rgba))), pad_rgb_reference(rgba), 1)

@@ -41,6 +41,14 @@ void cuda_refine_alpha(std::uintptr_t alpha, std::uintptr_t out, std::uintptr_t 
 void cuda_pad_rgb(std::uintptr_t rgba, bool in_float, std::uintptr_t out, bool out_uint8, std::int64_t batch,
                   std::int64_t height, std::int64_t width, std::uintptr_t stream);
 
+// Area (int64 (K,)), bounding box (int64 (K, 4): row0, col0, row1, col1, exclusive ends)
+// and frame contact (uint8 (K,)) of the components of labels (int32 (B, H, W)); component
+// k of image b is row offsets[b] + k - 1 (offsets: int64 (B + 1,), K = offsets[B]).
+// bad (int32 (1,)) is set to nonzero when a label lies outside 0..N of its image.
+void cuda_component_stats(std::uintptr_t labels, std::uintptr_t offsets, std::int64_t total, std::uintptr_t area,
+                          std::uintptr_t bbox, std::uintptr_t frame, std::uintptr_t bad, std::int64_t batch,
+                          std::int64_t height, std::int64_t width, std::uintptr_t stream);
+
 // Give the memory the ops keep reserved between calls back to the driver.
 void cuda_release_workspace();
 #endif

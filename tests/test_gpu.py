@@ -157,6 +157,44 @@ def test_label_property(mask, connectivity):
     check_label(Device("torch"), mask, connectivity)
 
 
+# ------------------------------------------------------------------ component_stats
+
+
+def check_stats(dev, labels, num=None):
+    from ldmatte._cuda import component_stats_cuda
+    from ldmatte.regions import component_stats
+
+    got, want = component_stats_cuda(dev.put(labels), num), component_stats(labels, num)
+    for g, w in zip(np.atleast_1d(got), np.atleast_1d(want)):
+        np.testing.assert_array_equal(g.area, w.area)
+        np.testing.assert_array_equal(g.bbox, w.bbox)
+        np.testing.assert_array_equal(g.touches_frame, w.touches_frame)
+
+
+@pytest.mark.parametrize("connectivity", CONNS)
+def test_component_stats(dev, rng, connectivity):
+    masks = [random_mask(rng, h, w, d) for (h, w) in [(1, 1), (1, 90), (90, 1), (67, 131)] for d in (0.1, 0.5, 0.9)]
+    masks += [m for m in adversarial_masks().values() if m.size] + [spiral(130), blobs(rng, 200, 150, 5.0, 0.5)]
+    for mask in masks:
+        labels, num = label_reference(mask, connectivity)
+        check_stats(dev, labels)
+        check_stats(dev, labels, int(num) + 2)  # labels without pixels
+    stack = np.stack([label_reference(blobs(rng, 60, 80, 3.0, d), connectivity)[0] for d in (0.2, 0.5, 0.0)])
+    check_stats(dev, stack)
+    check_stats(dev, stack, [50, 60, 70])
+    check_stats(dev, stack.astype(np.int64))
+
+
+def test_component_stats_rejects_bad_labels(dev):
+    from ldmatte._cuda import component_stats_cuda
+
+    labels = np.array([[0, 1], [2, 3]], np.int32)
+    with pytest.raises(ValueError):
+        component_stats_cuda(dev.put(labels), 2)
+    with pytest.raises(ValueError):
+        component_stats_cuda(dev.put(-labels))
+
+
 # ------------------------------------------------------------------ refine_alpha
 
 PARAMS = list(itertools.product((0, 8, 30), (0, 8), CONNS, (True, False), (True, False), (None, 0.0, 0.05, 0.5, 1.0)))

@@ -32,15 +32,6 @@ struct CaarParams {
   bool snap, fill_interior;
 };
 
-struct ChunkIndex {
-  long long img, first;
-};
-
-LD_DEV ChunkIndex chunk_index(const Geometry& g) {
-  const long long img = static_cast<long long>(blockIdx.x) / g.chunks;
-  return ChunkIndex{img, (static_cast<long long>(blockIdx.x) - img * g.chunks) * kChunk};
-}
-
 // Add per-thread counters into stats[img, first..first+n) with one global atomic per counter.
 template <int N>
 LD_DEV void flush_stats(const int (&mine)[N], int* shared, unsigned long long* stats_row, int first) {

@@ -137,6 +137,17 @@ LD_DEV unsigned char* dynamic_smem() {
 #endif
 }
 
+// The image and first pixel of the 4096-pixel chunk of a chunk kernel's block
+// (grid: images x chunks per image).
+struct ChunkIndex {
+  long long img, first;
+};
+
+LD_DEV ChunkIndex chunk_index(const Geometry& g) {
+  const long long img = static_cast<long long>(blockIdx.x) / g.chunks;
+  return ChunkIndex{img, (static_cast<long long>(blockIdx.x) - img * g.chunks) * kChunk};
+}
+
 // Loads and stores of words that other threads may change concurrently (union-find
 // parents, flags): volatile, i.e. relaxed and never served from a stale register or L1 line.
 template <class T>

@@ -25,6 +25,11 @@ void register_cuda_ops(py::module_& m) {
         py::arg("out_uint8"), py::arg("batch"), py::arg("height"), py::arg("width"), py::arg("stream"),
         "LayerDiffuse padding of straight RGBA (B, H, W, 4) uint8 or float32 into RGB (B, H, W, 3) uint8 or\n"
         "float32, enqueued on `stream`.");
+  m.def("cuda_component_stats", &cuda_component_stats, release(), py::arg("labels"), py::arg("offsets"),
+        py::arg("total"), py::arg("area"), py::arg("bbox"), py::arg("frame"), py::arg("bad"), py::arg("batch"),
+        py::arg("height"), py::arg("width"), py::arg("stream"),
+        "Area, bbox and frame contact of the components of labels (int32 (B, H, W)); rows offsets[b] + k - 1.\n"
+        "Enqueued on `stream`; bad (int32 (1,)) becomes nonzero for labels outside 0..N.");
   m.def("cuda_release_workspace", &cuda_release_workspace, release(),
         "Return the temporary memory the CUDA ops keep reserved between calls to the driver\n"
         "(synchronise the streams that used it first).");

@@ -289,6 +289,15 @@ inline unsigned __match_any_sync(unsigned mask, int value) {
                                   });
 }
 
+inline unsigned __match_any_sync(unsigned mask, long long value) {
+  return ::ldemu::warp_collective(mask, static_cast<unsigned long long>(value),
+                                  [](const unsigned long long* v, int lane) {
+                                    unsigned bits = 0;
+                                    for (int l = 0; l < 32; ++l) bits |= (v[l] == v[lane] ? 1u : 0u) << l;
+                                    return bits;
+                                  });
+}
+
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline int __ffs(int x) { return __builtin_ffs(x); }
 

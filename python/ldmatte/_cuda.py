@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend
-from ._arrays import device_adapter
+from ._arrays import as_host, device_adapter, from_host
 
-__all__ = ["label_cuda", "refine_alpha_cuda", "pad_rgb_cuda"]
+__all__ = ["label_cuda", "refine_alpha_cuda", "pad_rgb_cuda", "component_stats_cuda"]
 
 N_STATS = 12  # len(reference.caar.STAT_FIELDS)
 
@@ -123,3 +123,82 @@ def pad_rgb_cuda(stack, out_dtype):
             ad.ptr(stack), bool(in_float), ad.ptr(out), out_dtype == np.uint8, batch, height, width, ad.stream()
         )
     return out
+
+
+def _labels_as_int32(stack, ad):
+    """int32 labels on the device; other integer dtypes are range-checked and converted."""
+    if ad.kind == "torch":
+        torch = ad._torch
+        if stack.dtype == torch.int32:
+            return stack
+        if stack.numel() and (int(stack.min()) < 0 or int(stack.max()) > np.iinfo(np.int32).max):
+            raise ValueError("labels must be in 0..2**31-1")
+        return stack.to(torch.int32)
+    if stack.dtype == np.int32:
+        return stack
+    if stack.size and (int(stack.min()) < 0 or int(stack.max()) > np.iinfo(np.int32).max):
+        raise ValueError("labels must be in 0..2**31-1")
+    return stack.astype(np.int32)
+
+
+def _counts(stack, num, ad, batched):
+    """Number of components per image as host ints: ``num`` or the largest label."""
+    batch = int(stack.shape[0])
+    if num is None:
+        if stack.shape[1] * stack.shape[2] == 0:
+            return [0] * batch
+        flat = stack.reshape(batch, -1)
+        top = flat.amax(1) if ad.kind == "torch" else flat.max(axis=1)
+        return [max(int(v), 0) for v in as_host(top)]
+    if not batched:
+        if np.ndim(as_host(num) if hasattr(num, "shape") else num) != 0:
+            raise ValueError("num must be an int for a single label image")
+        return [int(as_host(num) if hasattr(num, "shape") else num)]
+    host = as_host(num) if hasattr(num, "shape") else np.asarray(num)
+    return [int(v) for v in np.broadcast_to(host, (batch,))]
+
+
+def component_stats_cuda(labels, num=None):
+    """:func:`ldmatte.regions.component_stats` of a device label image, computed on the device.
+
+    Returns host :class:`~ldmatte.regions.ComponentStats` (a list for a batch), like
+    the CPU path; this synchronises once to read the results back.
+
+    Examples
+    --------
+    >>> import torch, ldmatte
+    >>> lab = torch.tensor([[1, 1, 0], [0, 0, 2]], dtype=torch.int32, device="cuda")  # doctest: +SKIP
+    >>> component_stats_cuda(lab).area.tolist()  # doctest: +SKIP
+    [2, 1]
+    """
+    from .regions import ComponentStats
+
+    ops = _ops()
+    ad = device_adapter(labels)
+    batched = labels.ndim == 3
+    with ad.device_guard():
+        stack = _labels_as_int32(labels if batched else labels[None], ad)
+        batch, height, width = (int(s) for s in stack.shape)
+        counts = _counts(stack, num, ad, batched)
+        if any(n < 0 for n in counts):
+            raise ValueError("num must be non-negative")
+        offsets = np.zeros(batch + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        total = int(offsets[-1])
+        dev_offsets = from_host(offsets, stack)
+        area = ad.empty((total,), np.int64)
+        bbox = ad.empty((total, 4), np.int64)
+        frame = ad.empty((total,), np.uint8)
+        bad = ad.empty((1,), np.int32)
+        ops.cuda_component_stats(
+            ad.ptr(stack), ad.ptr(dev_offsets), total, ad.ptr(area), ad.ptr(bbox), ad.ptr(frame), ad.ptr(bad),
+            batch, height, width, ad.stream(),
+        )
+        if int(as_host(bad)[0]):
+            raise ValueError("labels must be in 0..num per image (0 is background, components 1..N)")
+        area, bbox, frame = as_host(area), as_host(bbox), as_host(frame).astype(bool)
+    stats = [
+        ComponentStats(area[lo:hi].copy(), bbox[lo:hi].copy(), frame[lo:hi].copy())
+        for lo, hi in zip(offsets[:-1], offsets[1:])
+    ]
+    return stats if batched else stats[0]
