@@ -352,7 +352,7 @@ def render(res, args) -> str:
         f"Current DEFAULTS: {params_text(res['defaults'])}.", "",
         RULE.format(opaque=REAL_OPAQUE_MEAN, band=REAL_BAND_MEAN, cut=TARGET_CUT, margin=MARGIN), "",
         f"Checks of the chosen setting: {checks}", "",
-        f"## Sweep ({len(res['rows'])} settings, best first)", "", sweep_table(res["rows"], res["raw_s"], 30), "",
+        f"## Sweep ({len(res['rows'])} settings, best first)", "", sweep_table(res["rows"], res["raw_s"], len(res["rows"])), "",
         f"## Each artifact kind alone ({args.ablation_n} samples, chosen setting)", "",
         ablation_table(res["ablation"]), "",
         "## Real samples ([0] chosen setting" + (", [1] current DEFAULTS)" if moved else " = DEFAULTS)"), "",
