@@ -48,7 +48,10 @@ struct AlphaAbove {  // the support of the refined alpha: alpha > lo
 
 // ------------------------------------------------------------ union-find
 
-// Root of x; parent entries may change concurrently (every value read is an ancestor).
+// Root of x without writing: parent entries may change concurrently, and any value
+// read is an ancestor (a smaller index in the same set), so the walk ends at the root.
+// The per-pixel kernels after the forest use this one and store only their own pixel's
+// entry, so that afterwards every entry points straight at its root.
 LD_DEV int find_root(const int32_t* parent, int x) {
   int p = load_relaxed(parent + x);
   while (p != x) {
@@ -58,12 +61,29 @@ LD_DEV int find_root(const int32_t* parent, int x) {
   return x;
 }
 
+// The same walk with path splitting (ECL-CC), for the union phase only: every non-root
+// node passed is pointed at its grandparent, keeping the trees shallow. Only non-root
+// entries are written, and no successful union touches a non-root again; a failed
+// atomicMin that such a store overwrites is harmless because its union loop carries on
+// from the old parent. Indices strictly decrease along every path, so walks terminate.
+LD_DEV int find_root_splitting(int32_t* parent, int x) {
+  int p = load_relaxed(parent + x);
+  while (p != x) {
+    const int g = load_relaxed(parent + p);
+    if (g == p) return p;
+    store_relaxed(parent + x, static_cast<int32_t>(g));
+    x = p;
+    p = g;
+  }
+  return x;
+}
+
 // Join the sets of a and b: hang the larger root below the smaller one. A failed
 // atomicMin means `a` stopped being a root meanwhile; continue from its new parent.
 LD_DEV void unite(int32_t* parent, int a, int b) {
   while (true) {
-    a = find_root(parent, a);
-    b = find_root(parent, b);
+    a = find_root_splitting(parent, a);
+    b = find_root_splitting(parent, b);
     if (a == b) return;
     if (a < b) {
       const int t = a;

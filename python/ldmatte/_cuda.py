@@ -1,11 +1,13 @@
-"""CUDA paths of :func:`~ldmatte.label`, :func:`~ldmatte.refine_alpha` and :func:`~ldmatte.pad_rgb`.
+"""CUDA paths of :func:`~ldmatte.label`, :func:`~ldmatte.refine_alpha`, :func:`~ldmatte.pad_rgb`
+and :func:`~ldmatte.regions.component_stats`.
 
 The public functions validate their arguments and choose the backend; this module
 only converts dtypes on the device, allocates the outputs with the caller's array
 library on the caller's device, and enqueues the native kernels on the caller's
 current stream (torch's ``torch.cuda.current_stream()`` or CuPy's current stream).
-Nothing here synchronises with the host, except the NaN checks of float inputs,
-which must read a flag back to raise a ``ValueError`` like the CPU path does.
+Nothing here synchronises with the host, except the NaN checks of float inputs
+(they read a flag back to raise a ``ValueError`` like the CPU path does) and
+:func:`component_stats_cuda`, whose results are host arrays by contract.
 """
 from __future__ import annotations
 
