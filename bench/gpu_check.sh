@@ -17,7 +17,8 @@ OUT=${1:-bench/out/gpu}
 DATA=${2:-}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-BUDGET=${GPU_CHECK_BUDGET:-540}  # seconds; optional steps are skipped past it
+BUDGET=${GPU_CHECK_BUDGET:-540}   # seconds for the whole script; later optional steps shrink to fit
+RESERVE=${GPU_CHECK_RESERVE:-220}  # seconds kept for bench/gpu_check.py
 failed=()
 
 step() { echo; echo "=== [${SECONDS}s] $*"; }
@@ -44,7 +45,8 @@ EOF
 
 step "build and install (LDMATTE_CUDA=ON)"
 status=0
-LDMATTE_CUDA=ON python3 -m pip install --no-build-isolation --no-deps -v . > "$OUT/build.log" 2>&1 || status=$?
+LDMATTE_CUDA=ON timeout 400 python3 -m pip install --no-build-isolation --no-deps -v . > "$OUT/build.log" 2>&1 \
+  || status=$?
 if [ "$status" -ne 0 ]; then
   tail -n 80 "$OUT/build.log"
   echo "BUILD FAILED (full log: $OUT/build.log)"
@@ -58,21 +60,24 @@ record "build" 0
 
 step "pytest tests/test_gpu.py tests/test_label.py"
 status=0
-python3 -m pytest -q -x -p no:cacheprovider tests/test_gpu.py tests/test_label.py 2>&1 | tee "$OUT/pytest.log" | tail -n 40 \
-  || status=$?
+# a hung kernel must not eat the whole run: every step below has a time limit
+timeout 300 python3 -m pytest -q -x -p no:cacheprovider tests/test_gpu.py tests/test_label.py 2>&1 \
+  | tee "$OUT/pytest.log" | tail -n 40 || status=$?
 record "pytest gpu+label" "$status"
 
 step "compute-sanitizer on a small workload (3 x 67 x 131 and 1xN / Nx1 batches, torch)"
 SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 [ -x "$SANITIZER" ] || { echo "--- compute-sanitizer not found"; failed+=("sanitizer missing"); SANITIZER=""; }
 for tool in ${SANITIZER:+memcheck racecheck synccheck initcheck}; do
-  if [ "$tool" = initcheck ] && [ "$SECONDS" -gt $((BUDGET - 240)) ]; then
-    echo "--- $tool skipped: time budget"; continue
+  left=$((BUDGET - RESERVE - SECONDS))
+  if [ "$left" -lt 45 ]; then
+    echo "--- $tool skipped: ${left}s left before the time kept for gpu_check.py"; continue
   fi
+  limit=$((left < 180 ? left : 180))
   log="$OUT/sanitizer_$tool.log"
   status=0
   # no caching allocator: every torch buffer is its own allocation, so memcheck sees overruns
-  PYTORCH_NO_CUDA_MEMORY_CACHING=1 timeout 240 "$SANITIZER" --tool "$tool" --report-api-errors no \
+  PYTORCH_NO_CUDA_MEMORY_CACHING=1 timeout "$limit" "$SANITIZER" --tool "$tool" --report-api-errors no \
     --print-limit 25 --error-exitcode 86 python3 bench/gpu_check.py --sanitize-workload > "$log" 2>&1 || status=$?
   echo "--- $tool ($((SECONDS))s):"
   grep -E "SUMMARY|sanitize workload" "$log" || echo "  (no summary line; tail follows)"
@@ -87,7 +92,9 @@ done
 
 step "bench/gpu_check.py (correctness vs CPU path, timings)"
 status=0
-python3 bench/gpu_check.py --out "$OUT" ${DATA:+--data "$DATA"} 2>&1 | tee "$OUT/gpu_check.log" || status=$?
+limit=$((BUDGET + 30 - SECONDS)); limit=$((limit > 150 ? limit : 150))
+timeout "$limit" python3 bench/gpu_check.py --out "$OUT" ${DATA:+--data "$DATA"} 2>&1 | tee "$OUT/gpu_check.log" \
+  || status=$?
 record "gpu_check.py" "$status"
 
 step "remaining tests"
