@@ -325,3 +325,181 @@ def test_merge_unet_offset(tmp_path):
     delta = torch.randn(2, 3)
     merge_unet_offset(half, {"weight": delta})
     assert torch.equal(half.weight, (w.float() + delta).half())
+
+
+# --- the pipeline, end to end -------------------------------------------------------------------------------
+
+PROMPTS = ["a woman with curly hair, high quality", "an elderly man, plain background", "a girl with a braid"]
+
+
+def _pipeline(tmp_path, **kwargs):
+    comps = tiny_components(tmp_path, seed=0)
+    offset = tiny_unet_offset(comps["unet"], seed=0)
+    dec = load_transparent_decoder(tiny_decoder_weights(0), dtype=torch.float32, config=TINY_DECODER_CONFIG)
+    pipe = LayerDiffusionPipeline.from_components(**comps, decoder=dec, unet_offset=offset, **kwargs)
+    pipe.sdxl.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    return _pipeline(tmp_path_factory.mktemp("tiny"))
+
+
+def _run(pipe, prompts, seeds, **kwargs):
+    return pipe(prompts, seeds=seeds, height=SIZE, width=SIZE, num_inference_steps=2, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def batch3(pipe):
+    return _run(pipe, PROMPTS, [11, 12, 13])
+
+
+def test_pipeline_shapes_dtypes_and_refinement(batch3):
+    res = batch3
+    assert res.raw.shape == res.refined.shape == (3, SIZE, SIZE, 4)
+    assert res.raw.dtype == res.refined.dtype == np.uint8
+    assert res.seeds == [11, 12, 13] and set(res.timings) == {"diffusion", "vae", "decoder", "refine", "host"}
+    assert len(res.reports) == 3 and all(isinstance(r, ldmatte.RefineReport) for r in res.reports)
+    alpha = res.raw[..., 3]
+    assert alpha.min() == 0 and alpha.max() == 255 and ((alpha > 0) & (alpha < 255)).any()
+    refined, reports = ldmatte.refine(res.raw, return_report=True)
+    assert np.array_equal(refined, res.refined) and reports == res.reports
+
+
+def test_pipeline_same_seed_same_output_and_batch_equals_one_by_one(pipe, batch3):
+    again = _run(pipe, PROMPTS, [11, 12, 13])
+    assert np.array_equal(again.raw, batch3.raw) and np.array_equal(again.refined, batch3.refined)
+    for i in (0, 2):
+        one = _run(pipe, [PROMPTS[i]], [11 + i])
+        diff = np.abs(one.raw[0].astype(int) - batch3.raw[i])
+        # Batched convolutions round differently: at most one level, on few pixels.
+        assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+    other = _run(pipe, [PROMPTS[0]], [99])
+    assert np.abs(other.raw[0].astype(int) - batch3.raw[0]).mean() > 1
+
+
+def test_pipeline_tta_modes_agree(tmp_path, batch3):
+    seq = _run(_pipeline(tmp_path, tta="sequential"), PROMPTS[:1], [11], refine=False)
+    assert seq.refined is None and seq.reports is None
+    assert np.abs(seq.raw[0].astype(int) - batch3.raw[0]).max() <= 1
+    single = _run(_pipeline(tmp_path, tta="none", sub_batch=1), PROMPTS[:1], [11], refine=False)
+    assert single.raw.shape == (1, SIZE, SIZE, 4)
+
+
+def test_pipeline_bf16_vae(tmp_path):
+    res = _run(_pipeline(tmp_path, vae_dtype="bf16"), PROMPTS[:1], [5])
+    assert res.raw.shape == (1, SIZE, SIZE, 4) and res.raw.dtype == np.uint8
+
+
+def test_pipeline_offset_is_merged(tmp_path, pipe):
+    base = tiny_components(tmp_path, seed=0)["unet"].state_dict()
+    offset = tiny_unet_offset(pipe.sdxl.unet, seed=0)
+    patched = pipe.sdxl.unet.state_dict()
+    assert all(torch.equal(patched[k], base[k] + offset[k]) for k in offset)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"prompts": "a woman"}, TypeError, "list of strings"),
+        ({"prompts": []}, TypeError, "list of strings"),
+        ({"seeds": [1, 2]}, ValueError, "one seed"),
+        ({"seeds": [-1]}, ValueError, "one seed"),
+        ({"negative_prompt": ["a", "b"]}, ValueError, "negative_prompt"),
+        ({"height": 60}, ValueError, "multiples of 8"),
+    ],
+)
+def test_pipeline_validation(pipe, kwargs, exc, match):
+    args = {"prompts": ["a woman"], "seeds": [1], "height": SIZE, "width": SIZE, "num_inference_steps": 1}
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        pipe(args.pop("prompts"), **args)
+
+
+def test_pipeline_constructor_validation(tmp_path):
+    from ldmatte.generate.pipeline import parse_dtype
+
+    with pytest.raises(ValueError, match="tta must be one of"):
+        _pipeline(tmp_path, tta="fast")
+    assert parse_dtype("bf16") is torch.bfloat16 and parse_dtype(torch.float16) is torch.float16
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        parse_dtype("int8")
+
+
+# --- loading from disk and the CLI --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("saved"))
+
+
+def test_from_pretrained_matches_components(saved_model, batch3):
+    base, weights, config = saved_model
+    pipe = LayerDiffusionPipeline.from_pretrained(
+        str(base), str(weights), device="cpu", dtype="fp32", decoder_config=json.loads(config.read_text())
+    )
+    pipe.sdxl.set_progress_bar_config(disable=True)
+    assert pipe.sdxl.vae.dtype == torch.float32
+    res = _run(pipe, PROMPTS[:1], [11])
+    assert np.abs(res.raw[0].astype(int) - batch3.raw[0]).max() <= 1
+    with pytest.raises(WeightsMismatchError, match=r"(?s)358 missing key.*179 mis-shaped"):  # tiny is not the published
+        LayerDiffusionPipeline.from_pretrained(str(base), str(weights), device="cpu", dtype="fp32")
+
+
+def _read_png(path):
+    import cv2
+
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
+
+
+def test_cli_generate_writes_resumes_and_reproduces(tmp_path, saved_model, capsys):
+    from ldmatte.cli import main
+    from ldmatte.generate.dataset import image_seed, read_manifest
+    from ldmatte.prompts import make_prompts, write_jsonl
+
+    base, weights, config = saved_model
+    prompts = tmp_path / "prompts.jsonl"
+    write_jsonl(make_prompts(3, seed=0), prompts)
+    out = tmp_path / "out"
+    argv = ["generate", "--prompts", str(prompts), "--base-model", str(base), "--layerdiffuse-weights", str(weights),
+            "--decoder-config", str(config), "-o", str(out), "--batch-size", "2", "--steps", "2", "--height", "64",
+            "--width", "64", "--device", "cpu", "--seed", "7"]  # fmt: skip
+    assert main(argv + ["--limit", "2"]) == 0
+    lines = read_manifest(out / "manifest.jsonl")
+    assert [r["id"] for r in lines] == ["s0-000000", "s0-000001"]
+    assert main(argv) == 0  # resumes: only the third
+    lines = read_manifest(out / "manifest.jsonl")
+    assert [r["id"] for r in lines] == ["s0-000000", "s0-000001", "s0-000002"]
+    first = lines[0]
+    assert first["seed"] == image_seed(7, "s0-000000") and first["attributes"]["gender"] in ("female", "male")
+    assert first["steps"] == 2 and first["dtype"] == "fp32" and "report" in first
+    raw, refined = _read_png(out / first["raw"]), _read_png(out / first["refined"])
+    assert raw.shape == (64, 64, 4) and np.array_equal(refined, ldmatte.refine(raw))
+    assert "images/s" in capsys.readouterr().err
+    # A torn manifest line (a crash mid-append) is redone, with the same seed, into the same image.
+    before = _read_png(out / lines[2]["raw"])
+    text = (out / "manifest.jsonl").read_text().splitlines(keepends=True)
+    (out / "manifest.jsonl").write_text("".join(text[:2]) + text[2][:20])
+    assert main(argv) == 0
+    lines = read_manifest(out / "manifest.jsonl")
+    assert [r["id"] for r in lines] == ["s0-000000", "s0-000001", "s0-000002"]
+    assert np.array_equal(_read_png(out / lines[2]["raw"]), before)
+    again = main(argv)
+    assert again == 0 and "0 to generate" in capsys.readouterr().err
+    assert len(read_manifest(out / "manifest.jsonl")) == 3
+    assert not list(out.rglob("*.tmp*"))
+
+
+def test_cli_generate_rejects_bad_ids_and_options(tmp_path, saved_model, capsys):
+    from ldmatte.cli import main
+
+    base, weights, _ = saved_model
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "../evil", "prompt": "x"}) + "\n")
+    argv = ["generate", "--prompts", str(prompts), "--base-model", str(base), "--layerdiffuse-weights", str(weights),
+            "-o", str(tmp_path / "o"), "--device", "cpu"]  # fmt: skip
+    with pytest.raises(ValueError, match="not usable as a file name"):
+        main(argv)
+    assert main(argv + ["--batch-size", "0"]) == 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -133,9 +134,13 @@ class LayerDiffusionPipeline:
         from diffusers import StableDiffusionXLPipeline
 
         device, dtype = torch.device(device), parse_dtype(dtype)
-        sdxl = StableDiffusionXLPipeline.from_pretrained(
-            base_model, torch_dtype=dtype, add_watermarker=False, local_files_only=local_files_only, variant=variant
-        )
+        with warnings.catch_warnings():
+            # Newer diffusers rename torch_dtype to dtype; the old name works everywhere.
+            warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
+            sdxl = StableDiffusionXLPipeline.from_pretrained(
+                base_model, torch_dtype=dtype, add_watermarker=False, local_files_only=local_files_only,
+                variant=variant,
+            )
         merge_unet_offset(sdxl.unet, load_weights(layerdiffuse_weights, UNET_OFFSET_FILE), f"{UNET_OFFSET_FILE}")
         if scheduler is not None:
             sdxl.scheduler = _make_scheduler(scheduler, sdxl.scheduler.config)
@@ -226,7 +231,14 @@ def _refine(rgba: torch.Tensor, kwargs: dict):
 
     if rgba.device.type == "cuda" and not _backend.cuda_usable():
         rgba = rgba.cpu()
-    refined, reports = refine(rgba.contiguous(), return_report=True, **kwargs)
+    threads = torch.get_num_threads()
+    try:
+        refined, reports = refine(rgba.contiguous(), return_report=True, **kwargs)
+    finally:
+        # Numba's OpenMP threading layer shares the OpenMP thread count with torch
+        # and leaves it at its own; restore torch's so later batches compute alike.
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
     return refined, list(reports)
 
 
