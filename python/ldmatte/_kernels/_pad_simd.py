@@ -54,6 +54,11 @@ class _IR:
     def index(self, i, index):
         return self.b.load(self.eptr(i, index))
 
+    def tap(self, i, row_px, byte_off):
+        """The pixel (<4 x float>) ``byte_off`` bytes after pixel ``row_px`` of float32 array i."""
+        row = self.b.bitcast(self.eptr(i, self.mul(row_px, 4)), _I8.as_pointer())
+        return self.b.load(self.b.bitcast(self.b.gep(row, [byte_off]), _vec(_F32, 4).as_pointer()), align=4)
+
     def concat(self, parts):
         """Join equal vectors into one (a shuffle tree the backend turns into inserts)."""
         while len(parts) > 1:
@@ -125,6 +130,7 @@ _RCP255 = float(np.float32(1.0) / np.float32(255.0))
 # Numba intrinsics need a fixed arity; these adapt ``typer(*args)`` to one.
 _ARITY = {
     5: lambda t: lambda typingctx, a0, a1, a2, a3, a4: t(a0, a1, a2, a3, a4),
+    8: lambda t: lambda typingctx, a0, a1, a2, a3, a4, a5, a6, a7: t(a0, a1, a2, a3, a4, a5, a6, a7),
     10: lambda t: lambda typingctx, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9: t(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9),
     11: lambda t: lambda typingctx, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10: t(
         a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10
@@ -173,14 +179,14 @@ def _make_ops(npx):
         """INTER_AREA outputs d.. of one row: (src[i0] * w0 + src[i1] * w1) + src[i2] * w2.
 
         args: src, row_px, ints, idx_off, floats, wt_off, dw, d, dst, dst_px. Tap k of
-        output d reads pixel ``row_px + ints[idx_off + 3 d + k]`` with the weight
-        repeated at ``floats[wt_off + 4 (k dw + d)]``; the result goes to pixel dst_px + d.
+        output d reads the pixel ``ints[idx_off + 3 d + k]`` bytes after pixel row_px
+        (byte offsets spare the address arithmetic) with the weight repeated at
+        ``floats[wt_off + 4 (k dw + d)]``; the result goes to pixel dst_px + d.
         """
         row, ioff, foff, dw, d = g.args[1], g.args[3], g.args[5], g.args[6], g.args[7]
         r = None
         for k in range(3):
-            px = [g.add(row, g.index(2, g.add(ioff, g.add(g.mul(g.add(d, p), 3), k)))) for p in range(npx)]
-            v = g.concat([g.load(0, g.mul(x, 4), 4) for x in px])
+            v = g.concat([g.tap(0, row, g.index(2, g.add(ioff, g.add(g.mul(g.add(d, p), 3), k)))) for p in range(npx)])
             w = g.load(4, g.add(foff, g.mul(g.add(g.mul(dw, k), d), 4)), n)
             r = g.b.fmul(v, w) if r is None else g.b.fadd(r, g.b.fmul(v, w))
         g.b.store(r, g.eptr(8, g.mul(g.add(g.args[9], d), 4), _vec(_F32, n)), align=4)
@@ -190,12 +196,13 @@ def _make_ops(npx):
         def hlerp(g):
             """INTER_LINEAR outputs d.. of one fill row.
 
-            args: src, row_px, ints, i0_off, i1_off, floats, w_off, dw, d, dst, dst_px;
-            weights w0 at ``floats[w_off + 4 d]``, w1 at ``floats[w_off + 4 (dw + d)]``.
+            args: src, row_px, ints, i0_off, i1_off, floats, w_off, dw, d, dst, dst_px; the
+            taps are byte offsets from pixel row_px, weights w0 at ``floats[w_off + 4 d]``,
+            w1 at ``floats[w_off + 4 (dw + d)]``.
             """
             row, foff, dw, d = g.args[1], g.args[6], g.args[7], g.args[8]
             a, b = (
-                [g.load(0, g.mul(g.add(row, g.index(2, g.add(g.args[i], g.add(d, p)))), 4), 4) for p in range(npx)]
+                [g.tap(0, row, g.index(2, g.add(g.args[i], g.add(d, p)))) for p in range(npx)]
                 for i in (3, 4)
             )
             w0 = g.load(5, g.add(foff, g.mul(d, 4)), n)
@@ -246,7 +253,21 @@ def _make_ops(npx):
 
         return blend
 
+    def make_vlerp(ipp):
+        @_intrinsic([None, _IP, _IP, _IP, _FL, _FL, None, _IP])
+        def vlerp(g):
+            """Vertical INTER_LINEAR only, where the level is exactly 0 (C*a = a = 0 there, so the
+            blend C*a + fill * (1 - a) is the fill itself). args: rows, lo_px, hi_px, j, w0, w1, dst, dst_px."""
+            j = g.args[3]
+            lo = g.load(0, g.mul(g.add(g.args[1], j), 4), n)
+            hi = g.load(0, g.mul(g.add(g.args[2], j), 4), n)
+            fill = g.lerp(lo, hi, g.splat(g.args[4], n), g.splat(g.args[5], n), ipp)
+            g.b.store(fill, g.eptr(6, g.mul(g.add(g.args[7], j), 4), _vec(_F32, n)), align=4)
+
+        return vlerp
+
     return dict(
+        vlerp=(make_vlerp(False), make_vlerp(True)),
         premul=premul,
         area=area,
         hlerp=(make_hlerp(False), make_hlerp(True)),
@@ -263,4 +284,6 @@ hlerpW_cv, hlerpW_ipp = _OPSW["hlerp"]
 blend1_cv, blend1_ipp = _OPS1["blend"]
 blendW_cv, blendW_ipp = _OPSW["blend"]
 out1_cv, out1_ipp = _OPS1["out"]
+vlerp1_cv, vlerp1_ipp = _OPS1["vlerp"]
+vlerpW_cv, vlerpW_ipp = _OPSW["vlerp"]
 outW_cv, outW_ipp = _OPSW["out"]

@@ -22,16 +22,23 @@ of a level immediately feeds the next coarser level while it is in cache.
 Going up, each level's fill rows are produced on demand for the finer level
 and live only in a two-row ring: fills are never written to memory, and level
 0 is never stored as floats (the input is premultiplied where it is read).
-Memory traffic is the levels written once and read once.
+Work that cannot change the result is skipped exactly: every row keeps the
+span of columns outside which it is 0 (alpha 0 in the input; products of exact
+zeros further down), shrinks compute and store only that span, and fills
+outside it are the enlarged coarser fill itself (C*a = a = 0 there).
 """
 from __future__ import annotations
 
+import functools
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from ._pad_plan import _row_px, _seed, _src_px, _toffs, make_plan, workspace_size
+from ._pad_plan import area_tab, level_shapes, linear_tab  # noqa: F401  (tables, for tests and tools)
 from ._pad_simd import (
     WIDE,
     area1,
@@ -50,158 +57,11 @@ from ._pad_simd import (
     outW_ipp,
     premul1,
     premulW,
+    vlerp1_cv,
+    vlerp1_ipp,
+    vlerpW_cv,
+    vlerpW_ipp,
 )
-
-
-@njit(cache=True, nogil=True)
-def level_shapes(h, w):
-    """(L, 2) sizes of the pyramid: int(size / 1.2) per side until the smaller side is <= 1."""
-    n, hh, ww = 1, h, w
-    while min(hh, ww) > 1:
-        hh, ww, n = int(hh / 1.2), int(ww / 1.2), n + 1
-    shapes = np.empty((n, 2), np.int64)
-    hh, ww = h, w
-    for i in range(n):
-        shapes[i, 0], shapes[i, 1] = hh, ww
-        hh, ww = int(hh / 1.2), int(ww / 1.2)
-    return shapes
-
-
-@njit(cache=True, nogil=True)
-def area_tab(ssize, dsize):
-    """OpenCV's INTER_AREA taps for one axis (computeResizeAreaTab): index (dsize, 3), weight (3, dsize, 4).
-
-    Shrinking by at most 2 gives at most three taps; shorter lists are padded
-    with weight 0 on a valid index (adding an exact zero changes nothing).
-    Weights are repeated over the four lanes of a pixel.
-    """
-    scale = 1.0 / (dsize / ssize)  # as OpenCV: scale = 1 / inv_scale, inv_scale = dsize / ssize
-    idx = np.empty((dsize, 3), np.int64)
-    wt = np.zeros((3, dsize, 4), np.float32)
-    for d in range(dsize):
-        f1 = d * scale
-        f2 = f1 + scale
-        cell = min(scale, ssize - f1)
-        s2 = min(int(np.floor(f2)), ssize - 1)
-        s1 = min(int(np.ceil(f1)), s2)
-        first = s1 - 1 if s1 - f1 > 1e-3 else s1
-        last = s2 if f2 - s2 > 1e-3 else s2 - 1
-        if last - first > 2:
-            raise ValueError("INTER_AREA step wider than three taps")
-        for k in range(3):
-            s = min(first + k, last)
-            idx[d, k] = s
-            if first + k > last:
-                continue
-            if s < s1:
-                wt[k, d, :] = np.float32((s1 - f1) / cell)
-            elif s < s2:
-                wt[k, d, :] = np.float32(1.0 / cell)
-            else:
-                wt[k, d, :] = np.float32(min(min(f2 - s2, 1.0), cell) / cell)
-    return idx, wt
-
-
-@njit(cache=True, nogil=True)
-def linear_tab(ssize, dsize, ipp, clamp):
-    """INTER_LINEAR taps, two per output: i0, i1 (dsize,) and weights (2, dsize, 4), half-pixel centres.
-
-    ``ipp``: fraction from double coordinates (IPP). Otherwise OpenCV's own
-    rule: float32 coordinates; horizontally (``clamp``) the fraction is zeroed
-    at the borders, vertically only the row indices are clamped.
-    """
-    scale = ssize / dsize if ipp else 1.0 / (dsize / ssize)
-    i0 = np.empty(dsize, np.int64)
-    i1 = np.empty(dsize, np.int64)
-    w = np.empty((2, dsize, 4), np.float32)
-    for d in range(dsize):
-        if ipp:
-            x = (d + 0.5) * scale - 0.5
-            s = int(np.floor(x))
-            f = np.float32(x - s)
-        else:
-            f = np.float32((d + 0.5) * scale - 0.5)
-            s = int(np.floor(f))
-            f = f - np.float32(s)
-            if clamp and (s < 0 or s >= ssize - 1):
-                f, s = np.float32(0.0), min(max(s, 0), ssize - 1)
-        i0[d] = min(max(s, 0), ssize - 1)
-        i1[d] = min(max(s + 1, 0), ssize - 1)
-        w[0, d, :] = np.float32(1.0) - f
-        w[1, d, :] = f
-    return i0, i1, w
-
-
-@njit(cache=True, nogil=True)
-def make_plan(h, w):
-    """Everything that depends only on the image size: level shapes and all tap tables.
-
-    Returns ``(shapes, offs, ho, wo, ints, floats)``: ``offs[i]`` is the number
-    of pixels stored before level i (levels 1.. are stored, level 0 never is);
-    ``ho``/``wo`` are running sums of level heights / widths (level L is the 1x1
-    seed) that locate each level's tables in ``ints`` (area indices, linear i0,
-    i1) and ``floats`` (their weights) and its row buffers.
-    """
-    shapes = level_shapes(h, w)
-    n = shapes.shape[0]
-    offs = np.zeros(n + 1, np.int64)
-    ho = np.zeros(n + 2, np.int64)
-    wo = np.zeros(n + 2, np.int64)
-    for i in range(n + 1):
-        hh, ww = (shapes[i, 0], shapes[i, 1]) if i < n else (1, 1)
-        ho[i + 1], wo[i + 1] = ho[i] + hh, wo[i] + ww
-        if i < n:
-            offs[i + 1] = offs[i] + (hh * ww if i > 0 else 0)
-    nh, nw = ho[n], wo[n]
-    ints = np.zeros(5 * (nh + nw), np.int64)
-    floats = np.zeros(20 * (nh + nw), np.float32)
-    for i in range(n):
-        for axis in range(2):
-            o, tot, size = (ho, nh, shapes[:, 0]) if axis == 0 else (wo, nw, shapes[:, 1])
-            base_i = 5 * nh * axis  # per axis: area idx (3 per entry), linear i0, i1
-            base_f = 20 * nh * axis  # per axis: area weights (12 per entry), linear weights (8)
-            if i > 0:
-                idx, wt = area_tab(size[i - 1], size[i])
-                ints[base_i + 3 * o[i] : base_i + 3 * o[i + 1]] = idx.ravel()
-                floats[base_f + 12 * o[i] : base_f + 12 * o[i + 1]] = wt.ravel()
-            src = size[i + 1] if i + 1 < n else 1
-            ipp = i + 1 < n and shapes[i + 1, 0] >= 2 and shapes[i + 1, 1] >= 2
-            i0, i1, lw = linear_tab(src, size[i], ipp, axis == 1)
-            ints[base_i + 3 * tot + o[i] : base_i + 3 * tot + o[i + 1]] = i0
-            ints[base_i + 4 * tot + o[i] : base_i + 4 * tot + o[i + 1]] = i1
-            floats[base_f + 12 * tot + 8 * o[i] : base_f + 12 * tot + 8 * o[i + 1]] = lw.ravel()
-    return shapes, offs, ho, wo, ints, floats
-
-
-@njit(cache=True, nogil=True)
-def _toffs(plan, i, axis):
-    """Offsets of level i's tables along ``axis`` (0: rows, 1: columns).
-
-    Returns (area idx, area weights, linear i0, linear i1, linear weights): the
-    first, third and fourth index ``ints``, the others ``floats``.
-    """
-    shapes, ho, wo = plan[0], plan[2], plan[3]
-    n = shapes.shape[0]
-    o, tot = (ho, ho[n]) if axis == 0 else (wo, wo[n])
-    bi, bf = 5 * ho[n] * axis, 20 * ho[n] * axis
-    return bi + 3 * o[i], bf + 12 * o[i], bi + 3 * tot + o[i], bi + 4 * tot + o[i], bf + 12 * tot + 8 * o[i]
-
-
-@njit(cache=True, nogil=True)
-def workspace_size(plan):
-    """float32 elements one image needs: levels 1.. plus six row buffers per level."""
-    offs, wo = plan[1], plan[3]
-    return 4 * offs[-1] + 24 * wo[-1]
-
-
-@njit(cache=True, nogil=True)
-def _row_px(plan, i, slot):
-    """First pixel of row buffer ``slot`` of level i in the workspace.
-
-    Slots: 0 shrink x-pass, 1 premultiplied input row, 2-3 fill ring, 4-5 enlarged fill rows.
-    """
-    offs, wo = plan[1], plan[3]
-    return offs[-1] + 6 * wo[i] + slot * (wo[i + 1] - wo[i])
 
 
 @njit(cache=True, nogil=True)
@@ -215,68 +75,106 @@ def _premul_row(src, alpha, s_px, n, dst, d_px):
 
 
 @njit(cache=True, nogil=True)
-def _shrink_row(img, alpha, ws, plan, i, d, last):
-    """Row d of level i (INTER_AREA of level i - 1): source rows shrunk horizontally, then combined."""
-    shapes, offs, ints, floats = plan[0], plan[1], plan[4], plan[5]
-    sh, sw, dh, dw = shapes[i - 1, 0], shapes[i - 1, 1], shapes[i, 0], shapes[i, 1]
-    o = numba.uint64(4 * (offs[i] + d * dw))  # unsigned indices keep the loops below vectorised
-    if sh == 2 and sw == 2 and dh == 1 and dw == 1:  # OpenCV's integer-scale path: sum of four, * 0.25
-        tmp = np.empty(16, np.float32)
-        if i == 1:
-            _premul_row(img, alpha, 0, 4, tmp, 0)
+def _take_input_row(img, alpha, ws, plan, spans, r):
+    """Record input row r's span (alpha is 0 outside it) and premultiply it (plus two pixels each side,
+    all a shrink reads) into the input ring. Narrow images are taken whole."""
+    w = plan[0][0, 1]
+    a, b = 0, w
+    if w > 64:
+        if alpha is None:
+            while a < b and img[r, a, 3] == 0:
+                a += 1
+            while b > a and img[r, b - 1, 3] == 0:
+                b -= 1
         else:
-            tmp[:] = ws[4 * offs[i - 1] : 4 * offs[i - 1] + 16]
-        for c in range(4):
-            ws[o + c] = (((tmp[c] + tmp[4 + c]) + tmp[8 + c]) + tmp[12 + c]) * np.float32(0.25)
-        return
-    xi, xw = _toffs(plan, i, 1)[:2]
-    yi, yw = _toffs(plan, i, 0)[:2]
-    buf = _row_px(plan, i, 0)
-    tmp = _row_px(plan, 0, 1)
-    m = dw - dw % WIDE
-    for t in range(3):
-        beta, r = floats[yw + 4 * (t * dh + d)], ints[yi + 3 * d + t]
-        if beta == 0:  # padding tap
-            continue
-        if r != last[i]:  # a source row shared with the previous output row is shrunk once
-            src_px = offs[i - 1] + r * sw
-            if i == 1:
-                _premul_row(img, alpha, r * sw, sw, ws, tmp)
-                src_px = tmp
-            for j in range(0, m, WIDE):
-                areaW(ws, src_px, ints, xi, floats, xw, dw, j, ws, buf)
-            for j in range(m, dw):
-                area1(ws, src_px, ints, xi, floats, xw, dw, j, ws, buf)
-            last[i] = r
-        b = numba.uint64(4 * buf)
-        if t == 0:
-            for k in range(numba.uint64(4 * dw)):
-                ws[o + k] = beta * ws[b + k]
-        else:
-            for k in range(numba.uint64(4 * dw)):
-                ws[o + k] += beta * ws[b + k]
+            while a < b and alpha[r, a] == 0:
+                a += 1
+            while b > a and alpha[r, b - 1] == 0:
+                b -= 1
+    k = 2 * (plan[2][0] + r)
+    spans[k], spans[k + 1] = a, b
+    if a < b:
+        c0, c1 = max(a - 2, 0), min(b + 2, w)
+        _premul_row(img, alpha, r * w + c0, c1 - c0, ws, _row_px(plan, 0, 1 + r % 3) + c0)
 
 
 @njit(cache=True, nogil=True)
-def _shrink_all(img, alpha, ws, plan):
-    """Build levels 1.. as a cascade: every finished row feeds the next level at once."""
-    shapes, ints = plan[0], plan[4]
+def _shrink_row(ws, plan, spans, i, d, last):
+    """Row d of level i (INTER_AREA of level i - 1): source rows shrunk horizontally, then combined.
+
+    Only columns whose taps touch a source row's span are computed; the result
+    is exact because every other product is an exact zero. The row's own span
+    is recorded and two zero pixels are written on each side of it, so that the
+    next shrink, whose taps reach at most two pixels out, reads only zeros
+    there. Narrow levels and the top are written in full.
+    """
+    shapes, offs, ho, wo, ints, floats, reach = plan
     n = shapes.shape[0]
-    done = np.zeros(n, np.int64)  # rows finished per level
-    last = np.full(n, -1, np.int64)  # source row held by each level's x-pass buffer
-    for k in range(shapes[0, 0]):
-        done[0] = k + 1
-        i = 1
-        while i < n:
-            yi = _toffs(plan, i, 0)[0]
-            made = False
-            while done[i] < shapes[i, 0] and ints[yi + 3 * done[i] + 2] < done[i - 1]:  # last tap available
-                _shrink_row(img, alpha, ws, plan, i, done[i], last)
-                done[i] += 1
-                made = True
-            if not made:
-                break
-            i += 1
+    sh, sw, dh, dw = shapes[i - 1, 0], shapes[i - 1, 1], shapes[i, 0], shapes[i, 1]
+    o = numba.uint64(4 * (offs[i] + d * dw))  # unsigned indices keep the loops below vectorised
+    sp = 2 * ho[i - 1]
+    if sh == 2 and sw == 2 and dh == 1 and dw == 1:  # OpenCV's integer-scale path: sum of four, * 0.25
+        tmp = np.zeros(16, np.float32)
+        for r in range(2):
+            if spans[sp + 2 * r] < spans[sp + 2 * r + 1]:
+                tmp[8 * r : 8 * r + 8] = ws[4 * _src_px(plan, i, r) : 4 * _src_px(plan, i, r) + 8]
+        for c in range(4):
+            ws[o + c] = (((tmp[c] + tmp[4 + c]) + tmp[8 + c]) + tmp[12 + c]) * np.float32(0.25)
+        spans[2 * (ho[i] + d)], spans[2 * (ho[i] + d) + 1] = 0, 1
+        return
+    xi, xw = _toffs(plan, i, 1)[:2]
+    yi, yw = _toffs(plan, i, 0)[:2]
+    first, final = wo[i - 1], wo[n] + wo[i - 1]
+    buf = _row_px(plan, i, 0)
+    lo, hi = dw, 0  # the row's span: the hull of its taps' output ranges
+    for t in range(3):
+        r = ints[yi + 3 * d + t]
+        a, b = spans[sp + 2 * r], spans[sp + 2 * r + 1]
+        if floats[yw + 4 * (t * dh + d)] != 0 and a < b:
+            lo, hi = min(lo, reach[first + a]), max(hi, reach[final + b - 1] + 1)
+    full = dw <= 64 or i == n - 1
+    if full:
+        z0, z1 = 0, dw
+    elif lo < hi:
+        z0, z1 = max(lo - 2, 0), min(hi + 2, dw)
+    else:  # nothing to store: readers stay inside the (empty) span
+        z0 = z1 = 0
+    for k in range(numba.uint64(4 * z0), numba.uint64(4 * z1)):
+        ws[o + k] = 0
+    for t in range(3):
+        beta, r = floats[yw + 4 * (t * dh + d)], ints[yi + 3 * d + t]
+        a, b = spans[sp + 2 * r], spans[sp + 2 * r + 1]
+        if beta == 0 or a >= b:  # padding tap, or a row of zeros
+            continue
+        x0, x1 = reach[first + a], reach[final + b - 1] + 1
+        if r != last[i]:  # a source row shared with the previous output row is shrunk once
+            src = _src_px(plan, i, r)
+            m = x1 - (x1 - x0) % WIDE
+            for j in range(x0, m, WIDE):
+                areaW(ws, src, ints, xi, floats, xw, dw, j, ws, buf)
+            for j in range(m, x1):
+                area1(ws, src, ints, xi, floats, xw, dw, j, ws, buf)
+            last[i] = r
+        bb = numba.uint64(4 * buf)
+        for k in range(numba.uint64(4 * x0), numba.uint64(4 * x1)):
+            ws[o + k] += beta * ws[bb + k]
+    k = 2 * (ho[i] + d)
+    spans[k], spans[k + 1] = (0, dw) if full else (lo, max(lo, hi))
+
+
+@njit(cache=True, nogil=True)
+def _cascade(ws, plan, spans, done, last):
+    """After a new input row: build every level row whose last source row is now available."""
+    shapes, ints = plan[0], plan[4]
+    for i in range(1, shapes.shape[0]):
+        yi = _toffs(plan, i, 0)[0]
+        made = False
+        while done[i] < shapes[i, 0] and ints[yi + 3 * done[i] + 2] < done[i - 1]:
+            _shrink_row(ws, plan, spans, i, done[i], last)
+            done[i] += 1
+            made = True
+        if not made:
+            return
 
 
 @njit(cache=True, nogil=True)
@@ -299,41 +197,14 @@ def _hrow(ws, src_px, plan, i, ipp, dst_px):
 
 
 @njit(cache=True, nogil=True)
-def _blend_row(ws, lo, hi, b0, b1, ipp, col, alpha, o, dst, dst_px, w, to_output):
-    """Vertical INTER_LINEAR of rows lo, hi blended under a colour row (pixels from ``o`` of ``col``)."""
-    m = w - w % WIDE
-    if to_output and ipp:
-        for j in range(0, m, WIDE):
-            outW_ipp(ws, lo, hi, j, b0, b1, col, alpha, o + j, dst, dst_px)
-        for j in range(m, w):
-            out1_ipp(ws, lo, hi, j, b0, b1, col, alpha, o + j, dst, dst_px)
-    elif to_output:
-        for j in range(0, m, WIDE):
-            outW_cv(ws, lo, hi, j, b0, b1, col, alpha, o + j, dst, dst_px)
-        for j in range(m, w):
-            out1_cv(ws, lo, hi, j, b0, b1, col, alpha, o + j, dst, dst_px)
-    elif ipp:
-        for j in range(0, m, WIDE):
-            blendW_ipp(ws, lo, hi, j, b0, b1, col, None, o + j, dst, dst_px)
-        for j in range(m, w):
-            blend1_ipp(ws, lo, hi, j, b0, b1, col, None, o + j, dst, dst_px)
-    else:
-        for j in range(0, m, WIDE):
-            blendW_cv(ws, lo, hi, j, b0, b1, col, None, o + j, dst, dst_px)
-        for j in range(m, w):
-            blend1_cv(ws, lo, hi, j, b0, b1, col, None, o + j, dst, dst_px)
+def _enlarged(ws, plan, i, d, tags, flip):
+    """The two enlarged fill rows row d of level i interpolates, and its weights: (lo, hi, w0, w1, ipp).
 
-
-@njit(cache=True, nogil=True)
-def _fill_row(img, alpha, out, ws, plan, i, d, tags, flip):
-    """Fill row d of level i from the two fill rows of level i + 1 it needs (held in that level's ring).
-
-    Level 0 writes the result; other levels put their fill row in their own ring.
+    They come from the two fill rows of level i + 1 held in that level's ring;
+    each is enlarged once and kept while the next rows need it.
     """
-    shapes, offs, ints, floats = plan[0], plan[1], plan[4], plan[5]
-    n = shapes.shape[0]
-    h, w = shapes[i, 0], shapes[i, 1]
-    ipp = i + 1 < n and shapes[i + 1, 0] >= 2 and shapes[i + 1, 1] >= 2
+    shapes, ints, floats = plan[0], plan[4], plan[5]
+    ipp = i + 1 < shapes.shape[0] and shapes[i + 1, 0] >= 2 and shapes[i + 1, 1] >= 2
     t = _toffs(plan, i, 0)
     r0, r1 = ints[t[2] + d], ints[t[3] + d]
     if tags[i, 1] == r0 and tags[i, 0] != r0:  # the old second row is the new first one
@@ -346,140 +217,137 @@ def _fill_row(img, alpha, out, ws, plan, i, d, tags, flip):
     if tags[i, 1] != r1:
         _hrow(ws, _row_px(plan, i + 1, 2 + r1 % 2), plan, i, ipp, hi)
         tags[i, 1] = r1
-    b0, b1 = floats[t[4] + 4 * d], floats[t[4] + 4 * (h + d)]
-    if i == 0:
-        _blend_row(ws, lo, hi, b0, b1, ipp, img, alpha, d * w, out, 0, w, True)
+    return lo, hi, floats[t[4] + 4 * d], floats[t[4] + 4 * (shapes[i, 0] + d)], ipp
+
+
+@njit(cache=True, nogil=True)
+def _fill_row(ws, plan, spans, i, d, tags, flip):
+    """Fill row d of level i >= 1 into its ring: C*a + fill * (1 - a) inside its span, the fill outside."""
+    lo, hi, b0, b1, ipp = _enlarged(ws, plan, i, d, tags, flip)
+    w, col = plan[0][i, 1], plan[1][i] + d * plan[0][i, 1]
+    ring = _row_px(plan, i, 2 + d % 2)
+    s0, s1 = spans[2 * (plan[2][i] + d)], spans[2 * (plan[2][i] + d) + 1]
+    s1 = max(s0, s1)
+    if ipp:
+        _span_row(ws, lo, hi, b0, b1, ring, 0, s0, True)
+        m = s1 - (s1 - s0) % WIDE
+        for j in range(s0, m, WIDE):
+            blendW_ipp(ws, lo, hi, j, b0, b1, ws, None, col + j, ws, ring)
+        for j in range(m, s1):
+            blend1_ipp(ws, lo, hi, j, b0, b1, ws, None, col + j, ws, ring)
+        _span_row(ws, lo, hi, b0, b1, ring, s1, w, True)
     else:
-        _blend_row(ws, lo, hi, b0, b1, ipp, ws, None, offs[i] + d * w, ws, _row_px(plan, i, 2 + d % 2), w, False)
+        _span_row(ws, lo, hi, b0, b1, ring, 0, s0, False)
+        m = s1 - (s1 - s0) % WIDE
+        for j in range(s0, m, WIDE):
+            blendW_cv(ws, lo, hi, j, b0, b1, ws, None, col + j, ws, ring)
+        for j in range(m, s1):
+            blend1_cv(ws, lo, hi, j, b0, b1, ws, None, col + j, ws, ring)
+        _span_row(ws, lo, hi, b0, b1, ring, s1, w, False)
 
 
 @njit(cache=True, nogil=True)
-def _expand_all(img, alpha, out, ws, plan, seed):
-    """Enlarge-and-blend from the seed down to level 0, pulling each level's fill rows on demand."""
-    shapes, ints = plan[0], plan[4]
-    n = shapes.shape[0]
-    s = 4 * _row_px(plan, n, 2)
-    ws[s : s + 4] = seed  # the seed is "level n": one row of one pixel
-    done = np.zeros(n + 1, np.int64)
-    done[n] = 1
-    target = np.zeros(n + 1, np.int64)
-    tags = np.full((n, 2), -1, np.int64)
-    flip = np.zeros(n, np.int64)
-    for d in range(shapes[0, 0]):
-        i, target[1] = 1, ints[_toffs(plan, 0, 0)[3] + d]
-        while True:  # make level 1 hold fill rows up to target[1], descending as needed
-            if done[i] > target[i]:
-                if i == 1:
-                    break
-                i -= 1
-                continue
-            need = ints[_toffs(plan, i, 0)[3] + done[i]]
-            if done[i + 1] <= need:
-                target[i + 1] = need
-                i += 1
-                continue
-            _fill_row(img, alpha, out, ws, plan, i, done[i], tags, flip)
-            done[i] += 1
-        _fill_row(img, alpha, out, ws, plan, 0, d, tags, flip)
+def _span_row(ws, lo, hi, b0, b1, dst, j0, j1, ipp):
+    """Columns [j0, j1) of the vertical INTER_LINEAR alone, where the level is exactly 0."""
+    m = j1 - (j1 - j0) % WIDE
+    if ipp:
+        for j in range(j0, m, WIDE):
+            vlerpW_ipp(ws, lo, hi, j, b0, b1, ws, dst)
+        for j in range(m, j1):
+            vlerp1_ipp(ws, lo, hi, j, b0, b1, ws, dst)
+    else:
+        for j in range(j0, m, WIDE):
+            vlerpW_cv(ws, lo, hi, j, b0, b1, ws, dst)
+        for j in range(m, j1):
+            vlerp1_cv(ws, lo, hi, j, b0, b1, ws, dst)
 
 
 @njit(cache=True, nogil=True)
-def _block_sum(a, lo, n):
-    """numpy's float32 pairwise-sum leaf (n <= 128): eight interleaved partial sums."""
-    if n < 8:
-        res = np.float32(0.0)
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    r = np.empty(8, np.float32)
-    for j in range(8):
-        r[j] = a[lo + j]
-    i = 8
-    while i < n - (n % 8):
-        for j in range(8):
-            r[j] += a[lo + i + j]
-        i += 8
-    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    for k in range(i, n):
-        res += a[lo + k]
-    return res
+def _pull(ws, plan, spans, d, done, target, tags, flip):
+    """Make level 1 hold the fill rows output row d needs, producing rows of coarser levels on demand."""
+    ints = plan[4]
+    i, target[1] = 1, ints[_toffs(plan, 0, 0)[3] + d]
+    while True:
+        if done[i] > target[i]:
+            if i == 1:
+                return
+            i -= 1
+            continue
+        need = ints[_toffs(plan, i, 0)[3] + done[i]]
+        if done[i + 1] <= need:
+            target[i + 1] = need
+            i += 1
+            continue
+        _fill_row(ws, plan, spans, i, done[i], tags, flip)
+        done[i] += 1
 
 
 @njit(cache=True, nogil=True)
-def _pairwise_sum(a):
-    """numpy's float32 pairwise summation of ``a`` (the order of ``alpha.sum()``).
-
-    numpy recurses, halving at a multiple of 8 above 128 elements; recursion does
-    not survive Numba's on-disk cache, so this walks the same tree with a stack.
-    """
-    task_lo = np.empty(128, np.int64)
-    task_n = np.empty(128, np.int64)  # n < 0: add the two values on top
-    vals = np.empty(128, np.float32)
-    nt, nv = 1, 0
-    task_lo[0], task_n[0] = 0, a.shape[0]
-    while nt:
-        nt -= 1
-        lo, n = task_lo[nt], task_n[nt]
-        if n < 0:
-            nv -= 1
-            vals[nv - 1] = vals[nv - 1] + vals[nv]
-        elif n <= 128:
-            vals[nv] = _block_sum(a, lo, n)
-            nv += 1
-        else:
-            n2 = n // 2 - (n // 2) % 8
-            task_lo[nt], task_n[nt] = 0, -1
-            task_lo[nt + 1], task_n[nt + 1] = lo + n2, n - n2
-            task_lo[nt + 2], task_n[nt + 2] = lo, n2
-            nt += 3
-    return vals[0]
-
-
-@njit(cache=True, nogil=True)
-def _seed(top, seed):
-    """Coarsest fill: sum(C*a) / clip(sum(a), 1e-8, 1e32) in numpy's float32 summation orders."""
-    n = top.shape[0] // 4
-    s = np.zeros(3, np.float32)
-    for p in range(n):  # a 3-channel sum over pixels runs sequentially in raster order
-        for c in range(3):
-            s[c] += top[4 * p + c]
-    den = min(max(_pairwise_sum(top[3::4]), np.float32(1e-8)), np.float32(1e32))
-    for c in range(3):
-        seed[c] = s[c] / den
-    seed[3] = 0.0
+def _output_row(img, alpha, out, ws, plan, d, tags, flip):
+    """Output row d: the enlarged level-1 fill blended under the premultiplied input, quantised."""
+    lo, hi, b0, b1, ipp = _enlarged(ws, plan, 0, d, tags, flip)
+    w = plan[0][0, 1]
+    o, m = d * w, w - w % WIDE
+    if ipp:
+        for j in range(0, m, WIDE):
+            outW_ipp(ws, lo, hi, j, b0, b1, img, alpha, o + j, out, 0)
+        for j in range(m, w):
+            out1_ipp(ws, lo, hi, j, b0, b1, img, alpha, o + j, out, 0)
+    else:
+        for j in range(0, m, WIDE):
+            outW_cv(ws, lo, hi, j, b0, b1, img, alpha, o + j, out, 0)
+        for j in range(m, w):
+            out1_cv(ws, lo, hi, j, b0, b1, img, alpha, o + j, out, 0)
 
 
 @njit(cache=True, nogil=True)
 def _pad_image(img, alpha, out, plan, ws):
-    """Pad one (H, W, 4) image into ``out`` (H, W, 3) using the workspace ``ws``."""
-    shapes = plan[0]
-    n = shapes.shape[0]
-    _shrink_all(img, alpha, ws, plan)
+    """Pad one (H, W, 4) image into ``out`` using the workspace ``ws``: levels down, seed, fills up."""
+    shapes, ho = plan[0], plan[2]
+    n, h = shapes.shape[0], shapes[0, 0]
+    spans = np.empty(2 * ho[n], np.int64)  # per level row: columns [a, b) outside which it is 0
+    done = np.zeros(n + 1, np.int64)  # rows built per level
+    last = np.full(n, -1, np.int64)  # source row held by each level's x-pass buffer
+    for k in range(h):
+        _take_input_row(img, alpha, ws, plan, spans, k)
+        done[0] = k + 1
+        _cascade(ws, plan, spans, done, last)
     seed = np.zeros(4, np.float32)
     if n == 1:  # a 1xN or Nx1 image is its own coarsest level
-        px = shapes[0, 0] * shapes[0, 1]
-        top = np.empty(4 * px, np.float32)
-        _premul_row(img, alpha, 0, px, top, 0)
+        top = np.empty(4 * h * shapes[0, 1], np.float32)
+        _premul_row(img, alpha, 0, h * shapes[0, 1], top, 0)
         _seed(top, seed)
     else:
-        offs = plan[1]
-        _seed(ws[4 * offs[n - 1] : 4 * offs[n]], seed)
-    _expand_all(img, alpha, out, ws, plan, seed)
+        _seed(ws[4 * plan[1][n - 1] : 4 * plan[1][n]], seed)
+    s = 4 * _row_px(plan, n, 2)
+    ws[s : s + 4] = seed  # the seed is "level n": one row of one pixel
+    done[:] = 0
+    done[n] = 1
+    target = np.zeros(n + 1, np.int64)
+    tags = np.full((n, 2), -1, np.int64)
+    flip = np.zeros(n, np.int64)
+    for d in range(h):
+        _pull(ws, plan, spans, d, done, target, tags, flip)
+        _output_row(img, alpha, out, ws, plan, d, tags, flip)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _pad_stack(stack, alphas, out, plan, stores):
-    """Pad a (B, H, W, 4) stack: one contiguous run of images per workspace, runs in parallel."""
-    n_runs, n = stores.shape[0], stack.shape[0]
-    for r in prange(n_runs):
-        for b in range(r * n // n_runs, (r + 1) * n // n_runs):
-            if alphas is None:
-                _pad_image(stack[b], None, out[b], plan, stores[r])
-            else:
-                _pad_image(stack[b], alphas[b], out[b], plan, stores[r])
+@njit(cache=True, nogil=True)
+def _pad_run(stack, alphas, out, plan, ws, lo, hi):
+    """Pad images lo..hi-1 of a stack with one workspace (one thread's share of a batch)."""
+    for b in range(lo, hi):
+        if alphas is None:
+            _pad_image(stack[b], None, out[b], plan, ws)
+        else:
+            _pad_image(stack[b], alphas[b], out[b], plan, ws)
 
 
 _LOCAL = threading.local()
+
+
+@functools.lru_cache(maxsize=8)
+def _plan(h: int, w: int):
+    """make_plan, kept for the last few image sizes (it costs a few percent of a 1024x1024 pad)."""
+    return make_plan(h, w)
 
 
 def _stores(n_runs: int, size: int) -> np.ndarray:
@@ -494,11 +362,23 @@ def _stores(n_runs: int, size: int) -> np.ndarray:
 
 
 def _run(stack, alphas, out):
+    """Split a batch into one contiguous run of images per thread (numba.get_num_threads()); the
+    kernels release the GIL, so plain threads run them in parallel."""
     b, h, w = stack.shape[:3]
-    if out.size:
-        plan = make_plan(h, w)
-        stores = _stores(min(b, numba.get_num_threads()), int(workspace_size(plan)))
-        _pad_stack(stack, alphas, out, plan, stores)
+    if not out.size:
+        return out
+    plan = _plan(h, w)
+    n_runs = max(1, min(b, numba.get_num_threads()))
+    stores = _stores(n_runs, int(workspace_size(plan)))
+    bounds = [r * b // n_runs for r in range(n_runs + 1)]
+    if n_runs == 1:
+        _pad_run(stack, alphas, out, plan, stores[0], 0, b)
+        return out
+    with ThreadPoolExecutor(n_runs) as pool:
+        jobs = [pool.submit(_pad_run, stack, alphas, out, plan, stores[r], bounds[r], bounds[r + 1])
+                for r in range(n_runs)]
+        for job in jobs:
+            job.result()
     return out
 
 
