@@ -1,7 +1,8 @@
 // Host-side entry points of the CUDA kernels. Every function takes raw device
 // pointers of C-contiguous arrays, the shapes, and the caller's CUDA stream;
-// nothing here knows about torch or CuPy. Errors are thrown as std::runtime_error
-// (pybind11 turns them into RuntimeError).
+// nothing here knows about torch or CuPy. CUDA errors are thrown as
+// std::runtime_error (pybind11 turns them into RuntimeError), bad arguments as
+// std::invalid_argument (ValueError).
 #pragma once
 #include <cstdint>
 

@@ -10,6 +10,15 @@
 // Misuse is reported as std::logic_error: a barrier reached while other threads of
 // the block have exited, a deadlock, or a partial warp in a full-mask collective.
 // Environment: LDEMU_SEED (scheduler seed), LDEMU_BLOCKS (blocks run concurrently).
+//
+// Use: compile the op sources as C++ together with a small driver that calls the
+// functions of ops.h with host pointers (stream 0), e.g.
+//   g++ -std=c++17 -O1 -ffp-contract=off -fPIC -shared -Icsrc -DLDMATTE_WITH_CUDA \
+//       -x c++ csrc/cuda/{label,caar,pad,stats,workspace}.cu -x none driver.cpp -o ops_host.so
+// (-ffp-contract=off keeps the float arithmetic unfused, as the __f*_rn intrinsics do on
+// the GPU; add -fsanitize=address to catch out-of-bounds accesses, including shared
+// memory, which is allocated per block at exactly the requested size.) Warp-synchronous
+// code without an explicit collective, memory-model subtleties and speed are not modelled.
 #pragma once
 
 #include <ucontext.h>
