@@ -4,9 +4,12 @@ The plain composition is what a user would otherwise run: the scipy CAAR
 reference (``refine_alpha_reference``), the OpenCV padding reference
 (``pad_rgb_reference``) with the refined alpha, and the same compose step
 (straight colour where the refined alpha is above 0, padding where it is 0).
-Both return the per-image statistics. Variants: one 1024x1024 image at 1
-thread, and a batch of 8 at 1 and ``--threads`` threads; samples are taken
-round-robin in one run and every ratio compares timings of that run.
+Both return the per-image statistics. A third variant composes with the
+padding kernel's one-pass ``repad_rgba_batch`` (refine_alpha, then new alpha,
+padding and compose in one pass), what ``refine`` does once it calls that
+kernel. Variants: one 1024x1024 image at 1 thread, and a batch of 8 at 1 and
+``--threads`` threads; samples are taken round-robin in one run and every
+ratio compares timings of that run.
 
     python bench/bench_refine.py --threads 2 --repeat 7 --json bench/out/refine.json --plot bench/out/refine.png
 """
@@ -33,6 +36,18 @@ def plain_refine(rgba: np.ndarray):
     return np.concatenate([rgb, alpha[..., None]], axis=-1), stats
 
 
+def kernel_refine(rgba: np.ndarray):
+    """refine() composed by the one-pass kernel: refine_alpha, then repad_rgba_batch (new alpha,
+    padding and compose in one pass) instead of two compose passes around pad_rgb."""
+    import ldmatte
+    from ldmatte._kernels.pad import repad_rgba_batch
+
+    alpha, report = ldmatte.refine_alpha(np.ascontiguousarray(rgba[..., 3]), return_report=True)
+    if rgba.ndim == 3:
+        return repad_rgba_batch(rgba[None], alpha[None])[0], report
+    return repad_rgba_batch(rgba, alpha), report
+
+
 def check_close(rgba: np.ndarray) -> None:
     import ldmatte
 
@@ -40,6 +55,8 @@ def check_close(rgba: np.ndarray) -> None:
     ref, _ = plain_refine(rgba)
     if not np.array_equal(out[..., 3], ref[..., 3]) or np.abs(out.astype(int) - ref).max() > 1:
         raise SystemExit("ldmatte.refine differs from the plain composition")
+    if not np.array_equal(kernel_refine(rgba)[0], out):
+        raise SystemExit("the one-pass compose differs from ldmatte.refine")
 
 
 def _threaded(n, fn):
@@ -64,17 +81,21 @@ def run(threads: int, repeat: int) -> tuple[list[dict], dict]:
     check_close(stack)
     counts = sorted({1, threads})
     fns = {"ldmatte one 1": _threaded(1, lambda: ldmatte.refine(target, return_report=True)),
+           "kernel one 1": _threaded(1, lambda: kernel_refine(target)),
            "plain one 1": _threaded(1, lambda: plain_refine(target))}
     for n in counts:
         fns[f"ldmatte batch {n}"] = _threaded(n, lambda: ldmatte.refine(stack, return_report=True))
+        fns[f"kernel batch {n}"] = _threaded(n, lambda: kernel_refine(stack))
     fns["plain batch 1"] = _threaded(1, lambda: plain_refine(stack))
     t = interleaved_medians(fns, repeat=repeat)
     rows = [{"variant": "plain composition, 1 image", "images": 1, "threads": 1, "seconds": t["plain one 1"]},
             {"variant": "ldmatte.refine, 1 image", "images": 1, "threads": 1, "seconds": t["ldmatte one 1"]},
+            {"variant": "one-pass compose, 1 image", "images": 1, "threads": 1, "seconds": t["kernel one 1"]},
             {"variant": f"plain composition, batch of {BATCH}", "images": BATCH, "threads": 1,
              "seconds": t["plain batch 1"]}]
-    rows += [{"variant": f"ldmatte.refine, batch of {BATCH}", "images": BATCH, "threads": n,
-              "seconds": t[f"ldmatte batch {n}"]} for n in counts]
+    for name, key in (("ldmatte.refine", "ldmatte"), ("one-pass compose", "kernel")):
+        rows += [{"variant": f"{name}, batch of {BATCH}", "images": BATCH, "threads": n,
+                  "seconds": t[f"{key} batch {n}"]} for n in counts]
     for r in rows:
         r["ms/img"] = r["seconds"] * 1e3 / r["images"]
         r["img/s"] = r["images"] / r["seconds"]
@@ -85,6 +106,9 @@ def run(threads: int, repeat: int) -> tuple[list[dict], dict]:
         "ms_per_image_1_thread": t["ldmatte one 1"] * 1e3,
         "speedup_vs_plain_1_thread": t["plain one 1"] / t["ldmatte one 1"],
         "batch_thread_speedup": t["ldmatte batch 1"] / t[f"ldmatte batch {max(counts)}"],
+        "one_pass_ms_per_image_1_thread": t["kernel one 1"] * 1e3,
+        "one_pass_speedup_vs_plain_1_thread": t["plain one 1"] / t["kernel one 1"],
+        "one_pass_batch_thread_speedup": t["kernel batch 1"] / t[f"kernel batch {max(counts)}"],
     }
     return rows, summary
 
@@ -97,7 +121,8 @@ def plot(rows: list[dict], path: str) -> None:
 
     labels = [f"{r['variant']}\n{r['threads']} thread{'s' if r['threads'] > 1 else ''}" for r in rows]
     values = [r["img/s"] for r in rows]
-    colours = ["#999999" if r["variant"].startswith("plain") else "#2a7ab9" for r in rows]
+    palette = {"plain composition": "#999999", "ldmatte.refine": "#2a7ab9", "one-pass compose": "#e08a1e"}
+    colours = [palette[r["variant"].split(",")[0]] for r in rows]
     fig, ax = plt.subplots(figsize=(9, 4.5))
     bars = ax.barh(range(len(rows)), values, color=colours)
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
@@ -124,9 +149,10 @@ def main(argv=None) -> int:
         return 1
     print(f"refine (RGBA, defaults, with report), median of {args.repeat}; plain = scipy CAAR + OpenCV padding")
     print_table(rows, ["variant", "images", "threads", "ms/img", "img/s", "vs plain 1 thread"])
-    print(f"1 thread: {summary['ms_per_image_1_thread']:.1f} ms per image, "
-          f"{summary['speedup_vs_plain_1_thread']:.1f}x the plain composition; "
-          f"batch of {BATCH}: {summary['threads']} threads are {summary['batch_thread_speedup']:.2f}x faster than 1")
+    for label, key in (("ldmatte.refine", ""), ("one-pass compose", "one_pass_")):
+        print(f"{label}, 1 thread: {summary[key + 'ms_per_image_1_thread']:.1f} ms per image, "
+              f"{summary[key + 'speedup_vs_plain_1_thread']:.1f}x the plain composition; batch of {BATCH}: "
+              f"{summary['threads']} threads are {summary[key + 'batch_thread_speedup']:.2f}x faster than 1")
     if args.json:
         write_json(args.json, {"benchmark": "refine", "repeat": args.repeat, "rows": rows, **summary})
     if args.plot:
