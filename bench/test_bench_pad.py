@@ -6,7 +6,8 @@ Skipped in normal test runs (``--benchmark-skip``); run them with
 
 and compare within a group (same workload, same run): 'pad-one' and
 'pad-batch' hold ldmatte.pad_rgb and the OpenCV reference, 'refine-one' the
-full ldmatte.refine and the plain scipy + OpenCV composition. Numba and OpenCV
+full ldmatte.refine, its one-pass compose variant and the plain scipy + OpenCV
+composition. Numba and OpenCV
 are pinned to one thread except where a test name says otherwise.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 from _common import BATCH, real_rgba_paths, set_threads
 from bench_pad import TARGET, load_rgba
-from bench_refine import plain_refine
+from bench_refine import kernel_refine, plain_refine
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +67,14 @@ def test_pad_batch(benchmark, real_batch, impl, threads):
 
 
 @pytest.mark.benchmark(group="refine-one")
-@pytest.mark.parametrize("impl", ["ldmatte", "plain"])
+@pytest.mark.parametrize("impl", ["ldmatte", "one-pass", "plain"])
 def test_refine_one(benchmark, target_rgba, impl):
     import ldmatte
 
     if impl == "ldmatte":
         out, _ = benchmark(ldmatte.refine, target_rgba, return_report=True)
+    elif impl == "one-pass":
+        out, _ = benchmark(kernel_refine, target_rgba)
     else:
         out, _ = benchmark(plain_refine, target_rgba)
     assert out.shape == target_rgba.shape
