@@ -7,8 +7,8 @@ Skipped in normal test runs (``--benchmark-skip``); run them with
 and compare within a group (same workload, same run): 'pad-one' and
 'pad-batch' hold ldmatte.pad_rgb and the OpenCV reference, 'refine-one' the
 full ldmatte.refine, its one-pass compose variant and the plain scipy + OpenCV
-composition. Numba and OpenCV
-are pinned to one thread except where a test name says otherwise.
+composition. Numba and OpenCV are pinned to one thread except where a test
+name says otherwise.
 """
 from __future__ import annotations
 
