@@ -13,7 +13,7 @@
 //
 // Use: compile the op sources as C++ together with a small driver that calls the
 // functions of ops.h with host pointers (stream 0), e.g.
-//   g++ -std=c++17 -O1 -ffp-contract=off -fPIC -shared -Icsrc -DLDMATTE_WITH_CUDA \
+//   g++ -std=c++17 -O1 -ffp-contract=off -fPIC -shared -Icsrc -DLDMATTE_WITH_CUDA
 //       -x c++ csrc/cuda/{label,caar,pad,stats,workspace}.cu -x none driver.cpp -o ops_host.so
 // (-ffp-contract=off keeps the float arithmetic unfused, as the __f*_rn intrinsics do on
 // the GPU; add -fsanitize=address to catch out-of-bounds accesses, including shared
