@@ -93,8 +93,10 @@ def run(args) -> int:
             batch = todo[start : start + args.batch_size]
             seeds = [image_seed(args.seed, str(r["id"])) for r in batch]
             negatives = [args.negative_prompt or r.get("negative_prompt") or DEMO_NEGATIVE_PROMPT for r in batch]
-            res = pipe([r["prompt"] for r in batch], negatives, seeds, height=args.height, width=args.width,
-                       num_inference_steps=args.steps, guidance_scale=args.guidance, refine=not args.no_refine)  # fmt: skip
+            res = pipe(
+                [r["prompt"] for r in batch], negatives, seeds, height=args.height, width=args.width,
+                num_inference_steps=args.steps, guidance_scale=args.guidance, refine=not args.no_refine,
+            )  # fmt: skip
             for i, rec in enumerate(batch):
                 refined = None if res.refined is None else res.refined[i]
                 writer.add(rec, seeds[i], res.raw[i], refined, res.reports[i] if res.reports else None)
