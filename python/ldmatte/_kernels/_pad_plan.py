@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+PAD = 17  # pixels between row buffers (see _row_px)
+
 
 @njit(cache=True, nogil=True)
 def level_shapes(h, w):
@@ -162,7 +164,7 @@ def _toffs(plan, i, axis):
 def workspace_size(plan):
     """float32 elements one image needs: levels 1.. plus six row buffers per level."""
     offs, wo = plan[1], plan[3]
-    return 4 * offs[-1] + 24 * wo[-1]
+    return 4 * offs[-1] + 24 * (wo[-1] + PAD * len(wo))
 
 
 @njit(cache=True, nogil=True)
@@ -174,7 +176,9 @@ def _row_px(plan, i, slot):
     4-5 the enlarged fill rows.
     """
     offs, wo = plan[1], plan[3]
-    return offs[-1] + 6 * wo[i] + slot * (wo[i + 1] - wo[i])
+    # Slots are PAD pixels apart beyond their width, so that rows read and written together
+    # never sit a multiple of 4 KiB apart (4K aliasing stalls loads behind unrelated stores).
+    return offs[-1] + 6 * (wo[i] + PAD * i) + slot * (wo[i + 1] - wo[i] + PAD)
 
 
 @njit(cache=True, nogil=True)
