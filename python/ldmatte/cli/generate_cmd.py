@@ -33,7 +33,9 @@ def register(sub) -> None:
     p.add_argument("--vae-dtype", default=None, help="VAE precision (default bf16 on GPUs that have it)")
     p.add_argument("--scheduler", default=None, choices=["euler", "euler_a", "dpmpp_2m", "ddim", "unipc"])
     p.add_argument("--tta", default="batched", choices=["batched", "sequential", "none"])
-    p.add_argument("--sub-batch", type=int, default=None, help="most samples per decoder pass (bounds memory)")
+    p.add_argument("--sub-batch", type=int, default=16,
+                   help="most samples per decoder pass, 8 per image with TTA (default 16: two images per pass; "
+                   "lower it if the decoder runs out of memory)")  # fmt: skip
     p.add_argument("--vae-batch", type=int, default=None, help="most latents per VAE decode")
     p.add_argument("--negative-prompt", default=None, help="override the records' negative prompts")
     p.add_argument("--limit", type=int, default=None, help="generate at most this many new images")
