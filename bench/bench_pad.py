@@ -11,6 +11,7 @@ are checked against the reference (uint8, within 1 level) before timing.
 from __future__ import annotations
 
 import argparse
+import pathlib
 import sys
 
 import numpy as np
@@ -116,6 +117,7 @@ def main(argv=None) -> int:
           f"(median over the real samples {summary['median_speedup_1_thread']:.1f}x); "
           f"batch of {BATCH}: {summary['threads']} threads are {summary['batch_thread_speedup']:.2f}x faster than 1")
     if args.json:
+        pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         write_json(args.json, {"benchmark": "pad", "repeat": args.repeat, "rows": rows, **summary})
     return 0
 

@@ -16,6 +16,7 @@ ratio compares timings of that run.
 from __future__ import annotations
 
 import argparse
+import pathlib
 import sys
 
 import numpy as np
@@ -154,8 +155,10 @@ def main(argv=None) -> int:
               f"{summary[key + 'speedup_vs_plain_1_thread']:.1f}x the plain composition; batch of {BATCH}: "
               f"{summary['threads']} threads are {summary[key + 'batch_thread_speedup']:.2f}x faster than 1")
     if args.json:
+        pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         write_json(args.json, {"benchmark": "refine", "repeat": args.repeat, "rows": rows, **summary})
     if args.plot:
+        pathlib.Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
         plot(rows, args.plot)
     return 0
 
