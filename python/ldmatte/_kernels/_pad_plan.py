@@ -24,15 +24,14 @@ def level_shapes(h, w):
 
 @njit(cache=True, nogil=True)
 def area_tab(ssize, dsize):
-    """OpenCV's INTER_AREA taps for one axis (computeResizeAreaTab): index (dsize, 3), weight (3, dsize, 4).
+    """OpenCV's INTER_AREA taps for one axis (computeResizeAreaTab): index (dsize, 3), weight (3, dsize).
 
     Shrinking by at most 2 gives at most three taps; shorter lists are padded
     with weight 0 on a valid index (adding an exact zero changes nothing).
-    Weights are repeated over the four lanes of a pixel.
     """
     scale = 1.0 / (dsize / ssize)  # as OpenCV: scale = 1 / inv_scale, inv_scale = dsize / ssize
     idx = np.empty((dsize, 3), np.int64)
-    wt = np.zeros((3, dsize, 4), np.float32)
+    wt = np.zeros((3, dsize), np.float32)
     for d in range(dsize):
         f1 = d * scale
         f2 = f1 + scale
@@ -49,17 +48,17 @@ def area_tab(ssize, dsize):
             if first + k > last:
                 continue
             if s < s1:
-                wt[k, d, :] = np.float32((s1 - f1) / cell)
+                wt[k, d] = np.float32((s1 - f1) / cell)
             elif s < s2:
-                wt[k, d, :] = np.float32(1.0 / cell)
+                wt[k, d] = np.float32(1.0 / cell)
             else:
-                wt[k, d, :] = np.float32(min(min(f2 - s2, 1.0), cell) / cell)
+                wt[k, d] = np.float32(min(min(f2 - s2, 1.0), cell) / cell)
     return idx, wt
 
 
 @njit(cache=True, nogil=True)
 def linear_tab(ssize, dsize, ipp, clamp):
-    """INTER_LINEAR taps, two per output: i0, i1 (dsize,) and weights (2, dsize, 4), half-pixel centres.
+    """INTER_LINEAR taps, two per output: i0, i1 (dsize,) and weights (2, dsize), half-pixel centres.
 
     ``ipp``: fraction from double coordinates (IPP). Otherwise OpenCV's own
     rule: float32 coordinates; horizontally (``clamp``) the fraction is zeroed
@@ -68,7 +67,7 @@ def linear_tab(ssize, dsize, ipp, clamp):
     scale = ssize / dsize if ipp else 1.0 / (dsize / ssize)
     i0 = np.empty(dsize, np.int64)
     i1 = np.empty(dsize, np.int64)
-    w = np.empty((2, dsize, 4), np.float32)
+    w = np.empty((2, dsize), np.float32)
     for d in range(dsize):
         if ipp:
             x = (d + 0.5) * scale - 0.5
@@ -82,8 +81,8 @@ def linear_tab(ssize, dsize, ipp, clamp):
                 f, s = np.float32(0.0), min(max(s, 0), ssize - 1)
         i0[d] = min(max(s, 0), ssize - 1)
         i1[d] = min(max(s + 1, 0), ssize - 1)
-        w[0, d, :] = np.float32(1.0) - f
-        w[1, d, :] = f
+        w[0, d] = np.float32(1.0) - f
+        w[1, d] = f
     return i0, i1, w
 
 
@@ -112,7 +111,7 @@ def make_plan(h, w):
             offs[i + 1] = offs[i] + (hh * ww if i > 0 else 0)
     nh, nw = ho[n], wo[n]
     ints = np.zeros(5 * (nh + nw), np.int64)
-    floats = np.zeros(20 * (nh + nw), np.float32)
+    floats = np.zeros(5 * (nh + nw), np.float32)
     reach = np.zeros(2 * nw, np.int64)
     for i in range(1, n):
         idx, wt = area_tab(shapes[i - 1, 1], shapes[i, 1])
@@ -131,18 +130,18 @@ def make_plan(h, w):
         for axis in range(2):
             o, tot, size = (ho, nh, shapes[:, 0]) if axis == 0 else (wo, nw, shapes[:, 1])
             base_i = 5 * nh * axis  # per axis: area idx (3 per entry), linear i0, i1
-            base_f = 20 * nh * axis  # per axis: area weights (12 per entry), linear weights (8)
+            base_f = 5 * nh * axis  # per axis: area weights (3 per entry), linear weights (2)
             px = 16 if axis == 1 else 1  # column taps are stored as byte offsets for the intrinsics
             if i > 0:
                 idx, wt = area_tab(size[i - 1], size[i])
                 ints[base_i + 3 * o[i] : base_i + 3 * o[i + 1]] = idx.ravel() * px
-                floats[base_f + 12 * o[i] : base_f + 12 * o[i + 1]] = wt.ravel()
+                floats[base_f + 3 * o[i] : base_f + 3 * o[i + 1]] = wt.ravel()
             src = size[i + 1] if i + 1 < n else 1
             ipp = i + 1 < n and shapes[i + 1, 0] >= 2 and shapes[i + 1, 1] >= 2
             i0, i1, lw = linear_tab(src, size[i], ipp, axis == 1)
             ints[base_i + 3 * tot + o[i] : base_i + 3 * tot + o[i + 1]] = i0 * px
             ints[base_i + 4 * tot + o[i] : base_i + 4 * tot + o[i + 1]] = i1 * px
-            floats[base_f + 12 * tot + 8 * o[i] : base_f + 12 * tot + 8 * o[i + 1]] = lw.ravel()
+            floats[base_f + 3 * tot + 2 * o[i] : base_f + 3 * tot + 2 * o[i + 1]] = lw.ravel()
     return shapes, offs, ho, wo, ints, floats, reach
 
 
@@ -156,8 +155,8 @@ def _toffs(plan, i, axis):
     shapes, ho, wo = plan[0], plan[2], plan[3]
     n = shapes.shape[0]
     o, tot = (ho, ho[n]) if axis == 0 else (wo, wo[n])
-    bi, bf = 5 * ho[n] * axis, 20 * ho[n] * axis
-    return bi + 3 * o[i], bf + 12 * o[i], bi + 3 * tot + o[i], bi + 4 * tot + o[i], bf + 12 * tot + 8 * o[i]
+    bi, bf = 5 * ho[n] * axis, 5 * ho[n] * axis
+    return bi + 3 * o[i], bf + 3 * o[i], bi + 3 * tot + o[i], bi + 4 * tot + o[i], bf + 3 * tot + 2 * o[i]
 
 
 @njit(cache=True, nogil=True)

@@ -67,6 +67,13 @@ class _IR:
             parts = [self.b.shuffle_vector(parts[k], parts[k + 1], mask) for k in range(0, len(parts), 2)]
         return parts[0]
 
+    def weights(self, i, index, npx):
+        """``npx`` consecutive float32 weights of array i, each repeated over its pixel's four lanes."""
+        if npx == 1:
+            return self.splat(self.b.load(self.eptr(i, index)), 4)
+        v = self.load(i, index, npx)
+        return self.b.shuffle_vector(v, v, _const(_I32, [k // 4 for k in range(4 * npx)]))
+
     def splat(self, x, n):
         v = self.b.insert_element(ir.Constant(_vec(_F32, n), ir.Undefined), x, ir.Constant(_I32, 0))
         return self.b.shuffle_vector(v, ir.Constant(_vec(_F32, n), ir.Undefined), _const(_I32, [0] * n))
@@ -180,14 +187,14 @@ def _make_ops(npx):
 
         args: src, row_px, ints, idx_off, floats, wt_off, dw, d, dst, dst_px. Tap k of
         output d reads the pixel ``ints[idx_off + 3 d + k]`` bytes after pixel row_px
-        (byte offsets spare the address arithmetic) with the weight repeated at
-        ``floats[wt_off + 4 (k dw + d)]``; the result goes to pixel dst_px + d.
+        (byte offsets spare the address arithmetic) with the weight
+        ``floats[wt_off + k dw + d]``; the result goes to pixel dst_px + d.
         """
         row, ioff, foff, dw, d = g.args[1], g.args[3], g.args[5], g.args[6], g.args[7]
         r = None
         for k in range(3):
             v = g.concat([g.tap(0, row, g.index(2, g.add(ioff, g.add(g.mul(g.add(d, p), 3), k)))) for p in range(npx)])
-            w = g.load(4, g.add(foff, g.mul(g.add(g.mul(dw, k), d), 4)), n)
+            w = g.weights(4, g.add(foff, g.add(g.mul(dw, k), d)), npx)
             r = g.b.fmul(v, w) if r is None else g.b.fadd(r, g.b.fmul(v, w))
         g.b.store(r, g.eptr(8, g.mul(g.add(g.args[9], d), 4), _vec(_F32, n)), align=4)
 
@@ -197,16 +204,16 @@ def _make_ops(npx):
             """INTER_LINEAR outputs d.. of one fill row.
 
             args: src, row_px, ints, i0_off, i1_off, floats, w_off, dw, d, dst, dst_px; the
-            taps are byte offsets from pixel row_px, weights w0 at ``floats[w_off + 4 d]``,
-            w1 at ``floats[w_off + 4 (dw + d)]``.
+            taps are byte offsets from pixel row_px, weights w0 at ``floats[w_off + d]``,
+            w1 at ``floats[w_off + dw + d]``.
             """
             row, foff, dw, d = g.args[1], g.args[6], g.args[7], g.args[8]
             a, b = (
                 [g.tap(0, row, g.index(2, g.add(g.args[i], g.add(d, p)))) for p in range(npx)]
                 for i in (3, 4)
             )
-            w0 = g.load(5, g.add(foff, g.mul(d, 4)), n)
-            w1 = g.load(5, g.add(foff, g.mul(g.add(dw, d), 4)), n)
+            w0 = g.weights(5, g.add(foff, d), npx)
+            w1 = g.weights(5, g.add(foff, g.add(dw, d)), npx)
             r = g.lerp(g.concat(a), g.concat(b), w0, w1, ipp)
             g.b.store(r, g.eptr(9, g.mul(g.add(g.args[10], d), 4), _vec(_F32, n)), align=4)
 

@@ -130,7 +130,7 @@ def _shrink_row(ws, plan, spans, i, d, last):
     for t in range(3):
         r = ints[yi + 3 * d + t]
         a, b = spans[sp + 2 * r], spans[sp + 2 * r + 1]
-        if floats[yw + 4 * (t * dh + d)] != 0 and a < b:
+        if floats[yw + t * dh + d] != 0 and a < b:
             lo, hi = min(lo, reach[first + a]), max(hi, reach[final + b - 1] + 1)
     full = dw <= 64 or i == n - 1
     if full:
@@ -142,7 +142,7 @@ def _shrink_row(ws, plan, spans, i, d, last):
     for k in range(numba.uint64(4 * z0), numba.uint64(4 * z1)):
         ws[o + k] = 0
     for t in range(3):
-        beta, r = floats[yw + 4 * (t * dh + d)], ints[yi + 3 * d + t]
+        beta, r = floats[yw + t * dh + d], ints[yi + 3 * d + t]
         a, b = spans[sp + 2 * r], spans[sp + 2 * r + 1]
         if beta == 0 or a >= b:  # padding tap, or a row of zeros
             continue
@@ -217,7 +217,7 @@ def _enlarged(ws, plan, i, d, tags, flip):
     if tags[i, 1] != r1:
         _hrow(ws, _row_px(plan, i + 1, 2 + r1 % 2), plan, i, ipp, hi)
         tags[i, 1] = r1
-    return lo, hi, floats[t[4] + 4 * d], floats[t[4] + 4 * (shapes[i, 0] + d)], ipp
+    return lo, hi, floats[t[4] + d], floats[t[4] + shapes[i, 0] + d], ipp
 
 
 @njit(cache=True, nogil=True)
