@@ -1,0 +1,176 @@
+"""Where a sample's files live, PNG reading and writing, and bringing files in line with the manifest.
+
+Layout of a dataset folder (what matting trainers read)::
+
+    fg/<id>.png              foreground RGB: straight colour where alpha > 0, padded colour where alpha = 0
+    alpha/<id>.png           8-bit alpha
+    rejected/fg/<id>.png     the same for samples that quality control deleted
+    rejected/alpha/<id>.png
+    rejected/manifest.jsonl  their manifest lines (reasons in ``qc.reasons``), rewritten after every run
+    manifest.jsonl           one line per finished sample, kept or rejected
+    README.md                the dataset card
+
+Moving a sample between kept and rejected is a pair of renames, so nothing
+quality control does is lost: another ``ldmatte qc`` with other thresholds puts
+it back.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import cv2
+import numpy as np
+
+from .manifest import TMP_TAG, SAFE_ID, write_atomic
+
+__all__ = ["KINDS", "STATUSES", "ImageReadError", "paths", "read_rgba", "encode_png", "read_sample",
+           "write_sample", "move_sample", "file_ids", "remove_unlisted"]  # fmt: skip
+
+KINDS = ("fg", "alpha")
+STATUSES = ("kept", "rejected")
+_DIRS = {"kept": "", "rejected": "rejected"}
+
+
+def _shared_error():
+    """``ldmatte.io.ImageReadError`` when that module is installed, so callers can catch either."""
+    try:
+        from ..io import ImageReadError as shared
+    except ImportError:
+        return ValueError
+    return shared
+
+
+class ImageReadError(_shared_error()):
+    """An input image that cannot be used (unreadable, no alpha channel, unsupported depth)."""
+
+
+def paths(status: str, sample_id: str) -> dict[str, str]:
+    """Relative paths of a sample's files for a status.
+
+    Examples
+    --------
+    >>> from ldmatte.dataset.layout import paths
+    >>> paths("rejected", "a1")
+    {'fg': 'rejected/fg/a1.png', 'alpha': 'rejected/alpha/a1.png'}
+    """
+    if status not in _DIRS:
+        raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+    return {k: "/".join(p for p in (_DIRS[status], k, f"{sample_id}.png") if p) for k in KINDS}
+
+
+def _decode_rgba(path: str) -> np.ndarray:
+    data = np.fromfile(path, np.uint8) if os.path.getsize(path) else np.zeros(0, np.uint8)
+    im = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if im is None:
+        raise ImageReadError(f"{path}: not a readable image")
+    if im.ndim == 2 or im.shape[2] != 4:
+        channels = 1 if im.ndim == 2 else im.shape[2]
+        raise ImageReadError(f"{path}: no alpha channel ({channels} channel{'s' * (channels > 1)}); "
+                             "need an RGBA image")  # fmt: skip
+    if im.dtype == np.uint16:  # 16-bit PNG: keep the top 8 bits, as an 8-bit writer would round
+        im = ((im.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    elif im.dtype != np.uint8:
+        raise ImageReadError(f"{path}: unsupported sample type {im.dtype}")
+    return cv2.cvtColor(im, cv2.COLOR_BGRA2RGBA)
+
+
+def read_rgba(path) -> np.ndarray:
+    """(H, W, 4) uint8 RGBA of an image file; ImageReadError (a ValueError) when it cannot be one."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ImageReadError(f"{path}: no such file")
+    return _decode_rgba(path)
+
+
+def encode_png(image: np.ndarray, level: int = 1) -> bytes:
+    """PNG bytes of an RGB, RGBA or single-channel uint8 image (RGB order in, PNG order out)."""
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+    ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, level])
+    if not ok:  # pragma: no cover - OpenCV only fails on invalid input
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def write_sample(root: str, status: str, sample_id: str, rgba: np.ndarray, durable: bool = True) -> dict:
+    """Write fg (RGB) and alpha of a refined RGBA atomically; return their relative paths."""
+    rel = paths(status, sample_id)
+    write_atomic(os.path.join(root, rel["fg"]), encode_png(np.ascontiguousarray(rgba[..., :3])), durable)
+    write_atomic(os.path.join(root, rel["alpha"]), encode_png(np.ascontiguousarray(rgba[..., 3])), durable)
+    return rel
+
+
+def read_sample(root: str, entry: dict) -> np.ndarray:
+    """The RGBA of a manifest entry (fg + alpha at the paths it names)."""
+    files = entry["files"]
+    fg = cv2.imread(os.path.join(root, files["fg"]), cv2.IMREAD_COLOR)
+    alpha = cv2.imread(os.path.join(root, files["alpha"]), cv2.IMREAD_GRAYSCALE)
+    if fg is None or alpha is None:
+        raise ImageReadError(f"sample {entry['id']}: missing or unreadable files {files}")
+    return np.dstack([cv2.cvtColor(fg, cv2.COLOR_BGR2RGB), alpha])
+
+
+def move_sample(root: str, sample_id: str, status: str) -> bool:
+    """Rename a sample's files to the place of ``status`` where they are elsewhere; False if some are missing.
+
+    Works file by file, so a move interrupted half-way is finished by the next call.
+    """
+    want = paths(status, sample_id)
+    others = [paths(s, sample_id) for s in STATUSES if s != status]
+    ok = True
+    for kind in KINDS:
+        dst = os.path.join(root, want[kind])
+        if os.path.exists(dst):
+            continue
+        src = next((os.path.join(root, o[kind]) for o in others if os.path.exists(os.path.join(root, o[kind]))), None)
+        if src is None:
+            ok = False
+            continue
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        os.replace(src, dst)
+    return ok
+
+
+def file_ids(root: str) -> dict[str, list[str]]:
+    """Ids found in the image folders -> their relative paths, temp files included (id of the final name)."""
+    found: dict[str, list[str]] = {}
+    for status in STATUSES:
+        for kind in KINDS:
+            sub = os.path.dirname(paths(status, "x")[kind])
+            folder = os.path.join(root, sub)
+            if not os.path.isdir(folder):
+                continue
+            for name in os.listdir(folder):
+                base = name.split(TMP_TAG)[0] if TMP_TAG in name else name
+                if base.endswith(".png") and SAFE_ID.match(base[:-4]):
+                    found.setdefault(base[:-4], []).append(f"{sub}/{name}")
+    return found
+
+
+def remove_unlisted(root: str, listed: dict, owns=lambda sample_id: True) -> int:
+    """Delete temp files and files of owned ids without a manifest line (unfinished work); return the count.
+
+    Listed samples lose only stale copies at the place of the status they do not have.
+    """
+    removed = 0
+    for sample_id, rels in file_ids(root).items():
+        if not owns(sample_id):
+            continue
+        entry = listed.get(sample_id)
+        keep = set(entry["files"].values()) if entry else set()
+        for rel in rels:
+            if rel in keep:
+                continue
+            if entry and TMP_TAG not in rel and not _stale_copy(root, rel, keep):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(root, rel))
+                removed += 1
+    return removed
+
+
+def _stale_copy(root: str, rel: str, keep: set) -> bool:
+    """A file of a listed sample is stale if the file of the same kind exists at the listed place."""
+    kind = rel.rsplit("/", 2)[-2]
+    return any(k.rsplit("/", 2)[-2] == kind and os.path.exists(os.path.join(root, k)) for k in keep)

@@ -1,0 +1,148 @@
+"""The Layer Diffusion source: prompt records -> SDXL + LayerDiffuse -> raw and refined RGBA.
+
+Generation, decoding and refinement run in :class:`ldmatte.generate.LayerDiffusionPipeline`
+(refinement on the device, right after decoding); every image has its own seed,
+derived from the run seed and its id, so a sample does not depend on its batch,
+its shard or an interruption. Model identifiers and the weight hashes that are
+known go into every manifest line.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+
+from .manifest import check_id
+from .sources import Produced
+
+__all__ = ["LayerDiffusionSource", "file_sha256", "weights_identity"]
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def file_sha256(path: str, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def weights_identity(path: str, hash_files: bool = True) -> dict:
+    """What identifies a weight file: its sha256 (the hub cache names blobs by it; else hashed if asked)."""
+    real = os.path.realpath(path)
+    name = os.path.basename(real)
+    if _SHA256.match(name):  # a Hugging Face cache blob: the name is the content hash
+        return {"sha256": name}
+    parts = real.split(os.sep)
+    ident = {}
+    if "snapshots" in parts[:-1]:
+        ident["revision"] = parts[parts.index("snapshots") + 1]
+    if hash_files and os.path.isfile(real):
+        ident["sha256"] = file_sha256(real)
+    return ident
+
+
+def _base_model_identity(base_model: str) -> dict:
+    """Base model: the UNet weight file's hash when the hub cache knows it (never re-hashed: gigabytes)."""
+    ident = {"name": base_model if not os.path.exists(base_model) else os.path.basename(os.path.normpath(base_model))}
+    folder = base_model if os.path.isdir(base_model) else None
+    if folder is None:
+        return ident
+    unet = os.path.join(folder, "unet")
+    for name in sorted(os.listdir(unet)) if os.path.isdir(unet) else []:
+        if name.endswith((".safetensors", ".bin")):
+            ident.setdefault("unet", {})[name] = weights_identity(os.path.join(unet, name), hash_files=False)
+    return ident
+
+
+class LayerDiffusionSource:
+    """Prompt records (``id``, ``prompt``, ``negative_prompt``, ``attributes``) to generated samples.
+
+    Parameters
+    ----------
+    records : list of dict
+        E.g. ``ldmatte.prompts.read_jsonl(path)``.
+    base_model, layerdiffuse_weights : str
+        As in :meth:`LayerDiffusionPipeline.from_pretrained`.
+    steps, guidance, batch_size, device, dtype, seed, height, width
+        Sampling settings; ``seed`` is the run seed (image seeds derive from it and the id).
+    pipeline_kwargs : dict, optional
+        More :meth:`~LayerDiffusionPipeline.from_pretrained` arguments (``decoder_config``, ``scheduler``...).
+    """
+
+    name = "layerdiffusion"
+
+    def __init__(self, records, base_model, layerdiffuse_weights, *, steps=25, guidance=7.0, batch_size=4,
+                 device=None, dtype=None, seed=0, height=1024, width=1024, negative_prompt=None,
+                 pipeline_kwargs=None):  # fmt: skip
+        if batch_size < 1 or steps < 1:
+            raise ValueError("batch_size and steps must be >= 1")
+        self.records = {}
+        for rec in records:
+            self.records.setdefault(check_id(str(rec["id"])), rec)
+        self.base_model, self.weights = str(base_model), str(layerdiffuse_weights)
+        self.steps, self.guidance, self.batch_size, self.seed = int(steps), float(guidance), int(batch_size), int(seed)
+        self.height, self.width, self.negative_prompt = int(height), int(width), negative_prompt
+        self.device, self.dtype = device, dtype
+        self.pipeline_kwargs = dict(pipeline_kwargs or {})
+        self._pipe = None
+        self._model = None
+
+    def ids(self) -> list[str]:
+        return list(self.records)
+
+    def _load(self):
+        import torch
+
+        from ..generate import LayerDiffusionPipeline
+
+        self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype = self.dtype or ("fp16" if str(self.device).startswith("cuda") else "fp32")
+        pipe = LayerDiffusionPipeline.from_pretrained(self.base_model, self.weights, device=self.device,
+                                                      dtype=self.dtype, **self.pipeline_kwargs)  # fmt: skip
+        pipe.sdxl.set_progress_bar_config(disable=True)
+        self._pipe = pipe
+        return pipe
+
+    def model(self) -> dict:
+        """Model identifiers for the manifest (hashes of the LayerDiffuse files computed once)."""
+        if self._model is None:
+            from ..generate.weights import DECODER_FILE, UNET_OFFSET_FILE, resolve_weights
+
+            files = {name: weights_identity(resolve_weights(self.weights, name))
+                     for name in (UNET_OFFSET_FILE, DECODER_FILE)}  # fmt: skip
+            self._model = {"base_model": _base_model_identity(self.base_model), "layerdiffuse": files,
+                           "steps": self.steps, "guidance": self.guidance, "height": self.height,
+                           "width": self.width, "dtype": self.dtype, "device_type": str(self.device).split(":")[0]}  # fmt: skip
+            if self.pipeline_kwargs.get("scheduler"):
+                self._model["scheduler"] = self.pipeline_kwargs["scheduler"]
+        return self._model
+
+    def produce(self, ids):
+        from ..generate.dataset import image_seed
+        from ..generate.pipeline import DEMO_NEGATIVE_PROMPT
+
+        ids = list(ids)
+        if not ids:
+            return
+        pipe = self._pipe or self._load()
+        model = self.model()
+        for start in range(0, len(ids), self.batch_size):
+            batch = [self.records[i] for i in ids[start : start + self.batch_size]]
+            seeds = [image_seed(self.seed, str(r["id"])) for r in batch]
+            negatives = [self.negative_prompt or r.get("negative_prompt") or DEMO_NEGATIVE_PROMPT for r in batch]
+            res = pipe([r["prompt"] for r in batch], negatives, seeds, height=self.height, width=self.width,
+                       num_inference_steps=self.steps, guidance_scale=self.guidance, refine=True)  # fmt: skip
+            for k, rec in enumerate(batch):
+                meta = {"prompt": rec["prompt"], "negative_prompt": negatives[k],
+                        "attributes": rec.get("attributes", {}), "seed": seeds[k], "model": model}  # fmt: skip
+                yield Produced(str(rec["id"]), res.raw[k], meta, res.refined[k], res.reports[k])
+
+    def describe(self) -> dict:
+        return {"source": self.name, "records": len(self.records), "seed": self.seed,
+                **{k: v for k, v in self.model().items() if k != "base_model"},
+                "base_model": self._base_name()}  # fmt: skip
+
+    def _base_name(self) -> str:
+        return _base_model_identity(self.base_model)["name"]
