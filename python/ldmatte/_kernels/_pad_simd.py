@@ -54,10 +54,11 @@ class _IR:
     def index(self, i, index):
         return self.b.load(self.eptr(i, index))
 
-    def tap(self, i, row_px, byte_off):
-        """The pixel (<4 x float>) ``byte_off`` bytes after pixel ``row_px`` of float32 array i."""
+    def tap(self, i, row_px, byte_off, pixels=1):
+        """``pixels`` pixels (<4 pixels x float>) ``byte_off`` bytes after pixel ``row_px`` of float32 array i."""
         row = self.b.bitcast(self.eptr(i, self.mul(row_px, 4)), _I8.as_pointer())
-        return self.b.load(self.b.bitcast(self.b.gep(row, [byte_off]), _vec(_F32, 4).as_pointer()), align=4)
+        vty = _vec(_F32, 4 * pixels)
+        return self.b.load(self.b.bitcast(self.b.gep(row, [byte_off]), vty.as_pointer()), align=4)
 
     def concat(self, parts):
         """Join equal vectors into one (a shuffle tree the backend turns into inserts)."""
@@ -183,17 +184,20 @@ def _make_ops(npx):
 
     @_intrinsic([None, _IP, None, _IP, None, _IP, _IP, _IP, None, _IP])
     def area(g):
-        """INTER_AREA outputs d.. of one row: (src[i0] * w0 + src[i1] * w1) + src[i2] * w2.
+        """INTER_AREA outputs d.. of one row: (src[i0] * w0 + src[i0 + 1] * w1) + src[i0 + 2] * w2.
 
-        args: src, row_px, ints, idx_off, floats, wt_off, dw, d, dst, dst_px. Tap k of
-        output d reads the pixel ``ints[idx_off + 3 d + k]`` bytes after pixel row_px
-        (byte offsets spare the address arithmetic) with the weight
-        ``floats[wt_off + k dw + d]``; the result goes to pixel dst_px + d.
+        args: src, row_px, ints, idx_off, floats, wt_off, dw, d, dst, dst_px. Output d's
+        taps are consecutive pixels from ``ints[idx_off + 3 d]`` bytes after pixel row_px
+        (byte offsets spare the address arithmetic), loaded at once (four pixels, the
+        last unused), with weights ``floats[wt_off + k dw + d]``; the result goes to
+        pixel dst_px + d. A missing third tap has weight 0 and reads a pixel the
+        caller keeps finite, so it adds an exact zero.
         """
         row, ioff, foff, dw, d = g.args[1], g.args[3], g.args[5], g.args[6], g.args[7]
+        runs = g.concat([g.tap(0, row, g.index(2, g.add(ioff, g.mul(g.add(d, p), 3))), 4) for p in range(npx)])
         r = None
         for k in range(3):
-            v = g.concat([g.tap(0, row, g.index(2, g.add(ioff, g.add(g.mul(g.add(d, p), 3), k)))) for p in range(npx)])
+            v = g.b.shuffle_vector(runs, runs, _const(_I32, [16 * (m // 4) + 4 * k + m % 4 for m in range(n)]))
             w = g.weights(4, g.add(foff, g.add(g.mul(dw, k), d)), npx)
             r = g.b.fmul(v, w) if r is None else g.b.fadd(r, g.b.fmul(v, w))
         g.b.store(r, g.eptr(8, g.mul(g.add(g.args[9], d), 4), _vec(_F32, n)), align=4)
@@ -218,6 +222,21 @@ def _make_ops(npx):
             g.b.store(r, g.eptr(9, g.mul(g.add(g.args[10], d), 4), _vec(_F32, n)), align=4)
 
         return hlerp
+
+    def make_hlerp_pair(ipp):
+        @_intrinsic([None, _IP, None, _IP, None, _IP, _IP, _IP, None, _IP])
+        def hlerp_pair(g):
+            """hlerp where the second tap is the pixel after the first (away from the borders): one
+            two-pixel load per output. args: src, row_px, ints, i0_off, floats, w_off, dw, d, dst, dst_px."""
+            row, foff, dw, d = g.args[1], g.args[5], g.args[6], g.args[7]
+            pairs = g.concat([g.tap(0, row, g.index(2, g.add(g.args[3], g.add(d, p))), 2) for p in range(npx)])
+            a = g.b.shuffle_vector(pairs, pairs, _const(_I32, [8 * (k // 4) + k % 4 for k in range(n)]))
+            b = g.b.shuffle_vector(pairs, pairs, _const(_I32, [8 * (k // 4) + 4 + k % 4 for k in range(n)]))
+            w0 = g.weights(4, g.add(foff, d), npx)
+            w1 = g.weights(4, g.add(foff, g.add(dw, d)), npx)
+            g.b.store(g.lerp(a, b, w0, w1, ipp), g.eptr(8, g.mul(g.add(g.args[9], d), 4), _vec(_F32, n)), align=4)
+
+        return hlerp_pair
 
     def make_blend(ipp, to_level):
         @_intrinsic([None, _IP, _IP, _IP, _FL, _FL, None, None, _IP, None, _IP])
@@ -278,6 +297,7 @@ def _make_ops(npx):
         premul=premul,
         area=area,
         hlerp=(make_hlerp(False), make_hlerp(True)),
+        hlerp_pair=(make_hlerp_pair(False), make_hlerp_pair(True)),
         blend=(make_blend(False, True), make_blend(True, True)),
         out=(make_blend(False, False), make_blend(True, False)),
     )
@@ -288,6 +308,8 @@ premul1, premulW = _OPS1["premul"], _OPSW["premul"]
 area1, areaW = _OPS1["area"], _OPSW["area"]
 hlerp1_cv, hlerp1_ipp = _OPS1["hlerp"]
 hlerpW_cv, hlerpW_ipp = _OPSW["hlerp"]
+pair1_cv, pair1_ipp = _OPS1["hlerp_pair"]
+pairW_cv, pairW_ipp = _OPSW["hlerp_pair"]
 blend1_cv, blend1_ipp = _OPS1["blend"]
 blendW_cv, blendW_ipp = _OPSW["blend"]
 out1_cv, out1_ipp = _OPS1["out"]

@@ -49,8 +49,10 @@ from ._pad_simd import (
     blendW_ipp,
     hlerp1_cv,
     hlerp1_ipp,
-    hlerpW_cv,
-    hlerpW_ipp,
+    pair1_cv,
+    pair1_ipp,
+    pairW_cv,
+    pairW_ipp,
     out1_cv,
     out1_ipp,
     outW_cv,
@@ -179,20 +181,35 @@ def _cascade(ws, plan, spans, done, last):
 
 @njit(cache=True, nogil=True)
 def _hrow(ws, src_px, plan, i, ipp, dst_px):
-    """Horizontal INTER_LINEAR of one fill row of level i + 1 (from ``src_px``) to level i's width."""
+    """Horizontal INTER_LINEAR of one fill row of level i + 1 (from ``src_px``) to level i's width.
+
+    Away from the borders the second tap is the next pixel, loaded together
+    with the first; the clamped border outputs take the general path.
+    """
     ints, floats = plan[4], plan[5]
     dw = plan[0][i, 1]
     t = _toffs(plan, i, 1)
-    m = dw - dw % WIDE
+    jl, jr = 0, dw
+    while jl < dw and ints[t[3] + jl] - ints[t[2] + jl] != 16:
+        jl += 1
+    while jr > jl and ints[t[3] + jr - 1] - ints[t[2] + jr - 1] != 16:
+        jr -= 1
+    m = jr - (jr - jl) % WIDE
     if ipp:
-        for j in range(0, m, WIDE):
-            hlerpW_ipp(ws, src_px, ints, t[2], t[3], floats, t[4], dw, j, ws, dst_px)
-        for j in range(m, dw):
-            hlerp1_ipp(ws, src_px, ints, t[2], t[3], floats, t[4], dw, j, ws, dst_px)
+        for j in range(jl, m, WIDE):
+            pairW_ipp(ws, src_px, ints, t[2], floats, t[4], dw, j, ws, dst_px)
+        for j in range(m, jr):
+            pair1_ipp(ws, src_px, ints, t[2], floats, t[4], dw, j, ws, dst_px)
     else:
-        for j in range(0, m, WIDE):
-            hlerpW_cv(ws, src_px, ints, t[2], t[3], floats, t[4], dw, j, ws, dst_px)
-        for j in range(m, dw):
+        for j in range(jl, m, WIDE):
+            pairW_cv(ws, src_px, ints, t[2], floats, t[4], dw, j, ws, dst_px)
+        for j in range(m, jr):
+            pair1_cv(ws, src_px, ints, t[2], floats, t[4], dw, j, ws, dst_px)
+    for k in range(jl + dw - jr):  # the border outputs: [0, jl) and [jr, dw)
+        j = k if k < jl else jr + k - jl
+        if ipp:
+            hlerp1_ipp(ws, src_px, ints, t[2], t[3], floats, t[4], dw, j, ws, dst_px)
+        else:
             hlerp1_cv(ws, src_px, ints, t[2], t[3], floats, t[4], dw, j, ws, dst_px)
 
 
@@ -357,7 +374,9 @@ def _stores(n_runs: int, size: int) -> np.ndarray:
     if ws is None or ws.shape[0] < n_runs or ws.shape[1] < size:
         rows = max(n_runs, 0 if ws is None else ws.shape[0])
         cols = max(size, 0 if ws is None else ws.shape[1])
-        ws = _LOCAL.stores = np.empty((rows, cols), np.float32)
+        # Zeroed once: every later write is finite, so a zero-weight tap that reads a pixel
+        # no one wrote still adds an exact zero.
+        ws = _LOCAL.stores = np.zeros((rows, cols), np.float32)
     return ws[:n_runs]
 
 
