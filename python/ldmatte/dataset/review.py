@@ -49,6 +49,7 @@ def _thumb(root: str, entry: dict, height: int) -> str:
     pair = [_checker_composite(rgba), np.repeat(rgba[..., 3:], 3, axis=2)]
     tile = np.concatenate([cv2.resize(p, (width, height), interpolation=cv2.INTER_AREA) for p in pair], axis=1)
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(tile, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     write_atomic(path, buf.tobytes(), durable=False)
     return rel
 

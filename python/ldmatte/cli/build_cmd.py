@@ -1,0 +1,142 @@
+"""``ldmatte build``: a matting dataset (fg/, alpha/, rejected/, manifest.jsonl, README.md) from a source."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+ORDER = 50
+
+
+def _common(parser) -> None:
+    from ..dataset.qc import add_arguments
+
+    parser.add_argument("-o", "--output", default=None, help="dataset folder (created; an existing one is resumed)")
+    parser.add_argument("--shard", default="0/1", help="process only shard i of n ('i/n', ids split by hash)")
+    parser.add_argument("--limit", type=int, default=None, help="process at most this many new samples")
+    parser.add_argument("--workers", type=int, default=None, help="threads for refine/QC/write (default: cores, <= 4)")
+    parser.add_argument("--review", action="store_true", help="also write review.html (contact sheet)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-fsync", action="store_true", help="skip fsync (faster, not crash-safe)")
+    add_arguments(parser)
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "build", help="build a matting dataset: refine, quality-control and write samples from a source",
+        description="Produce samples from a source, refine them, delete bad ones (quality control) and write "
+        "fg/<id>.png, alpha/<id>.png, rejected/, manifest.jsonl and a dataset card. Kill-safe: a rerun resumes "
+        "where the last one stopped. Exit status 1 when some inputs could not be used.",
+    )  # fmt: skip
+    p.add_argument("-o", "--output", dest="output_before_source", default=None, metavar="OUTPUT",
+                   help="dataset folder (may also follow SOURCE)")  # fmt: skip
+    sources = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    syn = sources.add_parser("synthetic", help="procedural portraits (demos, tests)")
+    syn.add_argument("-n", "--count", type=int, required=True, help="number of samples")
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--size", default="512", help="side, or HxW (default 512)")
+    syn.add_argument("--artifacts", default="realistic", choices=["none", "realistic", "heavy"])
+    syn.add_argument("--bad-fraction", type=float, default=0.0, help="share turned into constructed bad samples")
+    folder = sources.add_parser("folder", help="existing RGBA images in a folder")
+    folder.add_argument("folder", help="folder of RGBA PNGs")
+    folder.add_argument("--pattern", default="*.png", help="file pattern (default *.png)")
+    folder.add_argument("--recursive", action="store_true", help="also look in subfolders")
+    folder.add_argument("--metadata", default=None, help="JSON lines with id, prompt, attributes, seed... per image")
+    ld = sources.add_parser("layerdiffusion", help="generate with SDXL + LayerDiffuse (needs the gen extra)")
+    ld.add_argument("--prompts", required=True, help="prompt records (.jsonl, e.g. from 'ldmatte prompts')")
+    ld.add_argument("--base-model", required=True, help="SDXL model: diffusers folder or hub id")
+    ld.add_argument("--layerdiffuse-weights", required=True, help="folder (or hub repo) of the LayerDiffuse files")
+    ld.add_argument("--steps", type=int, default=25)
+    ld.add_argument("--guidance", type=float, default=7.0)
+    ld.add_argument("--batch-size", type=int, default=4)
+    ld.add_argument("--device", default=None, help="torch device (default cuda when available)")
+    ld.add_argument("--dtype", default=None, help="fp16, bf16 or fp32 (default fp16 on GPU, fp32 on CPU)")
+    ld.add_argument("--seed", type=int, default=0, help="run seed; image seeds derive from it and the id")
+    ld.add_argument("--height", type=int, default=1024)
+    ld.add_argument("--width", type=int, default=1024)
+    ld.add_argument("--negative-prompt", default=None, help="override the records' negative prompts")
+    ld.add_argument("--scheduler", default=None, choices=["euler", "euler_a", "dpmpp_2m", "ddim", "unipc"])
+    ld.add_argument("--decoder-config", default=None, help="JSON file of decoder arguments (non-standard decoders)")
+    for parser in (syn, folder, ld):
+        _common(parser)
+        parser.set_defaults(func=run)
+
+
+def _size(text: str):
+    parts = text.lower().split("x")
+    if len(parts) not in (1, 2) or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(f"--size must be N or HxW, got {text!r}")
+    return int(parts[0]) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+
+
+def _source(args):
+    from ..dataset import FolderSource, SyntheticSource
+
+    if args.source == "synthetic":
+        return SyntheticSource(args.count, args.seed, _size(args.size), args.artifacts, args.bad_fraction)
+    if args.source == "folder":
+        return FolderSource(args.folder, args.pattern, args.recursive, args.metadata)
+    return _ld_source(args)
+
+
+def _ld_source(args):
+    import json
+
+    try:
+        import diffusers  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError(f"the layerdiffusion source needs the gen extra (pip install 'ldmatte[gen]'): {exc}")
+    from ..dataset.ld_source import LayerDiffusionSource
+    from ..prompts import read_jsonl
+
+    kwargs = {"scheduler": args.scheduler}
+    if args.decoder_config:
+        with open(args.decoder_config, encoding="utf-8") as f:
+            kwargs["decoder_config"] = json.load(f)
+    return LayerDiffusionSource(
+        read_jsonl(args.prompts), args.base_model, args.layerdiffuse_weights, steps=args.steps,
+        guidance=args.guidance, batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
+        height=args.height, width=args.width, negative_prompt=args.negative_prompt, pipeline_kwargs=kwargs,
+    )  # fmt: skip
+
+
+def _report(summary) -> None:
+    err = sys.stderr
+    print(f"{summary.already_done} of {summary.shard_total} samples of this shard were done before; "
+          f"{summary.processed} processed now: {summary.kept} kept, {summary.rejected} rejected, "
+          f"{len(summary.errors)} errors", file=err)  # fmt: skip
+    if summary.processed and summary.seconds:
+        total = sum(summary.timings.values()) or 1.0
+        shares = ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in summary.timings.items())
+        print(f"{summary.seconds:.1f} s, {summary.processed / summary.seconds:.2f} images/s (time per stage: "
+              f"{shares})", file=err)  # fmt: skip
+    for sample_id, message in summary.errors[:20]:
+        print(f"  skipped {sample_id}: {message}", file=err)
+    if len(summary.errors) > 20:
+        print(f"  ... and {len(summary.errors) - 20} more (see errors*.jsonl)", file=err)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..dataset import build, parse_shard
+    from ..dataset.qc import config_from_args
+
+    args.output = args.output or args.output_before_source
+    try:
+        if not args.output:
+            raise ValueError("the dataset folder is required: -o DATASET")
+        shard = parse_shard(args.shard)
+        qc = config_from_args(args)
+        source = _source(args)
+        if args.limit is not None and args.limit < 0:
+            raise ValueError("--limit must be >= 0")
+        summary = build(source, args.output, shard=shard, qc=qc, limit=args.limit, workers=args.workers,
+                        progress=not args.no_progress, durable=not args.no_fsync)  # fmt: skip
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"ldmatte build: {exc}", file=sys.stderr)
+        return 2
+    _report(summary)
+    if args.review:
+        from ..dataset import write_review
+
+        print(f"review page: {write_review(args.output)}", file=sys.stderr)
+    return 1 if summary.errors else 0
