@@ -30,7 +30,7 @@ _EXPORTS = {
     "QCConfig": "qc",
     "evaluate": "qc",
     "RULES": "qc",
-    "requalify": "requalify",
+    "requalify": "qc_rerun",
     "write_review": "review",
     "write_card": "card",
     "read_manifest": "manifest",
