@@ -147,6 +147,13 @@ def test_measure_values_and_precomputed_measures():
     assert v.reasons == ("haze_left",)
 
 
+def test_strided_views_give_the_same_verdict():
+    rgba = ldmatte.refine(make_sample(4, SIZE).rgba)
+    view = rgba[..., 3]  # what the builder passes: a strided view
+    assert not view.flags["C_CONTIGUOUS"]
+    assert evaluate(view) == evaluate(np.ascontiguousarray(view))
+
+
 def test_validation():
     with pytest.raises(TypeError, match="uint8"):
         evaluate(np.zeros((4, 4), np.float32))

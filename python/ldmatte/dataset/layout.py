@@ -83,11 +83,16 @@ def read_rgba(path) -> np.ndarray:
     return _decode_rgba(path)
 
 
-def encode_png(image: np.ndarray, level: int = 1) -> bytes:
-    """PNG bytes of an RGB, RGBA or single-channel uint8 image (RGB order in, PNG order out)."""
+def encode_png(image: np.ndarray) -> bytes:
+    """PNG bytes of an RGB, RGBA or single-channel uint8 image (RGB order in, PNG order out).
+
+    OpenCV's default settings: with no parameters its encoder takes a fast
+    strategy, about twice as fast at 1024x1024 as an explicit level 1, at a
+    similar size.
+    """
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
-    ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, level])
+    ok, buf = cv2.imencode(".png", image)
     if not ok:  # pragma: no cover - OpenCV only fails on invalid input
         raise RuntimeError("PNG encoding failed")
     return buf.tobytes()

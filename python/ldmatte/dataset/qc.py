@@ -159,7 +159,7 @@ def measure(alpha, report=None, config: QCConfig | None = None) -> dict:
     visible = a > 0
     count = int(np.count_nonzero(visible))
     m = dict.fromkeys(("subject_area", "top_contact", "side_contact", "second_subject", "haze"), 0.0)
-    m["uniform"] = float(np.bincount(a.ravel(), minlength=256).max() / a.size)
+    m["uniform"] = int(cv2.calcHist([a], [0], None, [256], [0, 256]).max()) / a.size  # 5x np.bincount
     m["repaired"] = None
     if report is not None:
         fixed = report.uncertain_pixels - report.uncertain_pixels_kept + report.island_pixels_removed
@@ -180,7 +180,7 @@ def _check_alpha(alpha) -> np.ndarray:
         raise TypeError(f"alpha must be uint8, got {a.dtype}")
     if a.ndim != 2 or a.size == 0:
         raise ValueError(f"alpha must be a non-empty (H, W) array, got shape {a.shape}")
-    return a
+    return np.ascontiguousarray(a)
 
 
 def evaluate(alpha, report=None, config: QCConfig | None = None, measures: dict | None = None) -> Verdict:
