@@ -301,6 +301,18 @@ def test_folder_source_skips_and_reports_bad_inputs(messy_folder, tmp_path, caps
     assert main(argv) == 0 and not (out / "errors.jsonl").exists()
 
 
+def test_read_rgba_converts_what_it_can(tmp_path):
+    from ldmatte.dataset.layout import ImageReadError, read_rgba
+
+    deep = (np.arange(6 * 5 * 4).reshape(6, 5, 4) * 997 % 65536).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), deep)
+    expected = cv2.cvtColor(((deep.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8), cv2.COLOR_BGRA2RGBA)
+    assert np.array_equal(read_rgba(tmp_path / "deep.png"), expected)
+    assert issubclass(ImageReadError, ValueError)
+    with pytest.raises(ImageReadError, match="no such file"):
+        read_rgba(tmp_path / "missing.png")
+
+
 def test_folder_source_real_samples_with_metadata(data_dir, tmp_path):
     meta = tmp_path / "meta.jsonl"
     meta.write_text(json.dumps({"id": "dog_sd15", "prompt": "a dog", "attributes": {"kind": "dog"}, "seed": 5,
@@ -349,3 +361,21 @@ def test_layerdiffusion_source_with_a_tiny_model(tmp_path, capsys):
     assert files["ld_diffusers_sdxl_attn.safetensors"]["sha256"] == file_sha256(
         str(weights / "ld_diffusers_sdxl_attn.safetensors"))
     assert e["model"]["steps"] == 2 and e["report"]["height"] == 64 and str(tmp_path) not in json.dumps(e)
+
+
+def test_weights_identity_from_a_hub_cache_layout(tmp_path):
+    from ldmatte.dataset.ld_source import _base_model_identity, file_sha256, weights_identity
+
+    blob = tmp_path / "blobs" / ("ab" * 32)
+    blob.parent.mkdir()
+    blob.write_bytes(b"weights")
+    snap = tmp_path / "snapshots" / "rev123" / "unet"
+    snap.mkdir(parents=True)
+    (snap / "diffusion_pytorch_model.safetensors").symlink_to(blob)
+    assert weights_identity(str(snap / "diffusion_pytorch_model.safetensors")) == {"sha256": "ab" * 32}
+    plain = tmp_path / "w.safetensors"
+    plain.write_bytes(b"other")
+    assert weights_identity(str(plain)) == {"sha256": file_sha256(str(plain))}
+    assert weights_identity(str(plain), hash_files=False) == {}
+    ident = _base_model_identity(str(snap.parent))
+    assert ident == {"name": "rev123", "unet": {"diffusion_pytorch_model.safetensors": {"sha256": "ab" * 32}}}

@@ -43,16 +43,40 @@ def weights_identity(path: str, hash_files: bool = True) -> dict:
     return ident
 
 
+_UNET_FILES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
+               "diffusion_pytorch_model.bin")  # fmt: skip
+
+
+def _cached_hub_files(repo: str) -> dict:
+    """UNet weight files of a hub model already in the local cache (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - diffusers depends on it
+        return {}
+    found = {}
+    for name in _UNET_FILES:
+        try:
+            path = try_to_load_from_cache(repo, f"unet/{name}")
+        except Exception:  # an id the hub client rejects: nothing known
+            return {}
+        if isinstance(path, str):
+            found[name] = weights_identity(path, hash_files=False)
+    return found
+
+
 def _base_model_identity(base_model: str) -> dict:
-    """Base model: the UNet weight file's hash when the hub cache knows it (never re-hashed: gigabytes)."""
-    ident = {"name": base_model if not os.path.exists(base_model) else os.path.basename(os.path.normpath(base_model))}
-    folder = base_model if os.path.isdir(base_model) else None
-    if folder is None:
-        return ident
-    unet = os.path.join(folder, "unet")
-    for name in sorted(os.listdir(unet)) if os.path.isdir(unet) else []:
-        if name.endswith((".safetensors", ".bin")):
-            ident.setdefault("unet", {})[name] = weights_identity(os.path.join(unet, name), hash_files=False)
+    """Base model: the UNet weight files' hashes where the hub cache names them (never re-hashed: gigabytes)."""
+    local = os.path.exists(base_model)
+    ident = {"name": os.path.basename(os.path.normpath(base_model)) if local else base_model}
+    if not local:
+        unet = _cached_hub_files(base_model)
+    else:
+        folder = os.path.join(base_model, "unet")
+        names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+        unet = {n: weights_identity(os.path.join(folder, n), hash_files=False) for n in names
+                if n.endswith((".safetensors", ".bin"))}  # fmt: skip
+    if unet:
+        ident["unet"] = unet
     return ident
 
 
