@@ -21,7 +21,6 @@ import shutil
 import sys
 import tempfile
 
-import numpy as np
 
 from _common import interleaved_medians, print_table, set_threads, write_json
 
@@ -92,8 +91,8 @@ def _variants(samples: dict, workers: int) -> dict:
 
         return lambda: _fresh(run)
 
-    fns = {"refine only, 1 thread": refine_only,
-           f"refine only, {workers} threads": lambda: refine_only(workers), "refine + write, 1 thread": lambda: _fresh(refine_write),
+    fns = {"refine only, 1 thread": refine_only, f"refine only, {workers} threads": lambda: refine_only(workers),
+           "refine + write, 1 thread": lambda: _fresh(refine_write),
            "build, 1 worker, fsync": builder(1, True), "build, 1 worker, no fsync": builder(1, False)}  # fmt: skip
     if workers > 1:
         fns[f"build, {workers} workers, fsync"] = builder(workers, True)

@@ -37,7 +37,8 @@ def run(args) -> int:
 
     try:
         records = trimap_folder(args.source, args.output, erode=_size(args.erode), dilate=_size(args.dilate),
-                                seed=args.seed, fg_threshold=args.fg_threshold, bg_threshold=args.bg_threshold)  # fmt: skip
+                                seed=args.seed, fg_threshold=args.fg_threshold,
+                                bg_threshold=args.bg_threshold)  # fmt: skip
     except (ValueError, FileNotFoundError) as exc:
         print(f"ldmatte trimap: {exc}", file=sys.stderr)
         return 2

@@ -128,8 +128,9 @@ def build(source, out_dir, *, shard=(0, 1), qc: QCConfig | None = None, refine_k
     with lock(root, shard):
         entries = prepare(root, shard)
         mine = [i for i in source.ids() if shard[1] == 1 or shard_of(i, shard[1]) == shard[0]]
-        todo = [i for i in mine if i not in entries][: None if limit is None else max(0, int(limit))]
-        summary = BuildSummary(len(mine), len(mine) - len([i for i in mine if i not in entries]))
+        todo = [i for i in mine if i not in entries]
+        summary = BuildSummary(len(mine), len(mine) - len(todo))
+        todo = todo[: None if limit is None else max(0, int(limit))]
         _write_settings(root, source, qc, refine_kwargs)
         _run(source, todo, root, shard, qc, refine_kwargs, workers, progress, durable, summary)
         write_derived(root, shard, summary.errors)

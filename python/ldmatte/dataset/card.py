@@ -123,7 +123,8 @@ def card_text(root: str, entries: dict | None = None) -> str:
             f"Built with ldmatte {settings.get('ldmatte', '?')}. Source settings: "
             f"`{json.dumps(source, sort_keys=True)}`.", ""]  # fmt: skip
     parts = [head, _counts_section(entries, _errors(root)), _reasons_section(entries, settings.get("qc", {})),
-             _attributes_section(entries), _refinement_section(entries), _models_section(entries), [_LAYOUT]]  # fmt: skip
+             _attributes_section(entries), _refinement_section(entries), _models_section(entries),
+             [_LAYOUT]]  # fmt: skip
     return "\n".join(line for part in parts for line in part).rstrip() + "\n"
 
 

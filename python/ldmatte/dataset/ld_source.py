@@ -138,7 +138,8 @@ class LayerDiffusionSource:
                      for name in (UNET_OFFSET_FILE, DECODER_FILE)}  # fmt: skip
             self._model = {"base_model": _base_model_identity(self.base_model), "layerdiffuse": files,
                            "steps": self.steps, "guidance": self.guidance, "height": self.height,
-                           "width": self.width, "dtype": self.dtype, "device_type": str(self.device).split(":")[0]}  # fmt: skip
+                           "width": self.width, "dtype": self.dtype,
+                           "device_type": str(self.device).split(":")[0]}  # fmt: skip
             if self.pipeline_kwargs.get("scheduler"):
                 self._model["scheduler"] = self.pipeline_kwargs["scheduler"]
         return self._model

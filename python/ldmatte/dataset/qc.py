@@ -103,8 +103,8 @@ class Verdict:
     details: tuple
 
     def to_dict(self) -> dict:
-        return {"keep": self.keep, "reasons": list(self.reasons), "details": list(self.details),
-                "measures": {k: (None if v is None else round(float(v), 6)) for k, v in self.measures.items()}}  # fmt: skip
+        measures = {k: (None if v is None else round(float(v), 6)) for k, v in self.measures.items()}
+        return {"keep": self.keep, "reasons": list(self.reasons), "details": list(self.details), "measures": measures}
 
 
 def _components(visible: np.ndarray):

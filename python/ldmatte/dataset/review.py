@@ -94,9 +94,9 @@ def write_review(dataset, out: str = "review.html", *, thumb_height: int = 160, 
     buttons = ["<button onclick=\"show('all')\">all</button>", "<button onclick=\"show('kept')\">kept</button>",
                "<button onclick=\"show('rejected')\">rejected</button>"]  # fmt: skip
     buttons += [f"<button onclick=\"show('{c}')\">{c} ({n})</button>" for c, n in counts.most_common()]
-    body = [f"<h1>{html.escape(os.path.basename(os.path.normpath(root)))}: "
-            f"{sum(e['status'] == 'kept' for e in entries)} kept, "
-            f"{sum(e['status'] == 'rejected' for e in entries)} rejected</h1>", "<div>" + "".join(buttons) + "</div>"]  # fmt: skip
+    kept = sum(e["status"] == "kept" for e in entries)
+    title = f"{html.escape(os.path.basename(os.path.normpath(root)))}: {kept} kept, {len(entries) - kept} rejected"
+    body = [f"<h1>{title}</h1>", "<div>" + "".join(buttons) + "</div>"]
     for status, group in groups.items():
         body.append(f"<h2>{status} ({len(group)} shown)</h2><div class='grid'>")
         body += [_card(root, e, thumb_height) for e in group]
