@@ -21,7 +21,6 @@ import shutil
 import sys
 import tempfile
 
-
 from _common import interleaved_medians, print_table, set_threads, write_json
 
 
