@@ -241,7 +241,7 @@ def test_lock_refuses_a_second_writer(tmp_path):
             build(SyntheticSource(4, size=SIZE), tmp_path, shard=(0, 2), progress=False)
 
 
-def test_ids_and_write_helpers(tmp_path):
+def test_ids_shards_and_jsonl_writes(tmp_path):
     assert check_id("s0-000001") == "s0-000001"
     for bad in ("", "../x", "a/b", ".hidden", "x" * 200, 5):
         with pytest.raises(ValueError, match="not usable as a file name"):
