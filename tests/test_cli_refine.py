@@ -61,7 +61,8 @@ def test_mixed_folder(mixed, tmp_path, capsys):
     assert _digest(src) == before  # inputs untouched
     stdout, stderr = capsys.readouterr()
     assert "refined 4, skipped 0 (already done), failed 3" in stdout
-    for name, reason in [("rgb", "without an alpha channel"), ("truncated", "truncated PNG"), ("corrupt", "corrupt PNG")]:
+    for name, reason in [("rgb", "without an alpha channel"), ("truncated", "truncated PNG"),
+                         ("corrupt", "corrupt PNG")]:  # fmt: skip
         assert re.search(rf"failed: .*{name}\.png: .*{reason}", stderr)
     summary = json.loads((out / "refine-summary.json").read_text())
     assert summary["counts"] == {"refined": 4, "skipped": 0, "failed": 3}
@@ -230,7 +231,7 @@ def test_real_samples(data_dir, tmp_path, capsys):
     out = tmp_path / "real"
     assert main(["refine", *rgba_files, "-o", str(out), "--jobs", "2"]) == 0
     assert f"refined {len(rgba_files)}, skipped 0 (already done), failed 0" in capsys.readouterr().out
-    html, thumbs = _check_sheet(out)
+    _, thumbs = _check_sheet(out)
     assert len(thumbs) == 5 * len(rgba_files)
     thumb = cv2.imread(str(out / thumbs[0]), cv2.IMREAD_UNCHANGED)
     assert thumb.shape[1] == 224
@@ -239,3 +240,39 @@ def test_real_samples(data_dir, tmp_path, capsys):
     summary = json.loads((out / "refine-summary.json").read_text())
     assert summary["counts"] == {"refined": 0, "skipped": len(rgba_files), "failed": 1}
     assert "without an alpha channel" in summary["failures"][0]["reason"]
+
+
+def test_thumbnails(rng):
+    from ldmatte import panels
+    from ldmatte.contact_sheet import thumbnails
+
+    im = rng.integers(0, 256, (64, 96, 4), dtype=np.uint8)
+    clear, opaque = im.copy(), im.copy()
+    clear[..., 3], opaque[..., 3] = 0, 255
+    t = thumbnails(clear, opaque, width=48)
+    assert np.array_equal(t["input"], panels.checkerboard(32, 48, cell=8))  # nothing over the checkerboard
+    shrunk = cv2.resize(np.ascontiguousarray(im[..., :3]), (48, 32), interpolation=cv2.INTER_AREA)
+    assert np.abs(t["refined"].astype(int) - shrunk).max() <= 1  # opaque: the colour itself
+    assert (t["alpha_in"] == 0).all() and (t["alpha_out"] == 255).all()
+    assert np.array_equal(t["changes"], panels.change_map(clear[..., 3], opaque[..., 3], (48, 32)))
+    small = thumbnails(im[:5, :7], im[:5, :7])  # never upscaled
+    assert small["input"].shape == (5, 7, 3)
+    with pytest.raises(ValueError, match="differ in shape"):
+        thumbnails(im, im[1:])
+    with pytest.raises(TypeError, match="RGBA"):
+        thumbnails(im[..., :3], im[..., :3])
+
+
+@pytest.mark.gpu
+def test_device_cuda_matches_cpu(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for s in range(4):
+        cv2.imwrite(str(src / f"{s}.png"), _bgra(synth.make_sample(s, 160).rgba))
+    assert main(["refine", str(src), "-o", str(tmp_path / "cpu"), "-q"]) == 0
+    assert main(["refine", str(src), "-o", str(tmp_path / "gpu"), "-q", "--device", "cuda", "--jobs", "2"]) == 0
+    for s in range(4):
+        cpu, gpu = read_rgba(tmp_path / "cpu" / f"{s}.png")[0], read_rgba(tmp_path / "gpu" / f"{s}.png")[0]
+        assert np.array_equal(cpu[..., 3], gpu[..., 3])  # bit-identical alpha
+        assert np.abs(cpu.astype(int) - gpu).max() <= 1  # padding within one level
+        assert json.loads((tmp_path / "gpu" / f"{s}.json").read_text())["device"] == "cuda"

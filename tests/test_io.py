@@ -79,7 +79,8 @@ def test_gray_alpha_and_palette_transparency_are_rgba(tmp_path, rgba):
     Image.fromarray(rgba[..., :2], "LA").save(tmp_path / "la.png")
     out, info = read_rgba(tmp_path / "la.png")
     assert info.mode == "gray+alpha" and not info.alpha_only
-    assert all(np.array_equal(out[..., c], rgba[..., 0]) for c in range(3)) and np.array_equal(out[..., 3], rgba[..., 1])
+    assert all(np.array_equal(out[..., c], rgba[..., 0]) for c in range(3))
+    assert np.array_equal(out[..., 3], rgba[..., 1])
     pal = Image.fromarray(rgba[..., :3]).convert("P")
     pal.save(tmp_path / "p.png", transparency=0)
     out, info = read_rgba(tmp_path / "p.png")
@@ -238,3 +239,12 @@ def test_property_any_prefix_is_refused(tmp_path, seed, frac):
     (tmp_path / "t.png").write_bytes(data[: int(frac * len(data))])
     with pytest.raises(ImageReadError):
         read_rgba(tmp_path / "t.png")
+
+
+@pytest.mark.parametrize("name", ["ldmatte.io", "ldmatte.contact_sheet"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

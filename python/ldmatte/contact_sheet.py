@@ -36,15 +36,16 @@ def _thumb_size(height: int, width: int, thumb_width: int) -> tuple[int, int]:
     return w, max(1, round(height * w / width))
 
 
-def _composite_thumb(rgba: np.ndarray, size) -> np.ndarray:
-    """Small composite on a checkerboard. Premultiplied colour and alpha are area-averaged
-    first (the same as averaging the full-size composite, at a fraction of the cost)."""
-    a = rgba[..., 3].astype(np.float32) * np.float32(1 / 255)
-    premul = rgba[..., :3].astype(np.float32) * a[..., None]
-    premul = cv2.resize(premul, size, interpolation=cv2.INTER_AREA)
-    a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
-    bg = checkerboard(size[1], size[0], cell=8).astype(np.float32)
-    return np.clip(premul + bg * (1 - a[..., None]) + 0.5, 0, 255).astype(np.uint8)
+def _small_premultiplied(rgba: np.ndarray, size) -> np.ndarray:
+    """Area-averaged premultiplied RGBA: averaging colour weighted by alpha, as a composite would."""
+    return cv2.resize(cv2.cvtColor(rgba, cv2.COLOR_RGBA2mRGBA), size, interpolation=cv2.INTER_AREA)
+
+
+def _composite_thumb(small: np.ndarray) -> np.ndarray:
+    """A small premultiplied RGBA over a checkerboard (the same as shrinking the full-size composite)."""
+    bg = checkerboard(small.shape[0], small.shape[1], cell=8).astype(np.float32)
+    out = small[..., :3] + bg * (1 - small[..., 3:] * np.float32(1 / 255))
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def thumbnails(before, after, width: int = THUMB_WIDTH) -> dict:
@@ -69,12 +70,12 @@ def thumbnails(before, after, width: int = THUMB_WIDTH) -> dict:
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 8:
         raise ValueError(f"width must be an integer >= 8, got {width!r}")
     size = _thumb_size(before.shape[0], before.shape[1], int(width))
-    small = lambda alpha: cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)  # noqa: E731
+    small_in, small_out = _small_premultiplied(before, size), _small_premultiplied(after, size)
     return {
-        "input": _composite_thumb(before, size),
-        "refined": _composite_thumb(after, size),
-        "alpha_in": small(before[..., 3]),
-        "alpha_out": small(after[..., 3]),
+        "input": _composite_thumb(small_in),
+        "refined": _composite_thumb(small_out),
+        "alpha_in": np.ascontiguousarray(small_in[..., 3]),
+        "alpha_out": np.ascontiguousarray(small_out[..., 3]),
         "changes": change_map(before[..., 3], after[..., 3], size),
     }
 

@@ -190,8 +190,8 @@ class Runner:
         if self.extra:
             rec["metrics"] = self.extra(rel, rgba, out)
         t4 = time.perf_counter()
-        rec["timings"] = {k: round(v, 6) for k, v in
-                          dict(read_s=t1 - t0, refine_s=t2 - t1, write_s=t3 - t2, sheet_s=t4 - t3, total_s=t4 - t0).items()}  # fmt: skip
+        spans = dict(read_s=t1 - t0, refine_s=t2 - t1, write_s=t3 - t2, sheet_s=t4 - t3, total_s=t4 - t0)
+        rec["timings"] = {k: round(v, 6) for k, v in spans.items()}
         io.write_json_atomic(os.path.splitext(dst)[0] + ".json", rec)  # last: marks the image as done
         return rec
 
@@ -253,8 +253,9 @@ def finish(outdir, records, failures, refined, skipped, kwargs, seconds, title="
                    counts=dict(refined=refined, skipped=skipped, failed=len(failures)),
                    failures=failures, other_settings=other)  # fmt: skip
     io.write_json_atomic(os.path.join(outdir, SUMMARY), summary)
-    lines = [f"{len(records)} images: {refined} refined now, {skipped} already done, {len(failures)} failed "
-             f"({seconds:.1f} s)", "settings: " + ", ".join(f"{k}={v}" for k, v in kwargs.items()), *extra_lines]  # fmt: skip
+    counts = f"{len(records)} images: {refined} refined now, {skipped} already done, {len(failures)} failed"
+    lines = [f"{counts} ({seconds:.1f} s)", "settings: " + ", ".join(f"{k}={v}" for k, v in kwargs.items()),
+             *extra_lines]  # fmt: skip
     contact_sheet.write_sheet(os.path.join(outdir, SHEET), records, title, lines, failures)
     return summary
 
