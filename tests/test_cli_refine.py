@@ -97,6 +97,9 @@ def test_rerun_skips_finished_and_overwrite_redoes(mixed, tmp_path, capsys):
     assert "refined 1, skipped 3 (already done), failed 3" in capsys.readouterr().out
     assert os.stat(out / "good1.json").st_mtime_ns == stamp and (out / "good2.json").exists()
     assert "4 images: 1 refined now, 3 already done" in (out / "index.html").read_text()  # skipped ones listed
+    os.utime(src / "good2.png", ns=(1, 1))  # an input changed since: redone
+    assert main(argv[:-1]) == 1
+    assert "refined 1, skipped 3 (already done)" in capsys.readouterr().out
     assert main(argv[:-1] + ["--no-snap"]) == 1  # other settings: not redone, but said
     assert "made with other settings" in capsys.readouterr().out
     assert main(argv[:-1] + ["--overwrite", "--no-snap"]) == 1

@@ -3,9 +3,10 @@
 Every input ``<rel>.png`` gives ``OUTDIR/<rel>.png`` (the refined RGBA, or the
 refined alpha for a grayscale input) and ``OUTDIR/<rel stem>.json`` (its
 report), written in that order and atomically: the JSON marks a finished image,
-so a rerun skips it, and a killed run leaves at most temp files, removed by the
-next run. ``OUTDIR/refine-summary.json`` and the contact sheet
-``OUTDIR/index.html`` (thumbnails in ``OUTDIR/_sheet/``) are rewritten at the end.
+so a rerun skips it (unless the input's size or modification time changed), and
+a killed run leaves at most temp files, removed by the next run.
+``OUTDIR/refine-summary.json`` and the contact sheet ``OUTDIR/index.html``
+(thumbnails in ``OUTDIR/_sheet/``) are rewritten at the end.
 
 Workers are threads, not processes: the Numba kernels run with ``nogil=True``
 and OpenCV's PNG codecs release the GIL, so threads use all cores without
@@ -175,6 +176,7 @@ class Runner:
         from .. import contact_sheet, io
 
         t0 = time.perf_counter()
+        stamp = _stamp(src)  # before reading: a file replaced meanwhile is redone by the next run
         rgba, info = io.read_rgba(src, self.max_pixels)
         t1 = time.perf_counter()
         out, report = self._refine(rgba)
@@ -185,7 +187,7 @@ class Runner:
         t3 = time.perf_counter()
         stem = f"{THUMBS}/{os.path.splitext(rel)[0]}"
         thumbs = contact_sheet.write_thumbnails(self.outdir, stem, rgba, out, self.thumb_width)
-        rec = dict(input=os.path.abspath(src), output=rel, image=info.to_dict(), device=self.device,
+        rec = dict(input=os.path.abspath(src), input_stamp=stamp, output=rel, image=info.to_dict(), device=self.device,
                    settings=self.kwargs, report=report.to_dict(), thumbnails=thumbs)  # fmt: skip
         if self.extra:
             rec["metrics"] = self.extra(rel, rgba, out)
@@ -196,14 +198,20 @@ class Runner:
         return rec
 
 
-def _done_record(outdir: str, rel: str):
-    """The record of a finished image, or None when it must be (re)done."""
+def _stamp(path: str) -> list:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _done_record(outdir: str, src: str, rel: str):
+    """The record of a finished image, or None when it must be (re)done (missing, or the input changed)."""
     png = os.path.join(outdir, *rel.split("/"))
     try:
         if os.path.isfile(png):
             with open(os.path.splitext(png)[0] + ".json", encoding="utf-8") as f:
                 rec = json.load(f)
-            return rec if isinstance(rec, dict) and rec.get("output") == rel else None
+            if isinstance(rec, dict) and rec.get("output") == rel and rec.get("input_stamp") == _stamp(src):
+                return rec
     except (OSError, ValueError):
         pass
     return None
@@ -222,7 +230,7 @@ def execute(runner: Runner, jobs, overwrite=False, n_jobs=None, progress=True):
 
     records, failures, todo = [], [], []
     for src, rel in jobs:
-        rec = None if overwrite else _done_record(runner.outdir, rel)
+        rec = None if overwrite else _done_record(runner.outdir, src, rel)
         (todo.append((src, rel)) if rec is None else records.append(rec))
     skipped = len(records)
     n_jobs = max(1, min(n_jobs or min(os.cpu_count() or 1, 8), len(todo) or 1))
