@@ -143,7 +143,8 @@ def test_name_collisions_missing_inputs_and_usage_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "already the output of" in err and "nope.png: no such file or folder" in err
     for bad, message in [(["--fg-tol", "300"], "fg_tol"), (["--min-subject-fraction", "2"], "min_subject_fraction"),
-                         (["--jobs", "0"], "--jobs")]:  # fmt: skip
+                         (["--jobs", "0"], "--jobs"), (["--thumb-width", "4"], "--thumb-width"),
+                         (["--max-pixels", "0"], "--max-pixels")]:  # fmt: skip
         assert main(["refine", str(tmp_path / "x"), "-o", out, *bad]) == 2
         assert message in capsys.readouterr().err
     (tmp_path / "empty").mkdir()

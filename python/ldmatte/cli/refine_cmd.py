@@ -55,7 +55,8 @@ def refine_kwargs(args) -> dict:
 def add_run_options(p) -> None:
     p.add_argument("-j", "--jobs", type=int, default=None, help="worker threads (default: CPU cores, at most 8)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
-                   help="cuda: refine on the GPU (torch + the CUDA build); auto: the GPU when usable")  # fmt: skip
+                   help="cuda: refine on the GPU (torch + the CUDA build); auto: the GPU when usable; "
+                   "default cpu (outputs then do not depend on the machine)")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary (failures still)")
 
 
@@ -276,8 +277,10 @@ def run(args) -> int:
     kwargs = refine_kwargs(args)
     try:
         ldmatte.refine(__import__("numpy").zeros((1, 1, 4), "uint8"), **kwargs)  # the library checks the options
-        if args.jobs is not None and args.jobs < 1:
-            raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+        for name, value, low in (("--jobs", args.jobs, 1), ("--max-pixels", args.max_pixels, 1),
+                                 ("--thumb-width", args.thumb_width, 8)):  # fmt: skip
+            if value is not None and value < low:
+                raise UsageError(f"{name} must be at least {low}, got {value}")
         device = resolve_device(args.device)
         jobs, failures = collect(args.inputs, args.output, args.recursive)
         if not jobs and not failures:
