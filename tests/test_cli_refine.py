@@ -280,3 +280,14 @@ def test_device_cuda_matches_cpu(tmp_path):
         assert np.array_equal(cpu[..., 3], gpu[..., 3])  # bit-identical alpha
         assert np.abs(cpu.astype(int) - gpu).max() <= 1  # padding within one level
         assert json.loads((tmp_path / "gpu" / f"{s}.json").read_text())["device"] == "cuda"
+
+
+def test_progress_bar_goes_to_stderr(tmp_path, capsys):
+    from ldmatte.cli.refine_cmd import Runner, execute
+
+    cv2.imwrite(str(tmp_path / "a.png"), _bgra(synth.make_sample(6, 96).rgba))
+    runner = Runner(str(tmp_path / "out"), dict(ldmatte.DEFAULTS))
+    records, failures, refined, skipped = execute(runner, [(str(tmp_path / "a.png"), "a.png")], progress=True)
+    assert (len(records), failures, refined, skipped) == (1, [], 1, 0)
+    out, err = capsys.readouterr()
+    assert out == "" and "1/1" in err
