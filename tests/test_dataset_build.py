@@ -288,7 +288,7 @@ def test_folder_source_skips_and_reports_bad_inputs(messy_folder, tmp_path, caps
     err = capsys.readouterr().err
     bad = {"rgb_only", "grey", "truncated", "not_png", "empty"}
     errors = {r["id"]: r["error"] for r in read_lines(str(out / "errors.jsonl"))}
-    assert set(errors) == bad and "5 errors" in err and "no alpha channel" in errors["rgb_only"]
+    assert set(errors) == bad and "5 errors" in err and "without an alpha channel" in errors["rgb_only"]
     assert str(messy_folder) not in json.dumps(errors)
     entries = _check_consistent(out, [i for i in FolderSource(messy_folder).ids() if i not in bad])
     space_id = next(i for i in entries if i.startswith("good_1-"))

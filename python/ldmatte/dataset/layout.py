@@ -22,6 +22,8 @@ import os
 import cv2
 import numpy as np
 
+from ..io import ImageReadError
+from ..io import read_rgba as _read_checked
 from .manifest import TMP_TAG, SAFE_ID, write_atomic
 
 __all__ = ["KINDS", "STATUSES", "ImageReadError", "paths", "read_rgba", "encode_png", "read_sample",
@@ -30,19 +32,6 @@ __all__ = ["KINDS", "STATUSES", "ImageReadError", "paths", "read_rgba", "encode_
 KINDS = ("fg", "alpha")
 STATUSES = ("kept", "rejected")
 _DIRS = {"kept": "", "rejected": "rejected"}
-
-
-def _shared_error():
-    """``ldmatte.io.ImageReadError`` when that module is installed, so callers can catch either."""
-    try:
-        from ..io import ImageReadError as shared
-    except ImportError:
-        return ValueError
-    return shared
-
-
-class ImageReadError(_shared_error()):
-    """An input image that cannot be used (unreadable, no alpha channel, unsupported depth)."""
 
 
 def paths(status: str, sample_id: str) -> dict[str, str]:
@@ -59,28 +48,18 @@ def paths(status: str, sample_id: str) -> dict[str, str]:
     return {k: "/".join(p for p in (_DIRS[status], k, f"{sample_id}.png") if p) for k in KINDS}
 
 
-def _decode_rgba(path: str) -> np.ndarray:
-    data = np.fromfile(path, np.uint8) if os.path.getsize(path) else np.zeros(0, np.uint8)
-    im = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if im is None:
-        raise ImageReadError(f"{path}: not a readable image")
-    if im.ndim == 2 or im.shape[2] != 4:
-        channels = 1 if im.ndim == 2 else im.shape[2]
-        raise ImageReadError(f"{path}: no alpha channel ({channels} channel{'s' * (channels > 1)}); "
-                             "need an RGBA image")  # fmt: skip
-    if im.dtype == np.uint16:  # 16-bit PNG: keep the top 8 bits, as an 8-bit writer would round
-        im = ((im.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    elif im.dtype != np.uint8:
-        raise ImageReadError(f"{path}: unsupported sample type {im.dtype}")
-    return cv2.cvtColor(im, cv2.COLOR_BGRA2RGBA)
-
-
 def read_rgba(path) -> np.ndarray:
-    """(H, W, 4) uint8 RGBA of an image file; ImageReadError (a ValueError) when it cannot be one."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ImageReadError(f"{path}: no such file")
-    return _decode_rgba(path)
+    """(H, W, 4) uint8 RGBA of an image file for a dataset sample.
+
+    The checked reader of :func:`ldmatte.io.read_rgba` (16-bit files rounded to
+    8 bits, truncated or corrupt files refused with the reason), except that a
+    grayscale file without alpha is refused too: a sample needs a foreground.
+    Raises :class:`ldmatte.io.ImageReadError` (a ValueError).
+    """
+    rgba, info = _read_checked(path)
+    if info.alpha_only:
+        raise ImageReadError(path, "grayscale image without alpha channel: a dataset sample needs an RGBA image")
+    return rgba
 
 
 def encode_png(image: np.ndarray) -> bytes:
@@ -112,7 +91,7 @@ def read_sample(root: str, entry: dict) -> np.ndarray:
     fg = cv2.imread(os.path.join(root, files["fg"]), cv2.IMREAD_COLOR)
     alpha = cv2.imread(os.path.join(root, files["alpha"]), cv2.IMREAD_GRAYSCALE)
     if fg is None or alpha is None:
-        raise ImageReadError(f"sample {entry['id']}: missing or unreadable files {files}")
+        raise ImageReadError(root, f"sample {entry['id']}: missing or unreadable files {files}")
     return np.dstack([cv2.cvtColor(fg, cv2.COLOR_BGR2RGB), alpha])
 
 
