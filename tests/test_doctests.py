@@ -1,10 +1,13 @@
-"""Run the docstring examples of the installed public modules."""
+"""Run the docstring examples of every installed ldmatte module."""
 import doctest
 import importlib
+import pkgutil
 
 import pytest
 
-MODULES = ["ldmatte.label", "ldmatte.caar", "ldmatte.pad", "ldmatte.refine"]
+import ldmatte
+
+MODULES = sorted(m.name for m in pkgutil.walk_packages(ldmatte.__path__, "ldmatte.") if not m.name.endswith("__main__"))
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -12,3 +15,9 @@ def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+
+
+def test_public_functions_have_examples():
+    missing = [name for name in ldmatte.__all__ if callable(getattr(ldmatte, name))
+               and not isinstance(getattr(ldmatte, name), type) and ">>>" not in (getattr(ldmatte, name).__doc__ or "")]
+    assert not missing, f"public functions without an example: {missing}"

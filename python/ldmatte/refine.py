@@ -6,6 +6,7 @@ import numpy as np
 from . import _backend
 from ._arrays import array_kind, check_image_stack
 from .caar import DEFAULTS, refine_alpha
+from ._kernels.pad import repad_rgba_batch
 from .pad import pad_rgb
 
 __all__ = ["refine"]
@@ -76,6 +77,11 @@ def refine(
         alpha_in, fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction, return_report, backend=backend
     )
     alpha, report = result if return_report else (result, None)
+    if array_kind(rgba) == "numpy":  # one pass: colour kept where alpha > 0, padding computed with the new alpha
+        stack, alphas = (rgba, alpha) if rgba.ndim == 4 else (rgba[None], alpha[None])
+        out = repad_rgba_batch(np.ascontiguousarray(stack), np.ascontiguousarray(alphas))
+        out = out if rgba.ndim == 4 else out[0]
+        return (out, report) if return_report else out
     with_alpha = _compose(rgba, alpha, rgba[..., :3])  # straight colour + refined alpha
     padded = pad_rgb(with_alpha, np.uint8, backend=backend)
     out = _compose(rgba, alpha, padded)

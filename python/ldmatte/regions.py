@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 from numba import njit
 
+from . import _backend
 from ._arrays import as_host, check_image_stack
 
 __all__ = ["ComponentStats", "component_stats"]
@@ -91,7 +92,14 @@ def _one(labels: np.ndarray, num) -> ComponentStats:
     return ComponentStats(area, bbox, frame)
 
 
-def component_stats(labels, num=None):
+def _use_cuda(labels, backend: str) -> bool:
+    """True where the device path runs: asked for, or "auto" with device labels and a usable CUDA build."""
+    if backend == "auto" and not (_backend.is_on_gpu(labels) and _backend.cuda_usable()):
+        return False
+    return _backend.select_backend(labels, backend) == "cuda"
+
+
+def component_stats(labels, num=None, *, backend: str = "auto"):
     """Area, bounding box and frame contact of every labelled component.
 
     Parameters
@@ -102,6 +110,10 @@ def component_stats(labels, num=None):
     num : int or sequence of int, optional
         Number of components N (per image for a batch), e.g. from
         ``label(..., return_num=True)``; defaults to the largest label.
+    backend : {"auto", "cpu", "cuda"}
+        "auto" measures device labels on the GPU when the CUDA backend is usable
+        (one synchronisation to read the results back) and host labels with
+        Numba; "cpu" copies device labels to the host first.
 
     Returns
     -------
@@ -117,6 +129,10 @@ def component_stats(labels, num=None):
     ([2, 3], [[0, 0, 1, 2], [1, 2, 3, 4]], [True, True])
     """
     _, _, batched = check_image_stack(labels, "labels", (np.integer,))
+    if _use_cuda(labels, backend):
+        from ._cuda import component_stats_cuda
+
+        return component_stats_cuda(labels, num)
     host = as_host(labels)
     if host.dtype != np.int32:
         if host.size and (host.min() < 0 or host.max() > np.iinfo(np.int32).max):
