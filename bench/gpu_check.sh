@@ -87,6 +87,12 @@ for tool in ${SANITIZER:+memcheck racecheck synccheck initcheck}; do
       | sort | uniq -c | sort -rn | head -n 30 || true
     tail -n 15 "$log"
   fi
+  if [ "$tool" = racecheck ] && [ "$status" -eq 86 ] && ! grep -E "access at" "$log" | grep -q -v -E "(load|store)_relaxed"; then
+    # racecheck sees shared memory only: the union-find parent words of ccl_tiles, read and path-compressed
+    # concurrently by design (csrc/cuda/ccl.cuh explains why those races cannot change a result)
+    echo "  every hazard is between load_relaxed/store_relaxed of union-find parents: expected, counted as ok"
+    status=0
+  fi
   record "sanitizer $tool" "$status"
 done
 

@@ -12,7 +12,12 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(ldmatte.__path__, "ldmatt
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
-    module = importlib.import_module(name)
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:  # an optional extra (e.g. gen: diffusers) that is not installed
+        if exc.name and exc.name.split(".")[0] == "ldmatte":
+            raise
+        pytest.skip(f"needs {exc.name}, not installed")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
 
