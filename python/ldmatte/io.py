@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 __all__ = ["ImageReadError", "ImageInfo", "MAX_PIXELS", "read_rgba", "write_png_atomic", "write_bytes_atomic",
-           "write_json_atomic", "remove_stale_temps", "is_temp_name"]  # fmt: skip
+           "write_json_atomic", "remove_stale_temps", "is_temp_name", "fsync_dir"]  # fmt: skip
 
 MAX_PIXELS = 8192 * 8192  # default limit; Layer Diffusion outputs are about 1 megapixel
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -222,7 +222,8 @@ def is_temp_name(name: str) -> bool:
     return _TMP_RE.match(name) is not None
 
 
-def _fsync_dir(folder: str) -> None:
+def fsync_dir(folder: str) -> None:
+    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened or synced)."""
     # The rename is durable only once the folder's entry is on disk; not possible on every OS.
     with contextlib.suppress(OSError):
         fd = os.open(folder or ".", os.O_RDONLY)
@@ -232,16 +233,18 @@ def _fsync_dir(folder: str) -> None:
             os.close(fd)
 
 
-def write_bytes_atomic(path, data: bytes, durable: bool = True) -> None:
+def write_bytes_atomic(path, data: bytes, durable: bool = True, temp: str | None = None) -> None:
     """Write ``data`` to ``path`` through a temp file in the same folder and a rename.
 
     With ``durable`` the temp file and the folder are fsynced, so after a crash
-    ``path`` holds the old content or the new one, whole.
+    ``path`` holds the old content or the new one, whole. ``temp`` names the temp
+    file (a caller that cleans up its own stale temps); by default it is a
+    hidden, unique name that :func:`is_temp_name` recognises.
     """
     path = os.fspath(path)
-    tmp = _temp_path(path)
+    tmp = _temp_path(path) if temp is None else temp
     try:
-        with open(tmp, "xb") as f:
+        with open(tmp, "xb" if temp is None else "wb") as f:
             f.write(data)
             f.flush()
             if durable:
@@ -252,7 +255,7 @@ def write_bytes_atomic(path, data: bytes, durable: bool = True) -> None:
             os.remove(tmp)
         raise
     if durable:
-        _fsync_dir(os.path.dirname(path))
+        fsync_dir(os.path.dirname(path))
 
 
 def write_png_atomic(path, image, durable: bool = True) -> None:

@@ -21,6 +21,8 @@ import json
 import os
 import re
 
+from ..io import fsync_dir, write_bytes_atomic
+
 __all__ = [
     "MANIFEST",
     "SAFE_ID",
@@ -86,36 +88,9 @@ def shard_manifest(shard: tuple[int, int]) -> str:
     return MANIFEST if n == 1 else f"manifest.shard-{i}-of-{n}.jsonl"
 
 
-def fsync_dir(path: str) -> None:
-    """Make a rename in ``path`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some file systems refuse
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: str, data: bytes, durable: bool = True) -> None:
-    """Write ``data`` to a temp file beside ``path``, fsync it, rename it over ``path``."""
-    tmp = f"{path}{TMP_TAG}{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    if durable:
-        fsync_dir(os.path.dirname(path) or ".")
+    """Write ``data`` to a temp file ``<path>.tmp<pid>`` beside ``path``, fsync it, rename it over ``path``."""
+    write_bytes_atomic(path, data, durable, temp=f"{path}{TMP_TAG}{os.getpid()}")
 
 
 def write_jsonl_atomic(path: str, records) -> int:
