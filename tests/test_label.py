@@ -177,3 +177,49 @@ def test_property_numbering(shape, density, seed, connectivity):
     np.testing.assert_array_equal(present, np.arange(1, num + 1))
     first = [np.flatnonzero(labels.ravel() == k)[0] for k in range(1, num + 1)]
     assert first == sorted(first)
+
+
+# ---------------------------------------------------------------- one image split into strips of rows
+
+
+def assert_strips_same_as_scipy(mask, connectivity, n_strips):
+    from ldmatte._kernels.ccl_strips import label_image_strips
+
+    img = np.ascontiguousarray(np.asarray(mask) != 0).view(np.uint8)
+    out = np.full(img.shape, -7, np.int32)  # every pixel must be written
+    num = label_image_strips(img, 1 if connectivity == 8 else 0, out, n_strips)
+    ref, ref_num = label_reference(img != 0, connectivity)
+    np.testing.assert_array_equal(out, ref)
+    assert num == ref_num
+
+
+@pytest.mark.parametrize("connectivity", CONNS)
+@pytest.mark.parametrize("n_strips", [2, 3, 7, 1000])
+def test_strips_adversarial(connectivity, n_strips, rng):
+    # Seams cut spirals, snakes, combs and chessboards; more strips than rows gives one row per strip.
+    masks = dict(adversarial_masks())
+    masks.update(spiral=spiral(61, 1), snake=snake(45, 38), comb=comb(50, 41), chess=chessboard(33, 29, 1),
+                 stripes=diagonal_stripes(40, 40, 2), blobs=blobs(rng, 64, 96, 3.0, 0.5))
+    for mask in masks.values():
+        assert_strips_same_as_scipy(mask, connectivity, n_strips)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    mask=arrays(np.bool_, st.tuples(st.integers(1, 40), st.integers(1, 40))),
+    connectivity=st.sampled_from(CONNS),
+    n_strips=st.integers(1, 45),
+)
+def test_strips_property(mask, connectivity, n_strips):
+    assert_strips_same_as_scipy(mask, connectivity, n_strips)
+
+
+@pytest.mark.parametrize("connectivity", CONNS)
+def test_large_single_image_takes_the_strip_path(rng, connectivity):
+    # 512 x 512 reaches MIN_PIXELS: with several Numba threads label() splits it into strips.
+    from ldmatte._kernels.ccl_strips import MIN_PIXELS
+
+    mask = random_mask(rng, 512, 512, 0.5)
+    assert mask.size >= MIN_PIXELS
+    assert_same_as_scipy(mask, connectivity)
+    assert_same_as_scipy(spiral(512, 1), connectivity)

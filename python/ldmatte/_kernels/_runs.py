@@ -167,3 +167,34 @@ def grow(arr, need):
     bigger = np.empty(max(need, 2 * size), arr.dtype)
     bigger[:size] = arr
     return bigger
+
+
+# Rows with more than width / DENSE runs are written pixel by pixel without
+# branches; sparser rows are written run by run (memset-like fills).
+DENSE = 16
+
+
+@njit(cache=True, nogil=True)
+def write_sparse(out_row, width, runs, labels, lo, hi):
+    j = 0
+    for i in range(lo, hi):
+        s = runs[2 * i]
+        e = runs[2 * i + 1]
+        lab = labels[i]
+        out_row[j:s] = 0
+        out_row[s:e] = lab
+        j = e
+    out_row[j:width] = 0
+
+
+@njit(cache=True, nogil=True)
+def write_dense(out_row, row, width, labels, lo):
+    # idx is the run under pixel j once it has started; a run starts where the
+    # byte turns nonzero. max() keeps the look-up in bounds before the first run.
+    idx = lo - 1
+    prev = 0
+    for j in range(width):
+        b = nonzero01(row[j])
+        idx += b & (1 - prev)
+        prev = b
+        out_row[j] = labels[max(idx, 0)] * b

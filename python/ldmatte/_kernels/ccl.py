@@ -8,40 +8,12 @@ output needs no separate zeroing.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
-from ._runs import grow, initial_runs, merge_rows, nonzero01, resolve_labels, row_runs
-
-# Rows with more than width / _DENSE runs are written pixel by pixel without
-# branches; sparser rows are written run by run (memset-like fills).
-_DENSE = 16
-
-
-@njit(cache=True, nogil=True)
-def _write_sparse(out_row, width, runs, labels, lo, hi):
-    j = 0
-    for i in range(lo, hi):
-        s = runs[2 * i]
-        e = runs[2 * i + 1]
-        lab = labels[i]
-        out_row[j:s] = 0
-        out_row[s:e] = lab
-        j = e
-    out_row[j:width] = 0
-
-
-@njit(cache=True, nogil=True)
-def _write_dense(out_row, row, width, labels, lo):
-    # idx is the run under pixel j once it has started; a run starts where the
-    # byte turns nonzero. max() keeps the look-up in bounds before the first run.
-    idx = lo - 1
-    prev = 0
-    for j in range(width):
-        b = nonzero01(row[j])
-        idx += b & (1 - prev)
-        prev = b
-        out_row[j] = labels[max(idx, 0)] * b
+from ._runs import DENSE, grow, initial_runs, merge_rows, resolve_labels, row_runs, write_dense, write_sparse
+from .ccl_strips import MIN_PIXELS, label_image_strips
 
 
 @njit(cache=True, nogil=True)
@@ -71,10 +43,10 @@ def label_image(img, ext, out):
     for r in range(height):
         lo = row_ptr[r]
         hi = row_ptr[r + 1]
-        if (hi - lo) * _DENSE > width:
-            _write_dense(out[r], img[r], width, parent, lo)
+        if (hi - lo) * DENSE > width:
+            write_dense(out[r], img[r], width, parent, lo)
         else:
-            _write_sparse(out[r], width, runs, parent, lo, hi)
+            write_sparse(out[r], width, runs, parent, lo, hi)
     return count
 
 
@@ -93,14 +65,19 @@ def _label_parallel(stack, ext, out, counts):
 def label_batch(stack: np.ndarray, connectivity: int):
     """Label a (B, H, W) uint8 0/1 stack; return (int32 labels, int32 counts (B,)).
 
-    Any nonzero byte is foreground. A single image runs without the parallel
-    region (no thread start-up); a batch runs one image per thread.
+    Any nonzero byte is foreground. A batch runs one image per thread; a single
+    large image is split into one strip of rows per thread (``ccl_strips``), a
+    small one runs without the parallel region (no thread start-up).
     """
     out = np.empty(stack.shape, np.int32)
     counts = np.zeros(stack.shape[0], np.int32)
     ext = 1 if connectivity == 8 else 0
-    if stack.shape[0] <= 1:
+    threads = numba.get_num_threads()
+    if stack.shape[0] == 1 and threads > 1 and stack[0].size >= MIN_PIXELS:
+        counts[0] = label_image_strips(stack[0], ext, out[0], threads)
+    elif stack.shape[0] <= 1:
         _label_serial(stack, ext, out, counts)
     else:
         _label_parallel(stack, ext, out, counts)
     return out, counts
+
