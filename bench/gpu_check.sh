@@ -5,7 +5,9 @@
 #   3. pytest: tests/test_gpu.py and tests/test_label.py
 #   4. compute-sanitizer memcheck, racecheck, synccheck, initcheck on a small workload
 #   5. bench/gpu_check.py: CUDA vs CPU path on random, adversarial and real inputs, timings
-#   6. the remaining (CPU) tests, if time is left
+#   6. the transparent decoder benchmark (batched TTA vs sequential), when diffusers is importable
+#      (GPU_CHECK_WHEELS=DIR first installs the wheels in DIR, for machines without network)
+#   7. the remaining (CPU) tests, if time is left
 # Every step runs even when an earlier one failed (except a failed build); the exit
 # status is non-zero when any step failed. Everything is also written to OUT.
 #
@@ -102,6 +104,24 @@ limit=$((BUDGET + 30 - SECONDS)); limit=$((limit > 150 ? limit : 150))
 timeout "$limit" python3 bench/gpu_check.py --out "$OUT" ${DATA:+--data "$DATA"} 2>&1 | tee "$OUT/gpu_check.log" \
   || status=$?
 record "gpu_check.py" "$status"
+
+step "transparent decoder: batched 8-way TTA vs the sequential reference (fp16, 1024^2, random weights)"
+if ! python3 -c "import diffusers" > /dev/null 2>&1 && [ -n "${GPU_CHECK_WHEELS:-}" ]; then
+  # machines without network: diffusers and its missing dependencies as wheels (no dependency resolution)
+  python3 -m pip install --no-index --no-deps "$GPU_CHECK_WHEELS"/*.whl > "$OUT/wheels.log" 2>&1 \
+    || echo "--- installing the wheels of $GPU_CHECK_WHEELS failed (see $OUT/wheels.log)"
+fi
+left=$((BUDGET - SECONDS))
+if ! python3 -c "import diffusers" > /dev/null 2>&1; then
+  echo "--- skipped: diffusers is not installed (GPU_CHECK_WHEELS=DIR installs wheels from DIR)"
+elif [ "$left" -lt 60 ]; then
+  echo "--- skipped: ${left}s left of the ${BUDGET}s budget"
+else
+  status=0
+  timeout $((left < 150 ? left : 150)) python3 bench/bench_decoder.py --device cuda --dtype fp16 --size 1024 \
+    --batch 4 --repeat 3 --json "$OUT/decoder.json" 2>&1 | tee "$OUT/decoder.log" | tail -n 25 || status=$?
+  record "decoder bench" "$status"
+fi
 
 step "remaining tests"
 left=$((BUDGET - SECONDS))
