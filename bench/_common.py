@@ -108,3 +108,48 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
 
 def write_json(path, payload) -> None:
     pathlib.Path(path).write_text(json.dumps(payload, indent=2))
+
+
+def _spin_kernel():
+    from numba import njit, prange
+
+    @njit(parallel=True, cache=True)
+    def spin(chunks, n):
+        out = np.zeros(chunks)
+        for c in prange(chunks):
+            acc = 0.0
+            for k in range(n):
+                acc += np.sin(k * 1e-6 + c)
+            out[c] = acc
+        return out
+
+    return spin
+
+
+def machine_scaling_fns(counts, chunks: int = BATCH, n: int = 400_000) -> dict:
+    """``{"machine N": fn}``: a compute-bound Numba loop of ``chunks`` equal parts at N threads.
+
+    Timed in the same interleaved run as a workload, its speed-up from 1 to N
+    threads says what the machine's threads delivered at that moment (shared
+    machines often give far less than N); a batch's thread speed-up is read
+    against it.
+    """
+    spin = _spin_kernel()
+    spin(chunks, 10)
+
+    def at(k):
+        def call():
+            set_threads(k)
+            return spin(chunks, n)
+
+        return call
+
+    return {f"machine {k}": at(k) for k in counts}
+
+
+def machine_note(t: dict, threads: int) -> str:
+    """Text for the summary line: the calibration loop's speed-up from 1 to ``threads``."""
+    if threads <= 1 or f"machine {threads}" not in t:
+        return ""
+    return (f" (a compute-bound loop timed alongside: {t['machine 1'] / t[f'machine {threads}']:.2f}x, "
+            "what this machine's threads gave at the time)")

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from _common import BATCH, interleaved_medians, print_table, real_alphas, set_threads, write_json
+from _common import BATCH, interleaved_medians, machine_note, machine_scaling_fns, print_table, real_alphas, set_threads, write_json
 
 
 def _threaded(n, fn):
@@ -59,13 +59,16 @@ def run(threads: int, repeat: int) -> tuple[list[dict], dict]:
         counts = sorted({1, threads})
         fns = {f"ldmatte {n}": _threaded(n, lambda: ldmatte.refine_alpha(stack)) for n in counts}
         fns["reference"] = _threaded(1, lambda: refine_alpha_reference(stack))
+        fns.update(machine_scaling_fns(counts))
         t = interleaved_medians(fns, repeat=max(3, repeat // 2))
         for n in counts:
             rows.append({"case": f"batch of {BATCH} real", "images": BATCH, "threads": n,
                          "ldmatte ms/img": t[f"ldmatte {n}"] * 1e3 / BATCH,
                          "reference ms/img": t["reference"] * 1e3 / BATCH,
                          "speed-up": t["reference"] / t[f"ldmatte {n}"]})
-        summary = {"batch_thread_speedup": t["ldmatte 1"] / t[f"ldmatte {max(counts)}"], "threads": max(counts)}
+        summary = {"batch_thread_speedup": t["ldmatte 1"] / t[f"ldmatte {max(counts)}"], "threads": max(counts),
+                   "machine_thread_speedup": t["machine 1"] / t[f"machine {max(counts)}"],
+                   "machine_note": machine_note(t, max(counts))}
     return rows, summary
 
 
@@ -83,7 +86,7 @@ def main(argv=None) -> int:
     print_table(rows, list(rows[0]))
     if summary:
         n, speedup = summary["threads"], summary["batch_thread_speedup"]
-        print(f"batch of {BATCH}: {n} threads are {speedup:.2f}x faster than 1")
+        print(f"batch of {BATCH}: {n} threads are {speedup:.2f}x faster than 1{summary['machine_note']}")
     if args.json:
         write_json(args.json, {"benchmark": "caar", "rows": rows, **summary})
     return 0

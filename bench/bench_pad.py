@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from _common import BATCH, interleaved_medians, print_table, real_rgba_paths, set_threads, write_json
+from _common import BATCH, interleaved_medians, machine_note, machine_scaling_fns, print_table, real_rgba_paths, set_threads, write_json
 
 TARGET = "curly_man_i2i_sdxl"
 
@@ -86,6 +86,7 @@ def run(threads: int, repeat: int) -> tuple[list[dict], dict]:
         fns[f"one ref {n}"] = _threaded(n, lambda: pad_rgb_reference(target))
         fns[f"batch {n}"] = _threaded(n, lambda: ldmatte.pad_rgb(stack))
         fns[f"batch ref {n}"] = _threaded(n, lambda: pad_rgb_reference(stack))
+    fns.update(machine_scaling_fns(counts))
     t = interleaved_medians(fns, repeat=repeat)
     for n in counts:
         rows.append(_row(f"{TARGET} (target)", 1, n, t[f"one {n}"], t[f"one ref {n}"]))
@@ -96,6 +97,8 @@ def run(threads: int, repeat: int) -> tuple[list[dict], dict]:
         "target_speedup_1_thread": t["one ref 1"] / t["one 1"],
         "median_speedup_1_thread": float(np.median(one)),
         "batch_thread_speedup": t["batch 1"] / t[f"batch {max(counts)}"],
+        "machine_thread_speedup": t["machine 1"] / t[f"machine {max(counts)}"],
+        "machine_note": machine_note(t, max(counts)),
     }
     return rows, summary
 
@@ -115,7 +118,8 @@ def main(argv=None) -> int:
                        "speed-up", "max err"])
     print(f"target image, 1 thread: {summary['target_speedup_1_thread']:.1f}x the reference "
           f"(median over the real samples {summary['median_speedup_1_thread']:.1f}x); "
-          f"batch of {BATCH}: {summary['threads']} threads are {summary['batch_thread_speedup']:.2f}x faster than 1")
+          f"batch of {BATCH}: {summary['threads']} threads are {summary['batch_thread_speedup']:.2f}x faster than 1"
+          f"{summary['machine_note']}")
     if args.json:
         pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         write_json(args.json, {"benchmark": "pad", "repeat": args.repeat, "rows": rows, **summary})

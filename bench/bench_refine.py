@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from _common import BATCH, interleaved_medians, print_table, real_rgba_paths, set_threads, write_json
+from _common import BATCH, interleaved_medians, machine_note, machine_scaling_fns, print_table, real_rgba_paths, set_threads, write_json
 from bench_pad import TARGET, load_rgba
 
 
@@ -88,6 +88,7 @@ def run(threads: int, repeat: int) -> tuple[list[dict], dict]:
         fns[f"ldmatte batch {n}"] = _threaded(n, lambda: ldmatte.refine(stack, return_report=True))
         fns[f"kernel batch {n}"] = _threaded(n, lambda: kernel_refine(stack))
     fns["plain batch 1"] = _threaded(1, lambda: plain_refine(stack))
+    fns.update(machine_scaling_fns(counts))
     t = interleaved_medians(fns, repeat=repeat)
     rows = [{"variant": "plain composition, 1 image", "images": 1, "threads": 1, "seconds": t["plain one 1"]},
             {"variant": "ldmatte.refine, 1 image", "images": 1, "threads": 1, "seconds": t["ldmatte one 1"]},
@@ -110,6 +111,8 @@ def run(threads: int, repeat: int) -> tuple[list[dict], dict]:
         "one_pass_ms_per_image_1_thread": t["kernel one 1"] * 1e3,
         "one_pass_speedup_vs_plain_1_thread": t["plain one 1"] / t["kernel one 1"],
         "one_pass_batch_thread_speedup": t["kernel batch 1"] / t[f"kernel batch {max(counts)}"],
+        "machine_thread_speedup": t["machine 1"] / t[f"machine {max(counts)}"],
+        "machine_note": machine_note(t, max(counts)),
     }
     return rows, summary
 
@@ -153,7 +156,8 @@ def main(argv=None) -> int:
     for label, key in (("ldmatte.refine", ""), ("one-pass compose", "one_pass_")):
         print(f"{label}, 1 thread: {summary[key + 'ms_per_image_1_thread']:.1f} ms per image, "
               f"{summary[key + 'speedup_vs_plain_1_thread']:.1f}x the plain composition; batch of {BATCH}: "
-              f"{summary['threads']} threads are {summary[key + 'batch_thread_speedup']:.2f}x faster than 1")
+              f"{summary['threads']} threads are {summary[key + 'batch_thread_speedup']:.2f}x faster than 1"
+              f"{summary['machine_note']}")
     if args.json:
         pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         write_json(args.json, {"benchmark": "refine", "repeat": args.repeat, "rows": rows, **summary})
