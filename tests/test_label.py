@@ -223,3 +223,16 @@ def test_large_single_image_takes_the_strip_path(rng, connectivity):
     assert mask.size >= MIN_PIXELS
     assert_same_as_scipy(mask, connectivity)
     assert_same_as_scipy(spiral(512, 1), connectivity)
+
+
+def test_large_single_images_from_worker_threads(rng):
+    # Worker threads (dataset build, refine --jobs) label on their own thread: same labels as scipy.
+    from concurrent.futures import ThreadPoolExecutor
+
+    masks = [random_mask(rng, 512, 512, d) for d in (0.3, 0.5, 0.7, 0.5)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda m: ldmatte.label(m, connectivity=8, return_num=True), masks))
+    for mask, (labels, num) in zip(masks, results):
+        ref, ref_num = label_reference(mask, 8)
+        np.testing.assert_array_equal(labels, ref)
+        assert num == ref_num

@@ -8,6 +8,8 @@ output needs no separate zeroing.
 """
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 from numba import njit, prange
@@ -67,13 +69,17 @@ def label_batch(stack: np.ndarray, connectivity: int):
 
     Any nonzero byte is foreground. A batch runs one image per thread; a single
     large image is split into one strip of rows per thread (``ccl_strips``), a
-    small one runs without the parallel region (no thread start-up).
+    small one, or one labelled from a worker thread, runs without the parallel
+    region.
     """
     out = np.empty(stack.shape, np.int32)
     counts = np.zeros(stack.shape[0], np.int32)
     ext = 1 if connectivity == 8 else 0
     threads = numba.get_num_threads()
-    if stack.shape[0] == 1 and threads > 1 and stack[0].size >= MIN_PIXELS:
+    # Strips only from the main thread: worker threads (build, refine --jobs) already keep the cores
+    # busy, and with Numba's workqueue layer parallel regions entered from several threads at once abort.
+    main = threading.current_thread() is threading.main_thread()
+    if stack.shape[0] == 1 and threads > 1 and main and stack[0].size >= MIN_PIXELS:
         counts[0] = label_image_strips(stack[0], ext, out[0], threads)
     elif stack.shape[0] <= 1:
         _label_serial(stack, ext, out, counts)
