@@ -124,14 +124,13 @@ def merge_rows(runs, parent, prev_lo, prev_hi, lo, hi, ext):
 
 
 @njit(cache=True, nogil=True)
-def resolve_labels(parent, n_runs):
-    """Turn ``parent`` into 1-based component labels per run, in place; return the count.
+def resolve_range(parent, lo, hi, n):
+    """Final 1-based labels of runs ``lo..hi-1`` in place, numbering new roots from ``n + 1``; return the count.
 
     Because ``parent[i] < i`` for non-roots, ``parent[parent[i]]`` already holds
-    a final label when run ``i`` is reached.
+    a final label when run ``i`` is reached (runs before ``lo`` must be resolved).
     """
-    n = 0
-    for i in range(n_runs):
+    for i in range(lo, hi):
         p = parent[i]
         if p == i:
             n += 1
@@ -139,6 +138,12 @@ def resolve_labels(parent, n_runs):
         else:
             parent[i] = parent[p]
     return n
+
+
+@njit(cache=True, nogil=True)
+def resolve_labels(parent, n_runs):
+    """Turn ``parent`` into 1-based component labels per run, in place; return the count."""
+    return resolve_range(parent, 0, n_runs, 0)
 
 
 @njit(cache=True, nogil=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._runs import DENSE, find, merge_rows, row_runs, write_dense, write_sparse
+from ._runs import DENSE, find, merge_rows, resolve_range, row_runs, write_dense, write_sparse
 
 # Below this many pixels a single image stays on one thread (the parallel region costs more).
 MIN_PIXELS = 1 << 18
@@ -38,38 +38,25 @@ def _strip_runs(img, ext, runs, parent, row_lo, row_hi, r0, r1, base):
 
 
 @njit(cache=True, nogil=True)
-def _merge_seam(runs, parent, prev_lo, prev_hi, lo, hi, ext):
-    """Union overlapping runs of two rows when both already belong to trees (smaller root wins)."""
-    i = prev_lo
-    for k in range(lo, hi):
-        sk = runs[2 * k]
-        ek = runs[2 * k + 1] + ext
-        while i < prev_hi and runs[2 * i + 1] + ext <= sk:
-            i += 1
-        j = i
-        while j < prev_hi and runs[2 * j] < ek:
-            a = find(parent, j)
+def _merge_seam(runs, parent, i, prev_hi, k, hi, ext):
+    """Union touching runs of two rows when both already belong to trees (the smaller root wins).
+
+    An interval sweep: two runs touch when each starts before the other ends
+    (``ext`` widens the ends for 8-connectivity); the run that ends first can
+    touch nothing further in the other row, so it is the one to advance.
+    """
+    while i < prev_hi and k < hi:
+        if runs[2 * i] < runs[2 * k + 1] + ext and runs[2 * k] < runs[2 * i + 1] + ext:
+            a = find(parent, i)
             b = find(parent, k)
             if a < b:
                 parent[b] = a
             elif b < a:
                 parent[a] = b
-            j += 1
-
-
-@njit(cache=True, nogil=True)
-def _resolve(parent, starts, ends):
-    """Final 1-based labels per run, region by region in index order; return the count."""
-    n = 0
-    for s in range(starts.shape[0]):
-        for i in range(starts[s], ends[s]):
-            p = parent[i]
-            if p == i:
-                n += 1
-                parent[i] = n
-            else:
-                parent[i] = parent[p]
-    return n
+        if runs[2 * i + 1] < runs[2 * k + 1]:
+            i += 1
+        else:
+            k += 1
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -94,12 +81,9 @@ def label_image_strips(img, ext, out, n_strips):
     for s in range(1, n_strips):
         r = bounds[s]
         _merge_seam(runs, parent, row_lo[r - 1], row_hi[r - 1], row_lo[r], row_hi[r], ext)
-    starts = np.empty(n_strips, np.int64)
-    ends = np.empty(n_strips, np.int64)
-    for s in range(n_strips):
-        starts[s] = bounds[s] * row_max + s
-        ends[s] = row_hi[bounds[s + 1] - 1]
-    count = _resolve(parent, starts, ends)
+    count = 0
+    for s in range(n_strips):  # region by region, in index (raster) order
+        count = resolve_range(parent, bounds[s] * row_max + s, row_hi[bounds[s + 1] - 1], count)
     for r in prange(height):
         lo, hi = row_lo[r], row_hi[r]
         if (hi - lo) * DENSE > width:
