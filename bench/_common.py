@@ -12,6 +12,7 @@ import statistics
 import time
 
 import numpy as np
+from numba import njit, prange
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = pathlib.Path(os.environ.get("LDMATTE_DATA", ROOT.parent / "shared" / "data" / "layerdiffuse"))
@@ -110,20 +111,16 @@ def write_json(path, payload) -> None:
     pathlib.Path(path).write_text(json.dumps(payload, indent=2))
 
 
-def _spin_kernel():
-    from numba import njit, prange
-
-    @njit(parallel=True, cache=True)
-    def spin(chunks, n):
-        out = np.zeros(chunks)
-        for c in prange(chunks):
-            acc = 0.0
-            for k in range(n):
-                acc += np.sin(k * 1e-6 + c)
-            out[c] = acc
-        return out
-
-    return spin
+@njit(parallel=True, cache=True)
+def _spin(chunks, n):
+    """Compute-bound work in ``chunks`` equal parts (the thread-scaling calibration)."""
+    out = np.zeros(chunks)
+    for c in prange(chunks):
+        acc = 0.0
+        for k in range(n):
+            acc += np.sin(k * 1e-6 + c)
+        out[c] = acc
+    return out
 
 
 def machine_scaling_fns(counts, chunks: int = BATCH, n: int = 400_000) -> dict:
@@ -134,13 +131,12 @@ def machine_scaling_fns(counts, chunks: int = BATCH, n: int = 400_000) -> dict:
     machines often give far less than N); a batch's thread speed-up is read
     against it.
     """
-    spin = _spin_kernel()
-    spin(chunks, 10)
+    _spin(chunks, 10)  # compile before timing
 
     def at(k):
         def call():
             set_threads(k)
-            return spin(chunks, n)
+            return _spin(chunks, n)
 
         return call
 

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 __all__ = ["ImageReadError", "ImageInfo", "MAX_PIXELS", "read_rgba", "write_png_atomic", "write_bytes_atomic",
-           "write_json_atomic", "remove_stale_temps", "is_temp_name", "fsync_dir"]  # fmt: skip
+           "write_json_atomic", "remove_stale_temps", "is_temp_name"]  # fmt: skip
 
 MAX_PIXELS = 8192 * 8192  # default limit; Layer Diffusion outputs are about 1 megapixel
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -222,8 +222,7 @@ def is_temp_name(name: str) -> bool:
     return _TMP_RE.match(name) is not None
 
 
-def fsync_dir(folder: str) -> None:
-    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened or synced)."""
+def _fsync_dir(folder: str) -> None:
     # The rename is durable only once the folder's entry is on disk; not possible on every OS.
     with contextlib.suppress(OSError):
         fd = os.open(folder or ".", os.O_RDONLY)
@@ -255,7 +254,7 @@ def write_bytes_atomic(path, data: bytes, durable: bool = True, temp: str | None
             os.remove(tmp)
         raise
     if durable:
-        fsync_dir(os.path.dirname(path))
+        _fsync_dir(os.path.dirname(path))
 
 
 def write_png_atomic(path, image, durable: bool = True) -> None:

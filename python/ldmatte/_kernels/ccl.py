@@ -86,4 +86,3 @@ def label_batch(stack: np.ndarray, connectivity: int):
     else:
         _label_parallel(stack, ext, out, counts)
     return out, counts
-

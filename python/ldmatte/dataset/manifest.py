@@ -21,14 +21,13 @@ import json
 import os
 import re
 
-from ..io import fsync_dir, write_bytes_atomic
+from ..io import write_bytes_atomic
 
 __all__ = [
     "MANIFEST",
     "SAFE_ID",
     "append_line",
     "check_id",
-    "fsync_dir",
     "lock",
     "manifest_files",
     "parse_shard",
