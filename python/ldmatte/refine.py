@@ -5,9 +5,10 @@ import numpy as np
 
 from . import _backend
 from ._arrays import array_kind, check_image_stack
-from .caar import DEFAULTS, refine_alpha
-from ._kernels.pad import repad_rgba_batch
+from .caar import DEFAULTS, _check_params, refine_alpha
+from ._kernels.refine_rgba import refine_rgba_batch
 from .pad import pad_rgb
+from .report import reports_from_stats
 
 __all__ = ["refine"]
 
@@ -69,20 +70,28 @@ def refine(
     >>> int(out[3, 3, 3]), out[0, 0, :3].tolist()  # snapped alpha, padded colour
     (255, [200, 50, 50])
     """
-    check_image_stack(rgba, "rgba", (np.uint8,), channels=4)
-    _backend.select_backend(rgba, backend)  # fail early with the backend's own message
+    kind, _, batched = check_image_stack(rgba, "rgba", (np.uint8,), channels=4)
+    params = (fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction)
+    if _backend.select_backend(rgba, backend) == "cpu" and kind == "numpy":
+        return _refine_numpy(rgba, batched, params, return_report)
     alpha_in = rgba[..., 3]
-    alpha_in = alpha_in.contiguous() if array_kind(rgba) == "torch" else alpha_in.copy()
-    result = refine_alpha(
-        alpha_in, fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction, return_report, backend=backend
-    )
+    alpha_in = alpha_in.contiguous() if kind == "torch" else alpha_in.copy()
+    result = refine_alpha(alpha_in, *params, return_report, backend=backend)
     alpha, report = result if return_report else (result, None)
-    if array_kind(rgba) == "numpy":  # one pass: colour kept where alpha > 0, padding computed with the new alpha
-        stack, alphas = (rgba, alpha) if rgba.ndim == 4 else (rgba[None], alpha[None])
-        out = repad_rgba_batch(np.ascontiguousarray(stack), np.ascontiguousarray(alphas))
-        out = out if rgba.ndim == 4 else out[0]
-        return (out, report) if return_report else out
     with_alpha = _compose(rgba, alpha, rgba[..., :3])  # straight colour + refined alpha
     padded = pad_rgb(with_alpha, np.uint8, backend=backend)
     out = _compose(rgba, alpha, padded)
     return (out, report) if return_report else out
+
+
+def _refine_numpy(rgba, batched, params, return_report):
+    """The CPU path: each image's alpha repair and padding run back to back on one thread."""
+    _check_params(*params[:3], params[5])
+    msf = -1.0 if params[5] is None else float(params[5])
+    stack = rgba if batched else rgba[None]
+    out, stats = refine_rgba_batch(np.ascontiguousarray(stack), *params[:5], msf)
+    if not batched:
+        out, stats = out[0], stats[0]
+    if return_report:
+        return out, reports_from_stats(stats, *rgba.shape[-3:-1])
+    return out

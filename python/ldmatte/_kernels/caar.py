@@ -14,11 +14,12 @@ subject rule. Only runs of removed islands are visited again.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..reference.caar import STAT_FIELDS
 from ._bytes import word_constant
 from ._caar_rows import BAND, FLOATING, INTERIOR, ISOLATED, emit_gap, row_words, run_flags, u_runs
+from ._threads import run_batch
 from ._runs import grow, initial_runs, merge_rows, resolve_labels
 
 (RAISED, LOWERED, N_BAND, N_INTERIOR, N_FLOATING, N_ISOLATED, ISLANDS, ISLAND_PX,
@@ -209,29 +210,26 @@ def refine_image(img, out, stats, bg_tol, fg_tol, ext, snap, fill, msf):
 
 
 @njit(cache=True, nogil=True)
-def _refine_serial(stack, out, stats, bg_tol, fg_tol, ext, snap, fill, msf):
+def _refine_run(stack, out, stats, bg_tol, fg_tol, ext, snap, fill, msf):
     for b in range(stack.shape[0]):
         refine_image(stack[b], out[b], stats[b], bg_tol, fg_tol, ext, snap, fill, msf)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _refine_parallel(stack, out, stats, bg_tol, fg_tol, ext, snap, fill, msf):
-    for b in prange(stack.shape[0]):
-        refine_image(stack[b], out[b], stats[b], bg_tol, fg_tol, ext, snap, fill, msf)
+def kernel_args(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction) -> tuple:
+    """The public parameters as ``refine_image`` takes them (after its three arrays)."""
+    return (int(bg_tol), int(fg_tol), 1 if connectivity == 8 else 0, bool(snap), bool(fill_interior),
+            float(min_subject_fraction))
 
 
 def refine_alpha_batch(stack, fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction):
     """Refine a (B, H, W) uint8 stack; return (uint8 (B, H, W), int64 stats (B, len(STAT_FIELDS))).
 
-    ``min_subject_fraction < 0`` turns the subject rule off. One image runs
-    without the parallel region; a batch runs one image per thread.
+    ``min_subject_fraction < 0`` turns the subject rule off. Images run in
+    parallel on Numba's thread count of threads (``_threads.run_batch``).
     """
     out = np.empty(stack.shape, np.uint8)
     stats = np.zeros((stack.shape[0], len(STAT_FIELDS)), np.int64)
-    args = (int(bg_tol), int(fg_tol), 1 if connectivity == 8 else 0, bool(snap), bool(fill_interior),
-            float(min_subject_fraction))
-    if stack.shape[0] <= 1:
-        _refine_serial(stack, out, stats, *args)
-    else:
-        _refine_parallel(stack, out, stats, *args)
+    args = kernel_args(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction)
+    pixels = stack.shape[1] * stack.shape[2]
+    run_batch(stack.shape[0], pixels, lambda slot, lo, hi: _refine_run(stack[lo:hi], out[lo:hi], stats[lo:hi], *args))
     return out, stats

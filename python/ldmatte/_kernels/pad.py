@@ -30,8 +30,6 @@ outside it are the enlarged coarser fill itself (C*a = a = 0 there).
 from __future__ import annotations
 
 import functools
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -39,6 +37,7 @@ from numba import njit
 
 from ._pad_plan import _row_px, _seed, _src_px, _toffs, make_plan, workspace_size
 from ._pad_plan import area_tab, level_shapes, linear_tab  # noqa: F401  (tables, for tests and tools)
+from ._threads import run_batch, scratch
 from ._pad_simd import (
     WIDE,
     area1,
@@ -358,46 +357,29 @@ def _pad_run(stack, alphas, out, plan, ws, lo, hi):
             _pad_image(stack[b], alphas[b], out[b], plan, ws)
 
 
-_LOCAL = threading.local()
-
-
 @functools.lru_cache(maxsize=8)
-def _plan(h: int, w: int):
+def plan_for(h: int, w: int):
     """make_plan, kept for the last few image sizes (it costs a few percent of a 1024x1024 pad)."""
     return make_plan(h, w)
 
 
-def _stores(n_runs: int, size: int) -> np.ndarray:
-    """Per-thread workspaces, kept between calls: a fresh buffer of this size costs more in
-    page faults than the pyramid costs in arithmetic. Grows to the largest size seen."""
-    ws = getattr(_LOCAL, "stores", None)
-    if ws is None or ws.shape[0] < n_runs or ws.shape[1] < size:
-        rows = max(n_runs, 0 if ws is None else ws.shape[0])
-        cols = max(size, 0 if ws is None else ws.shape[1])
-        # Zeroed once: every later write is finite, so a zero-weight tap that reads a pixel
-        # no one wrote still adds an exact zero.
-        ws = _LOCAL.stores = np.zeros((rows, cols), np.float32)
-    return ws[:n_runs]
+def workspaces(n_slots: int, plan) -> np.ndarray:
+    """One float32 workspace per thread slot (kept between calls; see ``_threads.scratch``).
+
+    The zeros matter: every write to a workspace is finite, so a zero-weight
+    tap that reads a pixel no one wrote adds an exact zero.
+    """
+    return scratch("pad", n_slots, int(workspace_size(plan)), np.float32)
 
 
 def _run(stack, alphas, out):
-    """Split a batch into one contiguous run of images per thread (numba.get_num_threads()); the
-    kernels release the GIL, so plain threads run them in parallel."""
+    """Pad a batch, images handed out to Numba's thread count of threads (``_threads.run_batch``)."""
     b, h, w = stack.shape[:3]
     if not out.size:
         return out
-    plan = _plan(h, w)
-    n_runs = max(1, min(b, numba.get_num_threads()))
-    stores = _stores(n_runs, int(workspace_size(plan)))
-    bounds = [r * b // n_runs for r in range(n_runs + 1)]
-    if n_runs == 1:
-        _pad_run(stack, alphas, out, plan, stores[0], 0, b)
-        return out
-    with ThreadPoolExecutor(n_runs) as pool:
-        jobs = [pool.submit(_pad_run, stack, alphas, out, plan, stores[r], bounds[r], bounds[r + 1])
-                for r in range(n_runs)]
-        for job in jobs:
-            job.result()
+    plan = plan_for(h, w)
+    stores = workspaces(max(1, min(b, numba.get_num_threads())), plan)
+    run_batch(b, h * w, lambda slot, lo, hi: _pad_run(stack, alphas, out, plan, stores[slot], lo, hi))
     return out
 
 
