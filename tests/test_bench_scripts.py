@@ -50,6 +50,12 @@ def test_speed_benchmarks(name, tmp_path):
     assert rows
 
 
+@NEEDS_DATA
+def test_thread_scaling_rounds(tmp_path):
+    out = run_script("bench_scaling.py", "--rounds", 2, "--json", tmp_path / "s.json", "--plot", tmp_path / "s.png")
+    assert len(json.loads((tmp_path / "s.json").read_text())["rows"]) == 2 and (tmp_path / "s.png").exists(), out
+
+
 def test_build_overhead(tmp_path):
     run_script("bench_build.py", "-n", 2, "--size", 96, "--repeat", 1, "--json", tmp_path / "b.json")
     assert json.loads((tmp_path / "b.json").read_text())["rows"]
