@@ -52,7 +52,7 @@ def test_speed_benchmarks(name, tmp_path):
 
 @NEEDS_DATA
 def test_thread_scaling_rounds(tmp_path):
-    out = run_script("bench_scaling.py", "--rounds", 2, "--json", tmp_path / "s.json", "--plot", tmp_path / "s.png")
+    out = run_script("bench_scaling.py", "--rounds", 2, "--window", 0.2, "--json", tmp_path / "s.json", "--plot", tmp_path / "s.png")
     assert len(json.loads((tmp_path / "s.json").read_text())["rows"]) == 2 and (tmp_path / "s.png").exists(), out
 
 

@@ -7,6 +7,7 @@ two-stage composition (refine_alpha, then the padding with the new alpha).
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -70,6 +71,22 @@ def test_first_error_is_raised_and_the_rest_stop():
     with pytest.raises(RuntimeError, match="image 3"):
         run_batch(1000, 1 << 20, work, threads=2)
     assert len(calls) < 1000
+
+
+@pytest.mark.parametrize("bad_slot", [0, 1])
+def test_error_in_the_calling_thread_or_a_helper(bad_slot):
+    # Slot 0 is the calling thread; whichever fails, the batch stops early and the error comes out.
+    calls = []
+
+    def work(slot, lo, hi):
+        calls.append(slot)
+        time.sleep(0.001)
+        if slot == bad_slot:
+            raise ValueError(f"slot {slot} failed")
+
+    with pytest.raises(ValueError, match=f"slot {bad_slot}"):
+        run_batch(500, 1 << 20, work, threads=2)
+    assert len(calls) < 500
 
 
 def test_scratch_is_kept_and_grows():

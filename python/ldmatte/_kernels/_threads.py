@@ -29,11 +29,11 @@ def chunk_size(n_items: int, pixels: int, n_threads: int) -> int:
 def run_batch(n_items: int, pixels: int, work, threads: int | None = None) -> None:
     """Call ``work(slot, lo, hi)`` over ``range(n_items)`` on up to ``threads`` threads.
 
-    ``slot`` numbers the threads 0..n-1 (each owns its scratch buffers); the
-    ranges [lo, hi) cover every item exactly once. One thread runs the whole
-    batch in the calling thread. The first exception raised by ``work`` is
-    re-raised here once every thread has stopped. ``threads`` defaults to
-    ``numba.get_num_threads()`` (what ``numba.set_num_threads`` chose).
+    ``slot`` numbers the threads 0..n-1 (each owns its scratch buffers; slot 0
+    is the calling thread); the ranges [lo, hi) cover every item exactly once.
+    The first exception raised by ``work`` is re-raised here once every thread
+    has stopped. ``threads`` defaults to ``numba.get_num_threads()`` (what
+    ``numba.set_num_threads`` chose).
     """
     n_threads = max(1, min(numba.get_num_threads() if threads is None else threads, n_items))
     if n_threads == 1:
@@ -55,10 +55,17 @@ def run_batch(n_items: int, pixels: int, work, threads: int | None = None) -> No
                 failed.set()  # the other threads stop at their next hand-out
                 raise
 
-    with ThreadPoolExecutor(n_threads) as pool:
-        jobs = [pool.submit(loop, slot) for slot in range(n_threads)]
-    for job in jobs:
-        job.result()
+    # The calling thread is slot 0: it starts on the first image at once instead of
+    # waiting for a new thread to be scheduled, and one thread fewer is started.
+    with ThreadPoolExecutor(n_threads - 1) as pool:
+        jobs = [pool.submit(loop, slot) for slot in range(1, n_threads)]
+        try:
+            loop(0)
+        finally:
+            done = [job.exception() for job in jobs]  # waits for the helpers either way
+    for err in done:
+        if err is not None:
+            raise err
 
 
 def scratch(key: str, n_slots: int, size: int, dtype) -> np.ndarray:
