@@ -169,7 +169,7 @@ def plot(rows: list[dict], threads: int, path: str) -> None:
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_xlabel(f"compute-bound loop: {threads} threads vs 1")
-    ax.set_ylabel(f"batch refine (8 x 1024² RGBA): {threads} threads vs 1")
+    ax.set_ylabel(f"refine of 8 x 1024² RGBA: throughput vs 1 thread")
     ax.set_title("Sustained thread speed-up, round by round")
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
