@@ -1,10 +1,18 @@
-"""Backend selection: which kernels (Numba CPU or CUDA) run a call.
+"""Device and backend selection: which kernels (Numba CPU or CUDA) run a call.
 
-``backend="auto"`` follows the data: numpy and CPU torch tensors run on the CPU
-with Numba, torch CUDA tensors and CuPy arrays run on the GPU. ``"cpu"`` forces
-the Numba path (device arrays are copied to the host and the result copied
-back); ``"cuda"`` demands the CUDA path and raises a clear error when it was not
-built, when no GPU is visible, or when the input is a host array.
+:func:`resolve_device` is the one place that decides: ``"cpu"`` is the CPU,
+``"cuda"`` the GPU (a clear :class:`BackendUnavailableError` when the CUDA
+kernels were not built or no GPU is visible), ``"auto"`` the GPU when the CUDA
+build is present and a GPU is usable, else the CPU. Commands and pipelines that
+choose where to work call it with the user's choice.
+
+For the array functions, :func:`select_backend` applies it to the data:
+host arrays (numpy, CPU torch tensors) run on the CPU with Numba under
+``"auto"``; device arrays (torch CUDA tensors, CuPy arrays) run on the GPU when
+``resolve_device("auto")`` says so, else on the CPU (copied to the host and
+the result copied back). ``"cpu"`` forces the Numba path; ``"cuda"`` demands
+the CUDA path and raises a clear error when it cannot run or the input is a
+host array.
 """
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ import functools
 from ._arrays import array_kind, is_on_gpu
 
 BACKENDS = ("auto", "cpu", "cuda")
+DEVICES = BACKENDS
 
 
 class BackendUnavailableError(RuntimeError):
@@ -46,6 +55,59 @@ def cuda_usable() -> bool:
     return cuda_built() and cuda_device_count() > 0
 
 
+def cuda_unavailable_reason() -> str | None:
+    """Why the CUDA kernels cannot run here (one clause), or None when they can."""
+    if not cuda_built():
+        return (
+            "the CUDA backend was not built into this ldmatte install "
+            "(reinstall with a CUDA compiler on PATH and LDMATTE_CUDA=ON)"
+        )
+    if cuda_device_count() == 0:
+        return "the CUDA backend is built but no CUDA GPU is visible"
+    return None
+
+
+def resolve_device(requested: str) -> str:
+    """The device to work on, ``"cpu"`` or ``"cuda"``, for a user's choice.
+
+    Parameters
+    ----------
+    requested : {"cpu", "cuda", "auto"}
+        ``"auto"`` means the GPU when the CUDA build is present and a GPU is
+        usable, else the CPU.
+
+    Returns
+    -------
+    str
+        ``"cpu"`` or ``"cuda"``.
+
+    Raises
+    ------
+    BackendUnavailableError
+        ``"cuda"`` was requested and cannot run here (the message says why).
+    ValueError
+        ``requested`` is not one of the three choices.
+
+    Examples
+    --------
+    >>> from ldmatte._backend import resolve_device
+    >>> resolve_device("cpu")
+    'cpu'
+    >>> resolve_device("auto") in ("cpu", "cuda")
+    True
+    """
+    if requested not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {requested!r}")
+    if requested == "cpu":
+        return "cpu"
+    why = cuda_unavailable_reason()
+    if why is None:
+        return "cuda"
+    if requested == "cuda":
+        raise BackendUnavailableError(f"{why}; use the CPU instead")
+    return "cpu"
+
+
 def select_backend(x, backend: str = "auto") -> str:
     """Return ``"cpu"`` or ``"cuda"`` for input ``x`` and the user's ``backend`` choice."""
     if backend not in BACKENDS:
@@ -53,13 +115,11 @@ def select_backend(x, backend: str = "auto") -> str:
     on_gpu = is_on_gpu(x)
     if backend == "cpu" or (backend == "auto" and not on_gpu):
         return "cpu"
-    if not cuda_built():
-        raise BackendUnavailableError(
-            "the CUDA backend was not built into this ldmatte install "
-            "(reinstall with a CUDA compiler on PATH and LDMATTE_CUDA=ON), or use backend='cpu'"
-        )
-    if cuda_device_count() == 0:
-        raise BackendUnavailableError("the CUDA backend is built but no CUDA GPU is visible; use backend='cpu'")
+    if backend == "auto":
+        return resolve_device("auto")  # device data: the GPU when usable, else the CPU (copied back and forth)
+    why = cuda_unavailable_reason()
+    if why is not None:
+        raise BackendUnavailableError(f"{why}; use backend='cpu'")
     if not on_gpu:
         raise ValueError(
             f"backend='cuda' needs a torch CUDA tensor or a CuPy array, got a host {array_kind(x)} array; "

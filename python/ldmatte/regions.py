@@ -94,8 +94,6 @@ def _one(labels: np.ndarray, num) -> ComponentStats:
 
 def _use_cuda(labels, backend: str) -> bool:
     """True where the device path runs: asked for, or "auto" with device labels and a usable CUDA build."""
-    if backend == "auto" and not (_backend.is_on_gpu(labels) and _backend.cuda_usable()):
-        return False
     return _backend.select_backend(labels, backend) == "cuda"
 
 

@@ -229,7 +229,7 @@ def _refine(rgba: torch.Tensor, kwargs: dict):
     from .. import _backend
     from ..refine import refine
 
-    if rgba.device.type == "cuda" and not _backend.cuda_usable():
+    if rgba.device.type == "cuda" and _backend.resolve_device("auto") == "cpu":
         rgba = rgba.cpu()
     threads = torch.get_num_threads()
     try:
