@@ -13,9 +13,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from ldmatte.io import (
+    DECODER_MAX_PIXELS,
     MAX_PIXELS,
     ImageReadError,
+    check_max_pixels,
     is_temp_name,
+    read_image,
     read_rgba,
     remove_stale_temps,
     write_bytes_atomic,
@@ -156,7 +159,7 @@ def test_pixel_limit_is_checked_before_decoding(tmp_path, rgba):
 def test_other_formats_and_the_limit_after_decoding(tmp_path, rgba):
     cv2.imwrite(str(tmp_path / "a.tiff"), _bgra(rgba))
     out, info = read_rgba(tmp_path / "a.tiff")
-    assert np.array_equal(out, rgba) and info.mode == "other"
+    assert np.array_equal(out, rgba) and info.mode == "RGBA" and info.format == "TIFF"
     with pytest.raises(ImageReadError, match="above the limit"):
         read_rgba(tmp_path / "a.tiff", max_pixels=50)
 
@@ -248,3 +251,223 @@ def test_docstring_examples(name):
 
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+# --- every format checked from its header, before decoding ------------------------------------------------------
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Fails the test if the decoder is called: the file must be refused from its header alone."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("cv2.imdecode was called")
+
+    monkeypatch.setattr(cv2, "imdecode", refuse)
+
+
+def _patched(data: bytes, at: int, fmt: str, *values) -> bytes:
+    return data[:at] + struct.pack(fmt, *values) + data[at + struct.calcsize(fmt) :]
+
+
+def _tiff_with_size(im, width, height) -> bytes:
+    """A real TIFF whose first directory claims another size (the strips stay small)."""
+    data = cv2.imencode(".tiff", im)[1].tobytes()
+    assert data[:2] == b"II"
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for i in range(struct.unpack_from("<H", data, ifd)[0]):
+        at = ifd + 2 + 12 * i
+        tag, ftype = struct.unpack_from("<HH", data, at)
+        if tag in (256, 257):
+            value = width if tag == 256 else height
+            data = _patched(data, at + 2, "<HII", 4, 1, value)  # a LONG
+    return data
+
+
+def _header_bombs(rgba):
+    """(name, bytes) of files whose headers claim 60000x60000 or more pixels over a few KB."""
+    tiff = _tiff_with_size(_bgra(rgba), 60_000, 60_000)
+    jpeg = cv2.imencode(".jpg", rgba[..., 0])[1].tobytes()
+    sof = jpeg.index(b"\xff\xc0")
+    jpeg = _patched(jpeg, sof + 5, ">HH", 60_000, 60_000)
+    webp = cv2.imencode(".webp", _bgra(rgba), [cv2.IMWRITE_WEBP_QUALITY, 101])[1].tobytes()
+    assert webp[12:16] == b"VP8L"
+    bits = struct.unpack_from("<I", webp, 21)[0]
+    webp = _patched(webp, 21, "<I", (bits & ~0xFFFFFFF) | 0x3FFF | (0x3FFF << 14))
+    bmp = cv2.imencode(".bmp", _bgra(rgba))[1].tobytes()
+    bmp = _patched(bmp, 18, "<ii", 60_000, 60_000)
+    return {"tiff": tiff, "jpeg": jpeg, "webp": webp, "bmp": bmp}
+
+
+@pytest.mark.parametrize("kind", ["tiff", "jpeg", "webp", "bmp"])
+def test_every_format_is_refused_from_its_header(tmp_path, rgba, kind, no_decoding):
+    """The issue's case: a small TIFF renamed .png claimed 3.3 GB of pixels and was decoded before being refused."""
+    path = tmp_path / "renamed.png"  # the name says PNG: the first bytes decide
+    path.write_bytes(_header_bombs(rgba)[kind])
+    with pytest.raises(ImageReadError, match="above the limit|truncated BMP") as err:
+        read_rgba(path)
+    assert kind.upper()[:3] in err.value.reason.upper()
+    with pytest.raises(ImageReadError):
+        read_image(path)
+
+
+def test_header_sizes_match_the_decoder(tmp_path, rgba):
+    """Each format's header parser reads the size the decoder then finds (small real files of each format)."""
+    files = {"a.tiff": _bgra(rgba), "a.webp": _bgra(rgba), "a.bmp": _bgra(rgba), "a.jpg": rgba[..., :3],
+             "g.jpg": rgba[..., 0], "a.png": _bgra(rgba)}  # fmt: skip
+    for name, im in files.items():
+        path = tmp_path / name
+        cv2.imwrite(str(path), im)
+        out, info = read_image(path)
+        assert out.shape[:2] == (23, 31) and (info.height, info.width) == (23, 31)
+        assert info.format == {"tiff": "TIFF", "webp": "WebP", "bmp": "BMP", "jpg": "JPEG", "png": "PNG"}[name[2:]]
+    out, _ = read_image(tmp_path / "a.jpg")
+    assert np.array_equal(out, cv2.cvtColor(cv2.imread(str(tmp_path / "a.jpg")), cv2.COLOR_BGR2RGB))  # RGB order
+    rgb, _ = read_image(tmp_path / "a.tiff")
+    assert np.array_equal(rgb, rgba)
+
+
+def test_colour_jpeg_refused_before_decoding_gray_jpeg_is_a_matte(tmp_path, rgba, monkeypatch):
+    cv2.imwrite(str(tmp_path / "c.jpg"), rgba[..., :3])
+    cv2.imwrite(str(tmp_path / "g.jpg"), rgba[..., 0])
+    out, info = read_rgba(tmp_path / "g.jpg")
+    assert info.alpha_only and info.format == "JPEG" and out.shape == (23, 31, 4)
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: pytest.fail("decoded"))
+    with pytest.raises(ImageReadError, match="without an alpha channel"):
+        read_rgba(tmp_path / "c.jpg")
+
+
+@pytest.mark.parametrize("kind, cut, reason", [("jpg", 0.6, "truncated JPEG"), ("tiff", 0.5, "truncated TIFF"),
+                                               ("webp", 0.5, "truncated WebP"), ("bmp", 0.5, "truncated BMP")])  # fmt: skip
+def test_truncated_files_of_every_format(tmp_path, rgba, kind, cut, reason, no_decoding):
+    im = rgba[..., :3] if kind == "jpg" else _bgra(rgba)
+    data = cv2.imencode(f".{kind}", im)[1].tobytes()
+    (tmp_path / "cut").write_bytes(data[: int(len(data) * cut)])
+    with pytest.raises(ImageReadError, match=reason):
+        read_image(tmp_path / "cut")
+
+
+@pytest.mark.parametrize("magic, name", [(b"GIF89a\x01\x00\x01\x00", "GIF"), (b"P6\n1 1\n255\nabc", "PNM"),
+                                         (b"v/1\x01" + bytes(20), "OpenEXR")])  # fmt: skip
+def test_other_formats_are_named_and_refused(tmp_path, magic, name, no_decoding):
+    (tmp_path / "x.png").write_bytes(magic)
+    with pytest.raises(ImageReadError, match=f"unsupported image format {name}.*PNG, JPEG, TIFF, WebP and BMP"):
+        read_rgba(tmp_path / "x.png")
+
+
+@pytest.mark.parametrize("value", [3_000_000_000, 3e9, 0, -1, True, 2.5, "100", np.int64(2**31)])
+def test_max_pixels_is_validated(tmp_path, rgba, value):
+    cv2.imwrite(str(tmp_path / "a.png"), _bgra(rgba))
+    with pytest.raises(ValueError, match="max_pixels must be"):
+        read_rgba(tmp_path / "a.png", max_pixels=value)
+    with pytest.raises(ValueError, match="max_pixels must be"):
+        check_max_pixels(value)
+
+
+def test_max_pixels_valid_values(tmp_path, rgba):
+    cv2.imwrite(str(tmp_path / "a.png"), _bgra(rgba))
+    assert read_rgba(tmp_path / "a.png", max_pixels=None)[0].shape == (23, 31, 4)
+    assert read_rgba(tmp_path / "a.png", max_pixels=np.int32(1000))[0].shape == (23, 31, 4)
+    assert check_max_pixels(DECODER_MAX_PIXELS) == DECODER_MAX_PIXELS and check_max_pixels(None) is None
+
+
+def test_very_wide_valid_png_is_refused_for_its_size_not_as_corrupt(tmp_path, capfd):
+    """A valid 2,000,000x1 PNG: past what libpng reads per side. The reason says so; no libpng line on stderr."""
+    row = b"\0" + bytes(4 * 2_000_000)
+    (tmp_path / "wide.png").write_bytes(_png(2_000_000, 1, zlib.compress(row)))
+    with pytest.raises(ImageReadError) as err:
+        read_rgba(tmp_path / "wide.png")
+    assert "corrupt" not in err.value.reason and "2,000,000x1 pixels is wider than 1,000,000" in err.value.reason
+    (tmp_path / "tall.png").write_bytes(_png(1, 2_000_000, zlib.compress(b"\0\0\0\0\0" * 2_000_000)))
+    with pytest.raises(ImageReadError, match="taller than 1,000,000"):
+        read_rgba(tmp_path / "tall.png")
+    assert "libpng" not in capfd.readouterr().err
+    wide_ok = b"\0" + bytes(range(256)) * (4 * 100_000 // 256) + bytes(4 * 100_000 % 256)
+    (tmp_path / "ok.png").write_bytes(_png(100_000, 1, zlib.compress(wide_ok)))
+    assert read_rgba(tmp_path / "ok.png")[0].shape == (1, 100_000, 4)
+
+
+def _raw_rgba(im):
+    return b"".join(b"\0" + row.tobytes() for row in im)
+
+
+def test_apng_is_noted_and_its_default_image_used(tmp_path, rgba, capfd):
+    actl = _chunk(b"acTL", struct.pack(">II", 3, 0))
+    fctl = _chunk(b"fcTL", struct.pack(">IIIIIHHBB", 0, 31, 23, 0, 0, 1, 10, 0, 0))
+    ihdr = _chunk(b"IHDR", struct.pack(">IIBBBBB", 31, 23, 8, 6, 0, 0, 0))
+    idat = _chunk(b"IDAT", zlib.compress(_raw_rgba(rgba)))
+    frame2 = _chunk(b"fcTL", struct.pack(">IIIIIHHBB", 1, 31, 23, 0, 0, 1, 10, 0, 0)) + _chunk(
+        b"fdAT", struct.pack(">I", 2) + zlib.compress(_raw_rgba(255 - rgba)))  # fmt: skip
+    sig, end = b"\x89PNG\r\n\x1a\n", _chunk(b"IEND", b"")
+    (tmp_path / "anim.png").write_bytes(sig + ihdr + actl + fctl + idat + frame2 + end)
+    out, info = read_rgba(tmp_path / "anim.png")
+    assert np.array_equal(out, rgba)
+    assert any("animated PNG (APNG) with 3 frames: only the first frame is used" in n for n in info.notes)
+    (tmp_path / "default.png").write_bytes(sig + ihdr + actl + idat + frame2 + end)  # default image not a frame
+    out, info = read_rgba(tmp_path / "default.png")
+    assert np.array_equal(out, rgba) and any("default image" in n for n in info.notes)
+    assert info.to_dict()["notes"] == list(info.notes)
+    assert "libpng" not in capfd.readouterr().err
+
+
+def test_icc_profile_and_bad_ancillary_chunks_noted_without_libpng_warnings(tmp_path, rgba, capfd):
+    """Chunks libpng would warn about (without naming the file) never reach it; what matters is noted."""
+    ihdr = _chunk(b"IHDR", struct.pack(">IIBBBBB", 31, 23, 8, 6, 0, 0, 0))
+    extras = (_chunk(b"iCCP", b"prof\0\0" + zlib.compress(b"not a profile")) + _chunk(b"gAMA", b"\0\0\xb1\x8f")
+              + _chunk(b"tRNS", bytes(6)) + _chunk(b"cHRM", bytes(7)) + _chunk(b"tEXt", b"Comment\0hi")
+              + _chunk(b"sRGB", b"\x09"))  # fmt: skip
+    data = b"\x89PNG\r\n\x1a\n" + ihdr + extras + _chunk(b"IDAT", zlib.compress(_raw_rgba(rgba))) + _chunk(b"IEND", b"")
+    (tmp_path / "icc.png").write_bytes(data)
+    out, info = read_rgba(tmp_path / "icc.png")
+    assert np.array_equal(out, rgba)
+    notes = " | ".join(info.notes)
+    assert "ICC colour profile ignored" in notes and "tRNS (transparency) chunk ignored: the image has an alpha" in notes
+    assert "libpng" not in capfd.readouterr().err
+    # the same chunks as libpng sees them: it warns, without a file name
+    cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert "libpng warning" in capfd.readouterr().err
+
+
+def test_palette_and_gray_transparency(tmp_path, rgba):
+    gray = rgba[..., 0].copy()
+    ihdr = _chunk(b"IHDR", struct.pack(">IIBBBBB", 31, 23, 8, 0, 0, 0, 0))
+    data = (b"\x89PNG\r\n\x1a\n" + ihdr + _chunk(b"tRNS", b"\0\5")
+            + _chunk(b"IDAT", zlib.compress(_raw_rgba(gray[..., None]))) + _chunk(b"IEND", b""))  # fmt: skip
+    (tmp_path / "g.png").write_bytes(data)
+    out, info = read_rgba(tmp_path / "g.png")
+    assert info.alpha_only and np.array_equal(out[..., 3], gray) and any("tRNS" in n for n in info.notes)
+    pal = ihdr.replace(b"\x08\x00\x00\x00\x00", b"\x08\x03\x00\x00\x00")
+    bad = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 1, 8, 3, 0, 0, 0))
+    (tmp_path / "p.png").write_bytes(bad + _chunk(b"IDAT", zlib.compress(b"\0\0\0")) + _chunk(b"IEND", b""))
+    with pytest.raises(ImageReadError, match="without a PLTE"):
+        read_rgba(tmp_path / "p.png")
+    assert pal  # the palette case with transparency is covered by test_gray_alpha_and_palette_transparency_are_rgba
+
+
+@pytest.mark.parametrize("ihdr, reason", [((0, 5, 8, 6), "invalid size"), ((5, 5, 3, 6), "colour type 6 with bit"),
+                                          ((5, 5, 8, 5), "colour type 5")])  # fmt: skip
+def test_invalid_ihdr_is_corrupt(tmp_path, ihdr, reason, capfd):
+    w, h, depth, ctype = ihdr
+    data = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0))
+            + _chunk(b"IDAT", zlib.compress(b"\0" * 10)) + _chunk(b"IEND", b""))  # fmt: skip
+    (tmp_path / "x.png").write_bytes(data)
+    with pytest.raises(ImageReadError, match=f"corrupt PNG: invalid.*{reason}|corrupt PNG: {reason}"):
+        read_rgba(tmp_path / "x.png")
+    assert "libpng" not in capfd.readouterr().err
+
+
+def test_unknown_critical_chunk_is_refused(tmp_path, rgba):
+    data = cv2.imencode(".png", _bgra(rgba))[1].tobytes()
+    data = data[:33] + _chunk(b"ABCD", b"x") + data[33:]
+    (tmp_path / "c.png").write_bytes(data)
+    with pytest.raises(ImageReadError, match="unknown critical chunk ABCD"):
+        read_rgba(tmp_path / "c.png")
+
+
+def test_fifo_and_device_are_not_regular_files_and_do_not_block(tmp_path):
+    os.mkfifo(tmp_path / "pipe.png")
+    for path in (tmp_path / "pipe.png", "/dev/zero"):
+        with pytest.raises(ImageReadError, match="not a regular file"):
+            read_rgba(path)
+        with pytest.raises(ImageReadError, match="not a regular file"):
+            read_image(path)

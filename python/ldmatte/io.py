@@ -1,11 +1,15 @@
 """Reading transparent images for refinement and writing results atomically.
 
-:func:`read_rgba` turns a PNG into an 8-bit RGBA array or raises
+:func:`read_rgba` turns an image file into an 8-bit RGBA array or raises
 :class:`ImageReadError` (a ValueError) saying why it cannot: an RGB image
 without alpha, an empty, truncated or corrupt file, something that is no image,
-or an image above the pixel limit. PNG files are checked chunk by chunk
-(lengths, CRCs, the closing IEND chunk) before decoding, because a decoder may
-accept a file cut after its last complete row and hand back partial data.
+or an image above the pixel limit; :func:`read_image` reads backgrounds and
+mattes the same way without the alpha rule. The format is told by the first
+bytes and the size by the header, before any decoder runs (PNG, JPEG, TIFF,
+WebP, BMP), so an image too large is refused without the memory it would take.
+PNG files are checked chunk by chunk (lengths, CRCs, the closing IEND chunk)
+before decoding, because a decoder may accept a file cut after its last
+complete row and hand back partial data.
 
 :func:`write_png_atomic` and :func:`write_bytes_atomic` write to a hidden temp
 file in the destination folder, fsync it and rename it over the destination, so
@@ -18,20 +22,36 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import numbers
 import os
 import re
 import uuid
-import zlib
 
 import cv2
 import numpy as np
 
-__all__ = ["ImageReadError", "ImageInfo", "MAX_PIXELS", "read_rgba", "write_png_atomic", "write_bytes_atomic",
-           "write_json_atomic", "remove_stale_temps", "is_temp_name"]  # fmt: skip
+from . import _image_headers as _headers
+
+__all__ = ["ImageReadError", "ImageInfo", "MAX_PIXELS", "check_max_pixels", "DECODER_MAX_PIXELS", "read_rgba",
+           "read_image", "write_png_atomic", "write_bytes_atomic", "write_json_atomic", "remove_stale_temps",
+           "is_temp_name"]  # fmt: skip
 
 MAX_PIXELS = 8192 * 8192  # default limit; Layer Diffusion outputs are about 1 megapixel
-_PNG_SIG = b"\x89PNG\r\n\x1a\n"
-_COLOUR_TYPES = {0: "gray", 2: "RGB", 3: "palette", 4: "gray+alpha", 6: "RGBA"}
+
+
+def _env_size(name: str, default: int) -> int:
+    # OpenCV's own limits, which these variables change; the reader refuses what the decoder would.
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+DECODER_MAX_PIXELS = _env_size("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 30)
+DECODER_MAX_WIDTH = _env_size("OPENCV_IO_MAX_IMAGE_WIDTH", 1 << 20)
+DECODER_MAX_HEIGHT = _env_size("OPENCV_IO_MAX_IMAGE_HEIGHT", 1 << 20)
+_NO_ALPHA = ("RGB image without an alpha channel: nothing to refine (save it as RGBA, or the matte alone as a "
+             "grayscale PNG)")  # fmt: skip
 _TMP_MARK = ".ldmatte-tmp-"
 _TMP_RE = re.compile(r"^\..+" + re.escape(_TMP_MARK) + r"(\d+)-[0-9a-f]{8}$")
 
@@ -53,6 +73,9 @@ class ImageInfo:
     transparency, "gray" or, for non-PNG files, "other"). ``alpha_only`` is True
     for a grayscale image without alpha, which is taken as an alpha matte.
     ``bit_depth`` is the file's bits per sample; 16-bit files are refined at 8 bits.
+    ``notes`` say what was converted or not used (16 bits, an ICC profile, the
+    frames of an animated PNG); ``format`` is the file's format told by its
+    first bytes ("PNG", "JPEG", "TIFF", "WebP", "BMP").
     """
 
     height: int
@@ -61,6 +84,7 @@ class ImageInfo:
     bit_depth: int
     alpha_only: bool
     notes: tuple = ()
+    format: str = "PNG"
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -68,53 +92,74 @@ class ImageInfo:
         return d
 
 
-def _png_header(path, data) -> dict:
-    """Walk the PNG chunks (length, CRC, IEND); return the IHDR fields or raise ImageReadError."""
-    view, pos, header = memoryview(data), len(_PNG_SIG), None
-    while True:
-        if pos + 8 > len(data):
-            raise ImageReadError(path, f"truncated PNG: file ends after {len(data)} bytes without an IEND chunk")
-        length = int.from_bytes(view[pos : pos + 4], "big")
-        kind = bytes(view[pos + 4 : pos + 8])
-        end = pos + 12 + length
-        if length > 0x7FFFFFFF or not kind.isalpha():
-            raise ImageReadError(path, f"corrupt PNG: invalid chunk header at byte {pos}")
-        if end > len(data):
-            raise ImageReadError(path, f"truncated PNG: {kind.decode()} chunk at byte {pos} is cut short "
-                                       f"(file has {len(data)} bytes, chunk needs {end})")  # fmt: skip
-        if zlib.crc32(view[pos + 4 : end - 4]) != int.from_bytes(view[end - 4 : end], "big"):
-            raise ImageReadError(path, f"corrupt PNG: CRC mismatch in the {kind.decode()} chunk at byte {pos}")
-        if header is None:
-            if kind != b"IHDR" or length != 13:
-                raise ImageReadError(path, "corrupt PNG: the first chunk is not a valid IHDR")
-            f = view[pos + 8 : pos + 21]
-            header = dict(width=int.from_bytes(f[0:4], "big"), height=int.from_bytes(f[4:8], "big"),
-                          bit_depth=f[8], colour_type=f[9])  # fmt: skip
-        if kind == b"IEND":
-            return header
-        pos = end
+def check_max_pixels(max_pixels) -> int | None:
+    """``max_pixels`` validated: None (no limit of ours) or an int from 1 to :data:`DECODER_MAX_PIXELS`.
+
+    Raises ValueError otherwise: the decoder cannot read more pixels whatever
+    the limit says, so a larger value would only move the failure into it.
+
+    Examples
+    --------
+    >>> from ldmatte.io import check_max_pixels
+    >>> check_max_pixels(4096 * 4096)
+    16777216
+    >>> check_max_pixels(3_000_000_000)
+    Traceback (most recent call last):
+    ...
+    ValueError: max_pixels must be between 1 and 1,073,741,824 (the most the image decoder reads), got 3,000,000,000
+    """
+    if max_pixels is None:
+        return None
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral):
+        raise ValueError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
+    if not 1 <= max_pixels <= DECODER_MAX_PIXELS:
+        raise ValueError(f"max_pixels must be between 1 and {DECODER_MAX_PIXELS:,} (the most the image decoder "
+                         f"reads), got {max_pixels:,}")  # fmt: skip
+    return int(max_pixels)
 
 
-def _check_size(path, height: int, width: int, max_pixels) -> None:
+def _check_size(path, header, max_pixels) -> None:
+    """Refuse, from the header alone, an image above the limit or above what its decoder reads."""
+    height, width = header.height, header.width
+    size = f"{width:,}x{height:,} = {width * height:,} pixels"
     if max_pixels is not None and height * width > max_pixels:
-        raise ImageReadError(path, f"image of {width}x{height} = {width * height:,} pixels is above the limit of "
-                                   f"{max_pixels:,} pixels (raise max_pixels / --max-pixels to allow it)")  # fmt: skip
+        raise ImageReadError(path, f"{header.format} image of {size} is above the limit of {max_pixels:,} pixels "
+                                   "(raise max_pixels / --max-pixels to allow it)")  # fmt: skip
+    side = _headers.PNG_MAX_SIDE if header.format == "PNG" else None
+    for what, value, limit in (("wider", width, min(DECODER_MAX_WIDTH, side or DECODER_MAX_WIDTH)),
+                               ("taller", height, min(DECODER_MAX_HEIGHT, side or DECODER_MAX_HEIGHT))):  # fmt: skip
+        if value > limit:
+            raise ImageReadError(path, f"{header.format} image of {width:,}x{height:,} pixels is {what} than "
+                                       f"{limit:,} pixels, the most its decoder reads: too large to refine")  # fmt: skip
+    if height * width > DECODER_MAX_PIXELS:
+        raise ImageReadError(path, f"{header.format} image of {size} is above {DECODER_MAX_PIXELS:,} pixels, the "
+                                   "most the image decoder reads: too large to refine")  # fmt: skip
 
 
 def _read_bytes(path, max_pixels) -> bytes:
-    if not os.path.exists(path):
-        raise ImageReadError(path, "no such file")
-    if not os.path.isfile(path):
-        raise ImageReadError(path, "not a regular file")
-    size = os.path.getsize(path)
-    if size == 0:
+    from .files import _kind
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ImageReadError(path, "no such file") from None
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot read: {exc.strerror or exc}") from exc
+    why = _kind(st)  # a pipe or a device is never opened: reading it could block or never end
+    if why:
+        raise ImageReadError(path, why)
+    if st.st_size == 0:
         raise ImageReadError(path, "empty file")
     # No image format stores more than 8 bytes per pixel (16-bit RGBA) plus headers:
     # a bigger file cannot be an image under the limit, so it is not read into memory.
-    if max_pixels is not None and size > 8 * max_pixels + (1 << 20):
-        raise ImageReadError(path, f"file of {size:,} bytes is too large for an image under the pixel limit")
+    limit = DECODER_MAX_PIXELS if max_pixels is None else max_pixels
+    if st.st_size > 8 * limit + (1 << 20):
+        raise ImageReadError(path, f"file of {st.st_size:,} bytes is too large for an image under the pixel limit")
     try:
-        with open(path, "rb") as f:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with open(fd, "rb") as f:
+            if _kind(os.fstat(fd)):  # replaced by a pipe since the stat
+                raise ImageReadError(path, _kind(os.fstat(fd)))
             return f.read()
     except OSError as exc:
         raise ImageReadError(path, f"cannot read: {exc.strerror or exc}") from exc
@@ -125,31 +170,116 @@ def _to_8bit(im: np.ndarray) -> np.ndarray:
     return ((im.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
+def _decode(path, max_pixels, need_alpha: bool):
+    """Header checks, then the decoder: (image in the file's channel order, header)."""
+    max_pixels = check_max_pixels(max_pixels)
+    data = _read_bytes(path, max_pixels)
+    try:
+        header = _headers.parse(data)
+    except _headers.HeaderError as exc:
+        raise ImageReadError(path, str(exc)) from None
+    _check_size(path, header, max_pixels)
+    if need_alpha and header.channels == 3:  # refused before decoding: nothing would come of it
+        raise ImageReadError(path, _NO_ALPHA)
+    im = cv2.imdecode(np.frombuffer(header.data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if im is None:
+        raise ImageReadError(path, f"corrupt {header.format}: the image data does not decode")
+    shape = (header.height, header.width)
+    if im.shape[:2] != shape and (header.format == "PNG" or im.shape[:2] != shape[::-1]):
+        raise ImageReadError(path, f"corrupt {header.format}: decoded {im.shape[1]}x{im.shape[0]}, header says "
+                                   f"{header.width}x{header.height}")  # fmt: skip
+    if header.transparency and im.ndim == 2:  # a gray PNG's tRNS chunk: the decoder does not make it alpha
+        header.notes.append("tRNS transparency of a grayscale PNG not applied: only the gray values are used")
+    return im, header
+
+
+def _info(im: np.ndarray, header, alpha_only: bool, notes) -> "ImageInfo":
+    channels = 1 if im.ndim == 2 else im.shape[2]
+    mode = header.mode or {1: "gray", 3: "RGB", 4: "RGBA"}.get(channels, "other")
+    depth = int(header.bit_depth) if header.bit_depth else im.dtype.itemsize * 8
+    return ImageInfo(im.shape[0], im.shape[1], mode, depth, alpha_only, tuple(notes), header.format)
+
+
+def _to_uint8(path, im: np.ndarray, notes: list) -> np.ndarray:
+    if im.dtype == np.uint16:
+        notes.append("16-bit input converted to 8 bits by rounding: refined at 8 bits")
+        return _to_8bit(im)
+    if im.dtype != np.uint8:
+        raise ImageReadError(path, f"unsupported sample type {im.dtype} (need 8 or 16 bits per sample)")
+    return im
+
+
+def read_image(path, max_pixels: int | None = MAX_PIXELS):
+    """Read an image of any supported format as uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4).
+
+    The checks of :func:`read_rgba` (format from the first bytes, size from the
+    header before decoding, truncation, corruption), without its policy on
+    channels: colour without alpha is returned as RGB. For backgrounds,
+    alpha mattes and other training inputs.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from ldmatte.io import read_image, write_png_atomic
+    >>> path = os.path.join(tempfile.mkdtemp(), "bg.png")
+    >>> write_png_atomic(path, np.zeros((2, 3, 3), np.uint8))
+    >>> im, info = read_image(path)
+    >>> im.shape, info.format, info.mode
+    ((2, 3, 3), 'PNG', 'RGB')
+    """
+    path = os.fspath(path)
+    im, header = _decode(path, max_pixels, need_alpha=False)
+    notes = list(header.notes)
+    im = _to_uint8(path, im, notes)
+    channels = 1 if im.ndim == 2 else im.shape[2]
+    if channels not in (1, 3, 4):
+        raise ImageReadError(path, f"unsupported image with {channels} channels")
+    if channels == 3:
+        im = cv2.cvtColor(im, cv2.COLOR_BGR2RGB)
+    elif channels == 4:
+        im = cv2.cvtColor(im, cv2.COLOR_BGRA2RGBA)
+    else:
+        im = im.reshape(im.shape[:2])
+    return im, _info(im, header, False, notes)
+
+
 def read_rgba(path, max_pixels: int | None = MAX_PIXELS):
     """Read an image as (H, W, 4) uint8 RGBA for refinement.
+
+    The format is told by the file's first bytes, not its name: PNG, JPEG,
+    TIFF, WebP and BMP are read, each checked from its header (size, and for
+    PNG every chunk) before the decoder runs, so a file claiming more pixels
+    than the limit costs no memory.
 
     Parameters
     ----------
     path : str or os.PathLike
     max_pixels : int or None
-        Refuse images with more pixels (checked from the PNG header, before
-        decoding; after decoding for other formats). None disables the limit.
+        Refuse images with more pixels, from the header, before decoding. None
+        leaves only the decoder's own limit (:data:`DECODER_MAX_PIXELS`); values
+        above it raise ValueError (see :func:`check_max_pixels`).
 
     Returns
     -------
     rgba : (H, W, 4) uint8 array, RGBA order, straight (not premultiplied) colour
     info : ImageInfo
-        The file's mode and depth. A 16-bit file is converted to 8 bits by
-        rounding (``round(v * 255 / 65535)``) and refined at 8 bits; its
-        ``notes`` say so. A grayscale file without alpha is taken as an alpha
-        matte: ``rgba`` is white with that alpha and ``info.alpha_only`` is True.
-        Gray+alpha files keep their gray as colour.
+        The file's format, mode and depth. A 16-bit file is converted to 8 bits
+        by rounding (``round(v * 255 / 65535)``) and refined at 8 bits; its
+        ``notes`` say so, and they say what else was not used: an embedded ICC
+        profile, the other frames of an animated PNG, the other pages of a
+        TIFF, an invalid tRNS chunk. A grayscale file without alpha is taken as
+        an alpha matte: ``rgba`` is white with that alpha and
+        ``info.alpha_only`` is True. Gray+alpha files keep their gray as colour.
 
     Raises
     ------
     ImageReadError
-        With the reason: no such file, empty, truncated or corrupt PNG, not an
-        image, RGB without alpha, unsupported sample type, above the limit.
+        With the reason: no such file, not a regular file (a pipe, a device),
+        empty, truncated or corrupt file, not an image or an unsupported
+        format, RGB without alpha, unsupported sample type, above the limit or
+        above what the decoder reads.
+    ValueError
+        For an invalid ``max_pixels``.
 
     Examples
     --------
@@ -167,49 +297,23 @@ def read_rgba(path, max_pixels: int | None = MAX_PIXELS):
     ldmatte.io.ImageReadError: ...: RGB image without an alpha channel: nothing to refine ...
     """
     path = os.fspath(path)
-    if max_pixels is not None and (isinstance(max_pixels, bool) or int(max_pixels) < 1):
-        raise ValueError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
-    data = _read_bytes(path, max_pixels)
-    header = None
-    if data.startswith(_PNG_SIG):
-        header = _png_header(path, data)
-        _check_size(path, header["height"], header["width"], max_pixels)
-    im = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if im is None:
-        raise ImageReadError(path, "corrupt PNG: the image data does not decode" if header else "not an image "
-                             "(unknown format or undecodable data)")  # fmt: skip
-    if header is None:
-        _check_size(path, im.shape[0], im.shape[1], max_pixels)
-    elif im.shape[:2] != (header["height"], header["width"]):
-        raise ImageReadError(path, f"corrupt PNG: decoded {im.shape[1]}x{im.shape[0]}, header says "
-                                   f"{header['width']}x{header['height']}")  # fmt: skip
-    return _convert(path, im, header)
-
-
-def _convert(path, im: np.ndarray, header):
-    mode = _COLOUR_TYPES.get(header["colour_type"], "other") if header else "other"
-    depth = int(header["bit_depth"]) if header else im.dtype.itemsize * 8
+    im, header = _decode(path, max_pixels, need_alpha=True)
+    notes = list(header.notes)
     channels = 1 if im.ndim == 2 else im.shape[2]
     if channels == 3:
-        raise ImageReadError(path, "RGB image without an alpha channel: nothing to refine (save it as RGBA, "
-                                   "or the matte alone as a grayscale PNG)")  # fmt: skip
+        raise ImageReadError(path, _NO_ALPHA)
     if channels not in (1, 4):
         raise ImageReadError(path, f"unsupported image with {channels} channels")
-    notes = []
-    if im.dtype == np.uint16:
-        im = _to_8bit(im)
-        notes.append("16-bit input converted to 8 bits by rounding: refined at 8 bits")
-    elif im.dtype != np.uint8:
-        raise ImageReadError(path, f"unsupported sample type {im.dtype} (need 8 or 16 bits per sample)")
+    im = _to_uint8(path, im, notes)
     if channels == 1:
         im = im.reshape(im.shape[:2])
         rgba = np.empty(im.shape + (4,), np.uint8)
         rgba[..., :3] = 255  # white: a matte has no colour, and white shows it as is on any background
         rgba[..., 3] = im
         notes.append("grayscale image without alpha taken as an alpha matte (colour white)")
-        return rgba, ImageInfo(im.shape[0], im.shape[1], mode, depth, True, tuple(notes))
+        return rgba, _info(im, header, True, notes)
     rgba = cv2.cvtColor(im, cv2.COLOR_BGRA2RGBA)
-    return rgba, ImageInfo(im.shape[0], im.shape[1], mode, depth, False, tuple(notes))
+    return rgba, _info(im, header, False, notes)
 
 
 def _temp_path(path: str) -> str:
