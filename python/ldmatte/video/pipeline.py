@@ -1,0 +1,328 @@
+"""The video matting pipeline: frames -> masks -> trimaps -> alpha -> temporally stable alpha -> outputs.
+
+Frames stream through once, in order, in chunks of the matting backend's batch
+size (a GPU model mattes a chunk at once). For each frame the optical flow
+back to the previous frame is computed once and shared by mask propagation
+and stabilisation. With ``feedback`` the stabilised alpha (> 0.5) of the last
+frame of each chunk becomes the propagated mask's state, so the mask follows
+the image evidence and does not drift. A frame whose alpha (and RGBA) PNG is
+already in the output folder is not matted again: its alpha is read back and
+carried forward as if just computed, so a rerun resumes where it stopped.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from ..io import write_json_atomic, write_png_atomic
+from .backends import CLOSED_FORM, load_matting
+from .flow import FlowTracker, Motion, subject_motion
+from .outputs import VideoOutput, parse_formats
+from .reader import VideoReadError, iter_frames, probe
+from .segmentation import FlowPropagator, PropagationSettings, to_mask
+from .stabilise import StabiliseSettings, TemporalStabiliser
+from .trimaps import default_band_width, mask_trimap
+
+__all__ = ["VideoMattingSettings", "FrameResult", "VideoMattingResult", "matte_video", "STAGES"]
+
+STAGES = ("decode", "flow", "segment", "trimap", "matting", "stabilise", "write")
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoMattingSettings:
+    """Everything that decides the output of :func:`matte_video` (one parameter object).
+
+    ``model``: ``"closed-form"`` or a training run / checkpoint folder; ``device``: ``auto``, ``cpu``, ``cuda``;
+    ``band_width``: unknown band width in pixels (None: 3 % of the shorter side); ``formats``: any of
+    ``png``, ``webm``, ``mov``, ``preview`` (alpha PNGs are always written: they are what a rerun resumes from);
+    ``feedback``: correct the propagated mask with the matte; ``estimate_foreground``: RGBA colour from
+    pymatting's foreground estimation instead of the source colour; ``max_frames``: stop after this many.
+    """
+
+    model: str = CLOSED_FORM
+    device: str = "auto"
+    band_width: int | None = None
+    formats: tuple = ("png",)
+    feedback: bool = True
+    estimate_foreground: bool = False
+    batch_size: int = 4
+    max_frames: int | None = None
+    reader: str = "auto"
+    segmentation: str = ""  # how the masks are made (recorded: a rerun must use the same)
+    propagation: PropagationSettings = dataclasses.field(default_factory=PropagationSettings)
+    stabilise: StabiliseSettings = dataclasses.field(default_factory=StabiliseSettings)
+
+    def record(self) -> dict:
+        """The settings that change the frames (recorded in the output folder's marker)."""
+        return {"model": self.model, "band_width": self.band_width, "feedback": self.feedback,
+                "estimate_foreground": self.estimate_foreground, "segmentation": self.segmentation,
+                "propagation": dataclasses.asdict(self.propagation), "stabilise": dataclasses.asdict(self.stabilise)}  # fmt: skip
+
+
+@dataclasses.dataclass
+class FrameResult:
+    """One frame as it went through the pipeline (handed to ``on_frame``); ``raw_alpha`` is before
+    stabilisation; ``skipped`` frames were read back from an earlier run (mask, trimap and raw alpha None)."""
+
+    index: int
+    frame: np.ndarray
+    mask: np.ndarray | None
+    trimap: np.ndarray | None
+    raw_alpha: np.ndarray | None
+    alpha: np.ndarray
+    skipped: bool
+
+
+@dataclasses.dataclass
+class VideoMattingResult:
+    """What a run did: frame counts, the files written, seconds per stage, messages for the user."""
+
+    frames: int = 0
+    matted: int = 0
+    skipped: int = 0
+    files: list = dataclasses.field(default_factory=list)
+    seconds: dict = dataclasses.field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    messages: list = dataclasses.field(default_factory=list)
+    interrupted: bool = False
+    info: dict = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def frame_name(index: int) -> str:
+    return f"{index:06d}.png"
+
+
+def _read_png(path: str, flags: int) -> np.ndarray | None:
+    im = cv2.imread(path, flags)
+    if im is None:
+        return None
+    if im.ndim == 3:
+        im = cv2.cvtColor(im, cv2.COLOR_BGRA2RGBA if im.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return im
+
+
+class _Clock:
+    def __init__(self, seconds: dict):
+        self.seconds = seconds
+
+    def __call__(self, stage: str):
+        clock = self
+
+        class _T:
+            def __enter__(self):
+                self.t = time.perf_counter()
+
+            def __exit__(self, *exc):
+                clock.seconds[stage] += time.perf_counter() - self.t
+
+        return _T()
+
+
+def _rgba(frame: np.ndarray, alpha: np.ndarray, estimate: bool) -> np.ndarray:
+    colour = frame
+    if estimate:
+        from pymatting import estimate_foreground_ml
+
+        fg = estimate_foreground_ml(frame.astype(np.float64) / 255, alpha.astype(np.float64) / 255)
+        colour = np.clip(np.round(fg * 255), 0, 255).astype(np.uint8)
+    return np.dstack([colour, alpha])
+
+
+def matte_video(source, output, segmenter, settings: VideoMattingSettings | None = None, *, matting=None,
+                progress: bool = False, stop=None, on_frame: Callable[[FrameResult], None] | None = None,
+                claim: bool = True, overwrite: bool = False, extra_inputs=()) -> VideoMattingResult:  # fmt: skip
+    """Matte a video into ``output``: ``alpha/000000.png...``, ``rgba/`` (format png), ``alpha.webm``,
+    ``alpha.mov``, ``preview.mp4`` and ``video.json`` (the run's summary).
+
+    ``segmenter``: a :class:`~ldmatte.video.segmentation.Segmenter`, or a first-frame mask (array) to
+    propagate with optical flow. ``matting``: a backend object (``predict(images, trimaps)``) instead of
+    ``settings.model``. ``stop``: an object with ``is_set()`` checked between chunks (Ctrl-C).
+    ``on_frame``: called with each :class:`FrameResult`. With ``claim`` the output folder is claimed
+    (:meth:`ldmatte.files.OutputFolder.claim`, kind ``video``) after checking it overlaps neither the input
+    nor ``extra_inputs`` (mask files and folders).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ldmatte.video.synthetic import make_video, write_video
+    >>> from ldmatte.video.pipeline import matte_video
+    >>> work = tempfile.mkdtemp()
+    >>> clip = make_video(n_frames=3, size=48, seed=0)
+    >>> write_video(os.path.join(work, "in.mkv"), clip.frames, fps=10)
+    >>> res = matte_video(os.path.join(work, "in.mkv"), os.path.join(work, "out"), clip.first_mask)
+    >>> res.frames, res.matted, sorted(os.listdir(os.path.join(work, "out", "alpha")))
+    (3, 3, ['000000.png', '000001.png', '000002.png'])
+    """
+    s = settings or VideoMattingSettings()
+    source, output = os.fspath(source), os.fspath(output)
+    info = probe(source, s.reader)
+    formats, messages = parse_formats(",".join(s.formats))
+    if claim:
+        from ..files import OutputFolder, check_disjoint
+
+        check_disjoint([source, *[os.fspath(p) for p in extra_inputs]], [output])
+        OutputFolder.claim(output, "video", overwrite=overwrite, settings={
+            "source": os.path.abspath(source), "source_size": os.path.getsize(source), **s.record()})  # fmt: skip
+    else:
+        os.makedirs(output, exist_ok=True)
+    result = VideoMattingResult(messages=list(messages), info=info.to_dict())
+    clock = _Clock(result.seconds)
+    alpha_dir, rgba_dir = os.path.join(output, "alpha"), os.path.join(output, "rgba")
+    os.makedirs(alpha_dir, exist_ok=True)
+    if "png" in formats:
+        os.makedirs(rgba_dir, exist_ok=True)
+    band = s.band_width if s.band_width is not None else default_band_width(info.height, info.width)
+    tracker = FlowTracker(s.propagation.flow)
+    if not hasattr(segmenter, "segment"):
+        segmenter = FlowPropagator(segmenter, s.propagation, tracker=tracker)
+    propagator = segmenter if isinstance(segmenter, FlowPropagator) else None
+    if propagator is not None and propagator.tracker is not tracker:
+        tracker = propagator.tracker  # the caller's propagator: share its tracker, step it here
+        propagator._own_tracker = False
+    stabiliser = TemporalStabiliser(s.stabilise)
+    backend = matting
+    videos: list[VideoOutput] = []
+    total = info.frame_count if s.max_frames is None else min(info.frame_count or s.max_frames, s.max_frames)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total or None, unit="frame", file=sys.stderr, desc="video", dynamic_ncols=True)
+
+    def done(index: int) -> np.ndarray | None:
+        alpha_path = os.path.join(alpha_dir, frame_name(index))
+        if not os.path.exists(alpha_path) or ("png" in formats and not os.path.exists(os.path.join(rgba_dir, frame_name(index)))):
+            return None
+        alpha = _read_png(alpha_path, cv2.IMREAD_GRAYSCALE)
+        return alpha if alpha is not None and alpha.shape == (info.height, info.width) else None
+
+    try:
+        for fmt in formats:
+            if fmt != "png":
+                audio = source if fmt == "preview" and info.has_audio else None
+                try:
+                    videos.append(VideoOutput(fmt, output, info.fps, info.width, info.height, audio_source=audio))
+                except Exception as exc:  # an encoder that refuses these settings: the rest still runs
+                    result.messages.append(f"{fmt}: skipped ({exc})")
+        frames_iter = iter_frames(source, s.reader)
+        index = 0
+        if backend is not None:
+            chunk_size = max(1, int(getattr(backend, "batch_size", 1)))
+        else:
+            chunk_size = 1 if s.model == CLOSED_FORM else max(1, s.batch_size)
+        while True:
+            if stop is not None and stop.is_set():
+                result.interrupted = True
+                break
+            chunk: list[_Item] = []
+            while len(chunk) < chunk_size and (s.max_frames is None or index < s.max_frames):
+                with clock("decode"):
+                    frame = next(frames_iter, None)
+                if frame is None:
+                    break
+                with clock("flow"):
+                    tracker.step(frame)
+                item = _Item(index, frame, tracker.flow, previous=done(index))
+                with clock("segment"):
+                    item.mask = to_mask(segmenter.segment(frame, index), frame.shape[:2], name=f"mask of frame {index}")
+                if item.flow is not None:
+                    with clock("flow"):
+                        item.motion = getattr(propagator, "motion", None) or subject_motion(
+                            item.flow, item.mask, margin=max(2, band)) or Motion(flow=item.flow)
+                if item.previous is None:
+                    with clock("trimap"):
+                        item.trimap = mask_trimap(item.mask, band)
+                chunk.append(item)
+                index += 1
+            if not chunk:
+                break
+            todo = [c for c in chunk if c.previous is None]
+            if todo:
+                if backend is None:
+                    backend = load_matting(s.model, s.device, s.batch_size)
+                with clock("matting"):
+                    raw = backend.predict(np.stack([c.frame for c in todo]), np.stack([c.trimap for c in todo]))
+                for c, a in zip(todo, raw):
+                    c.raw_alpha = np.asarray(a, np.uint8)
+            for c in chunk:
+                _finish(c, s, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result)
+                if on_frame is not None:
+                    on_frame(FrameResult(c.index, c.frame, c.mask, c.trimap, c.raw_alpha, c.alpha,
+                                         c.previous is not None))  # fmt: skip
+                if bar is not None:
+                    bar.update(1)
+            if s.feedback and propagator is not None:
+                propagator.correct(chunk[-1].alpha, chunk[-1].index)
+        if result.frames == 0:
+            raise VideoReadError(f"{source}: no frames could be decoded")
+        if result.interrupted:
+            for v in videos:
+                v.abort()
+            result.messages.append("interrupted: videos not written; the frames written so far are kept, "
+                                   "run again to continue")  # fmt: skip
+        else:
+            with clock("write"):
+                for v in videos:
+                    result.files.append(v.close())
+                    if v.audio_note:
+                        result.messages.append(f"{v.fmt}: {v.audio_note}")
+        videos = []
+    finally:
+        for v in videos:
+            v.abort()
+        if bar is not None:
+            bar.close()
+    result.info["band_width"] = band
+    result.info["matting"] = getattr(backend, "name", s.model) if backend is not None else s.model
+    write_json_atomic(os.path.join(output, "video.json"), result.to_dict())
+    return result
+
+
+@dataclasses.dataclass
+class _Item:
+    index: int
+    frame: np.ndarray
+    flow: np.ndarray | None
+    mask: np.ndarray | None = None
+    trimap: np.ndarray | None = None
+    raw_alpha: np.ndarray | None = None
+    previous: np.ndarray | None = None  # the alpha an earlier run wrote
+    motion: Motion | None = None
+    alpha: np.ndarray | None = None
+
+
+def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result):
+    """Stabilise one matted frame (or take back an earlier run's alpha) and write it everywhere."""
+    if c.previous is not None:
+        c.alpha = c.previous
+        stabiliser.remember(c.alpha, c.frame)
+    else:
+        with clock("stabilise"):
+            c.alpha = stabiliser(c.raw_alpha, c.trimap, c.frame, c.motion)
+    with clock("write"):
+        rgba = None
+        name = frame_name(c.index)
+        if c.previous is None:
+            write_png_atomic(os.path.join(alpha_dir, name), c.alpha, durable=False)
+            if "png" in formats:
+                rgba = _rgba(c.frame, c.alpha, s.estimate_foreground)
+                write_png_atomic(os.path.join(rgba_dir, name), rgba, durable=False)
+            result.matted += 1
+        else:
+            result.skipped += 1
+        if videos:
+            if rgba is None and "png" in formats:
+                rgba = _read_png(os.path.join(rgba_dir, name), cv2.IMREAD_UNCHANGED)
+            if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.shape[:2] != c.alpha.shape:
+                rgba = _rgba(c.frame, c.alpha, s.estimate_foreground)
+            for v in videos:
+                v.write(c.frame, rgba)
+    result.frames += 1

@@ -1,0 +1,282 @@
+"""Per-frame subject masks: a first-frame mask propagated with optical flow, masks from a folder, or a segmenter.
+
+Everything that yields masks follows the :class:`Segmenter` protocol: one
+method ``segment(frame, index)`` called with the frames in order, returning an
+(H, W) mask (bool, 0/255 uint8 or float in [0, 1]; > 0.5 is the subject).
+Any object with that method plugs in, e.g. a wrapper around a learned video
+segmenter; :class:`SAM2Segmenter` is the adapter for SAM 2 when it is installed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from .flow import FlowSettings, FlowTracker, Motion, subject_motion
+
+__all__ = ["Segmenter", "SegmenterUnavailable", "PropagationSettings", "FlowPropagator", "FolderMasks",
+           "SAM2Segmenter", "to_mask", "read_mask"]  # fmt: skip
+
+MASK_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class SegmenterUnavailable(RuntimeError):
+    """A segmenter that cannot be used here (a package or a checkpoint missing); the message says what to do."""
+
+
+@runtime_checkable
+class Segmenter(Protocol):
+    """Anything that gives the subject's mask of each frame, called with the frames in order."""
+
+    def segment(self, frame: np.ndarray, index: int) -> np.ndarray:  # pragma: no cover - protocol
+        ...
+
+
+def to_mask(mask, shape=None, name: str = "mask") -> np.ndarray:
+    """A segmenter's output as a 0 / 255 uint8 mask: bool as is, uint8 > 127, float > 0.5.
+
+    With ``shape`` (H, W) a mask of another size is resized to it (linear, then thresholded).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_mask(np.array([[0.2, 0.7]])).tolist()
+    [[0, 255]]
+    >>> to_mask(np.array([[True, False]]), shape=(2, 4)).tolist()
+    [[255, 255, 0, 0], [255, 255, 0, 0]]
+    """
+    m = np.asarray(mask)
+    if m.ndim == 3 and m.shape[2] == 1:
+        m = m[..., 0]
+    if m.ndim != 2 or 0 in m.shape:
+        raise ValueError(f"{name} must be a non-empty (H, W) array, got shape {m.shape}")
+    if m.dtype == bool:
+        unit = m.astype(np.float32)
+    elif m.dtype == np.uint8:
+        unit = m.astype(np.float32) / 255
+    elif np.issubdtype(m.dtype, np.floating) or np.issubdtype(m.dtype, np.integer):
+        unit = m.astype(np.float32)
+        if np.issubdtype(m.dtype, np.integer):
+            unit = (unit > 0).astype(np.float32)
+    else:
+        raise TypeError(f"{name} must be bool, uint8 or float, got {m.dtype}")
+    if shape is not None and unit.shape != tuple(shape):
+        unit = cv2.resize(unit, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return np.where(unit > 0.5, 255, 0).astype(np.uint8)
+
+
+def read_mask(path) -> np.ndarray:
+    """Read a mask image (grey or colour; the first channel counts) as a 0 / 255 uint8 mask."""
+    path = os.fspath(path)
+    im = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if im is None:
+        raise ValueError(f"{path}: not a readable image")
+    if im.ndim == 3:
+        # A mask saved as RGBA: its alpha is the mask when it is not all opaque; otherwise the grey value.
+        im = im[..., 3] if im.shape[2] == 4 and im[..., 3].min() < 255 else cv2.cvtColor(im[..., :3], cv2.COLOR_BGR2GRAY)
+    if im.dtype == np.uint16:
+        im = (im >> 8).astype(np.uint8)
+    return to_mask(im, name=path)
+
+
+@dataclasses.dataclass(frozen=True)
+class PropagationSettings:
+    """How a first-frame mask follows the video.
+
+    ``smoothing``: weight of the warped history in the soft mask (0 = only the
+    newest thresholded mask; higher is steadier). ``blur``: Gaussian sigma (pixels at 512 px, scaled with the
+    frame) applied to the warped mask before re-thresholding, so flow noise does not roughen the edge.
+    ``min_island``: pieces smaller than this share of the largest are dropped, holes smaller than it filled.
+    ``motion``: ``"affine"`` (the subject's motion fitted to the flow inside the mask; edges follow the
+    subject, not the flow smoothed across its boundary) or ``"flow"`` (every pixel along the dense flow).
+    """
+
+    motion: str = "affine"
+    smoothing: float = 0.5
+    blur: float = 1.0
+    min_island: float = 0.002
+    flow: FlowSettings = dataclasses.field(default_factory=FlowSettings)
+
+    def __post_init__(self):
+        if not 0 <= self.smoothing < 1:
+            raise ValueError(f"smoothing must be in [0, 1), got {self.smoothing!r}")
+        if self.motion not in ("affine", "flow"):
+            raise ValueError(f"motion must be 'affine' or 'flow', got {self.motion!r}")
+        if self.blur < 0 or not 0 <= self.min_island < 1:
+            raise ValueError("blur must be >= 0 and min_island in [0, 1)")
+
+
+def _clean(mask: np.ndarray, min_share: float) -> np.ndarray:
+    """Drop foreground pieces and fill holes smaller than ``min_share`` of the largest piece."""
+    if min_share <= 0:
+        return mask
+    out = mask.copy()
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(out, connectivity=8)
+    if n > 1:
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        limit = areas.max() * min_share
+        small = np.flatnonzero(areas < limit) + 1
+        if len(small):
+            out[np.isin(lab, small)] = 0
+        inv = (out == 0).view(np.uint8)
+        n, lab, stats, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
+        small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < limit) + 1
+        if len(small):
+            out[np.isin(lab, small)] = 255
+    return out
+
+
+class FlowPropagator:
+    """A first-frame mask carried through the video by backward-warping with optical flow.
+
+    For each frame the soft mask of the previous frame is warped along the
+    flow, blurred a little, re-thresholded at 0.5 and cleaned (small islands
+    and holes); the new soft mask blends the warped history with that binary
+    mask (``smoothing``), a temporal low-pass that does not accumulate blur. With
+    ``motion="affine"`` the warp is the subject's own motion, fitted to the flow
+    inside the mask (see :func:`~ldmatte.video.flow.subject_motion`).
+    :meth:`correct` replaces the state with a better mask of the same frame
+    (the matte's alpha > 0.5), so drift does not build up. Pass a shared
+    ``tracker`` that its owner steps; without one the propagator keeps its own.
+
+    Examples
+    --------
+    >>> import numpy as np, cv2
+    >>> yy, xx = np.mgrid[:64, :64]
+    >>> def frame(cx):  # a textured disc moving right over a flat background
+    ...     f = np.full((64, 64, 3), 40, np.uint8)
+    ...     disc = (xx - cx) ** 2 + (yy - 32) ** 2 < 100
+    ...     f[disc] = (150 + 80 * np.sin(xx[disc] - cx))[:, None].astype(np.uint8)
+    ...     return f, disc
+    >>> f0, d0 = frame(20)
+    >>> prop = FlowPropagator(d0)
+    >>> for i, cx in enumerate([20, 22, 24, 26]):
+    ...     f, d = frame(cx); m = prop.segment(f, i) > 127
+    >>> round(float((m & d).sum() / (m | d).sum()), 1)
+    1.0
+    """
+
+    def __init__(self, first_mask, settings: PropagationSettings | None = None, tracker: FlowTracker | None = None):
+        self.settings = settings or PropagationSettings()
+        self._first = to_mask(first_mask, name="first-frame mask")
+        self._own_tracker = tracker is None
+        self.tracker = tracker or FlowTracker(self.settings.flow)
+        self._soft: np.ndarray | None = None
+        self._index = -1
+        self.motion: Motion | None = None  # how the subject moved onto the last frame segmented
+
+    def segment(self, frame: np.ndarray, index: int) -> np.ndarray:
+        frame = np.asarray(frame)
+        if self._own_tracker:
+            self.tracker.step(frame)
+        if self._soft is None:
+            mask = to_mask(self._first, frame.shape[:2])
+            self._soft = mask.astype(np.float32) / 255
+            self._index = index
+            return mask
+        flow = self.tracker.flow
+        self.motion = None
+        if flow is not None:
+            if self.settings.motion == "affine":
+                prev = np.where(self._soft > 0.5, 255, 0).astype(np.uint8)
+                self.motion = subject_motion(flow, prev, margin=max(2, round(0.02 * max(frame.shape[:2]))))
+            if self.motion is None:
+                self.motion = Motion(flow=flow)
+        warped = self.motion.warp(self._soft) if self.motion is not None else self._soft
+        sigma = self.settings.blur * max(frame.shape[:2]) / 512
+        smooth = cv2.GaussianBlur(warped, (0, 0), sigma) if sigma > 0.3 else warped
+        mask = _clean(np.where(smooth > 0.5, 255, 0).astype(np.uint8), self.settings.min_island)
+        s = self.settings.smoothing
+        self._soft = s * warped + (1 - s) * (mask.astype(np.float32) / 255)
+        self._index = index
+        return mask
+
+    def correct(self, mask, index: int) -> None:
+        """Replace the state of frame ``index`` (the last one segmented) with a better mask of it."""
+        if index == self._index and self._soft is not None:
+            self._soft = to_mask(mask, self._soft.shape).astype(np.float32) / 255
+
+
+class FolderMasks:
+    """Per-frame masks from a folder: the i-th image in sorted name order is frame i's mask.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, cv2
+    >>> folder = tempfile.mkdtemp()
+    >>> for i in range(2):
+    ...     _ = cv2.imwrite(os.path.join(folder, f"{i:03d}.png"), np.full((4, 4), 255 * i, np.uint8))
+    >>> masks = FolderMasks(folder)
+    >>> len(masks), int(masks.segment(np.zeros((4, 4, 3), np.uint8), 1).max())
+    (2, 255)
+    """
+
+    def __init__(self, folder):
+        self.folder = os.fspath(folder)
+        if not os.path.isdir(self.folder):
+            raise ValueError(f"{self.folder}: not a folder of masks")
+        self.files = sorted(os.path.join(self.folder, n) for n in os.listdir(self.folder)
+                            if n.lower().endswith(MASK_SUFFIXES) and not n.startswith("."))  # fmt: skip
+        if not self.files:
+            raise ValueError(f"{self.folder}: no mask images ({', '.join(MASK_SUFFIXES)})")
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def segment(self, frame: np.ndarray, index: int) -> np.ndarray:
+        if index >= len(self.files):
+            raise ValueError(f"{self.folder}: no mask for frame {index} (the folder holds {len(self.files)})")
+        return to_mask(read_mask(self.files[index]), np.asarray(frame).shape[:2], name=self.files[index])
+
+
+class SAM2Segmenter:
+    """SAM 2 as a frame-by-frame tracker: each frame is prompted with the previous mask's box and mask.
+
+    Needs the ``sam2`` package and a local checkpoint in safetensors format
+    (``checkpoint``) with its model config name (``config``, e.g.
+    ``configs/sam2.1/sam2.1_hiera_t.yaml``); nothing is downloaded. The first
+    frame's mask comes from ``first_mask``.
+    """
+
+    def __init__(self, first_mask, checkpoint, config: str, device: str = "auto"):
+        try:  # sam2 first: without it, fail before importing torch
+            from sam2.build_sam import build_sam2
+            from sam2.sam2_image_predictor import SAM2ImagePredictor
+            import torch
+        except ImportError as exc:
+            raise SegmenterUnavailable(
+                f"the SAM 2 segmenter needs the sam2 package ({exc.name} is not installed); install it, or use "
+                "--mask (first-frame mask propagated with optical flow) or --masks DIR") from None
+        if not checkpoint or not os.path.isfile(os.fspath(checkpoint)):
+            raise SegmenterUnavailable(f"SAM 2 needs a local checkpoint file (.safetensors), got {checkpoint!r}")
+        if not os.fspath(checkpoint).endswith(".safetensors"):
+            raise SegmenterUnavailable(f"{checkpoint}: SAM 2 weights are loaded from safetensors only")
+        from safetensors.torch import load_file
+
+        from .._backend import resolve_device
+
+        dev = resolve_device(device) if device != "cpu" else "cpu"
+        model = build_sam2(config, ckpt_path=None, device=dev)
+        model.load_state_dict(load_file(os.fspath(checkpoint), device=dev), strict=True)
+        self._torch = torch
+        self._predictor = SAM2ImagePredictor(model)
+        self._first = to_mask(first_mask, name="first-frame mask")
+        self._prev: np.ndarray | None = None
+
+    def segment(self, frame: np.ndarray, index: int) -> np.ndarray:
+        frame = np.asarray(frame)
+        if self._prev is None:
+            self._prev = to_mask(self._first, frame.shape[:2])
+            return self._prev
+        ys, xs = np.nonzero(self._prev)
+        if len(xs) == 0:
+            return self._prev
+        box = np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float32)
+        with self._torch.inference_mode():
+            self._predictor.set_image(frame)
+            masks, _scores, _ = self._predictor.predict(box=box, multimask_output=False)
+        self._prev = to_mask(masks[0] > 0.5, frame.shape[:2])
+        return self._prev
