@@ -112,17 +112,18 @@ def test_refuses_to_write_over_inputs(mixed, tmp_path, capsys):
     before = _digest(src)
     assert main(["refine", str(src), "-o", str(src)]) == 2
     assert main(["refine", str(src / "good1.png"), "-o", str(src)]) == 2
-    assert "would overwrite an input" in capsys.readouterr().err
+    assert main(["refine", str(src), "-o", str(src / "refined")]) == 2  # an output inside an input: refused too
+    assert "lies inside input" in capsys.readouterr().err
     assert _digest(src) == before and "refine-summary.json" not in os.listdir(src)
 
 
-def test_recursive_mirrors_paths_and_skips_its_own_output(tmp_path):
+def test_recursive_mirrors_paths(tmp_path):
     src = tmp_path / "in"
     (src / "a" / "b").mkdir(parents=True)
     im = _bgra(synth.make_sample(3, 96).rgba)
     for rel in ("top.png", "a/mid.PNG", "a/b/deep.png", "a/.hidden.png"):
         cv2.imwrite(str(src / rel), im)
-    out = src / "refined"  # inside the input folder: never read back as input
+    out = tmp_path / "refined"
     assert main(["refine", str(src), "-o", str(out), "-q"]) == 0
     assert sorted(f for f in _files(out) if f.endswith(".png") and not f.startswith("_sheet")) == [
         "top.png"]  # fmt: skip
@@ -130,7 +131,7 @@ def test_recursive_mirrors_paths_and_skips_its_own_output(tmp_path):
     pngs = sorted(f for f in _files(out) if f.endswith(".png") and not f.startswith("_sheet"))
     assert pngs == ["a/b/deep.png", "a/mid.png", "top.png"]
     assert (out / "a" / "b" / "deep.json").exists() and (out / "_sheet" / "a" / "b" / "deep.changes.png").exists()
-    assert main(["refine", str(src), "-r", "-o", str(out), "-q"]) == 0  # the output folder is not an input
+    assert main(["refine", str(src), "-r", "-o", str(out), "-q"]) == 0  # a rerun: all done
 
 
 def test_name_collisions_missing_inputs_and_usage_errors(tmp_path, capsys):
@@ -141,7 +142,7 @@ def test_name_collisions_missing_inputs_and_usage_errors(tmp_path, capsys):
     out = str(tmp_path / "out")
     assert main(["refine", str(tmp_path / "x"), str(tmp_path / "y"), str(tmp_path / "nope.png"), "-o", out]) == 1
     err = capsys.readouterr().err
-    assert "already the output of" in err and "nope.png: no such file or folder" in err
+    assert "already the output of" in err and "nope.png: no such file" in err
     for bad, message in [(["--fg-tol", "300"], "fg_tol"), (["--min-subject-fraction", "2"], "min_subject_fraction"),
                          (["--jobs", "0"], "--jobs"), (["--thumb-width", "4"], "--thumb-width"),
                          (["--max-pixels", "0"], "--max-pixels")]:  # fmt: skip
@@ -153,7 +154,8 @@ def test_name_collisions_missing_inputs_and_usage_errors(tmp_path, capsys):
 
 
 def test_device_cuda_without_gpu_is_a_clear_error(tmp_path, capsys):
-    from ldmatte.cli.refine_cmd import UsageError, resolve_device
+    from ldmatte.batch.refine_files import choose_device as resolve_device
+    from ldmatte.files import UsageError
 
     try:
         usable = resolve_device("cuda") == "cuda"
@@ -283,11 +285,11 @@ def test_device_cuda_matches_cpu(tmp_path):
 
 
 def test_progress_bar_goes_to_stderr(tmp_path, capsys):
-    from ldmatte.cli.refine_cmd import Runner, execute
+    from ldmatte.batch import FileRefiner, RefineJob, refine_files
 
     cv2.imwrite(str(tmp_path / "a.png"), _bgra(synth.make_sample(6, 96).rgba))
-    runner = Runner(str(tmp_path / "out"), dict(ldmatte.DEFAULTS))
-    records, failures, refined, skipped = execute(runner, [(str(tmp_path / "a.png"), "a.png")], progress=True)
-    assert (len(records), failures, refined, skipped) == (1, [], 1, 0)
+    refiner = FileRefiner(str(tmp_path / "out"), dict(ldmatte.DEFAULTS))
+    run = refine_files([RefineJob(str(tmp_path / "a.png"), "a.png")], refiner, progress=True)
+    assert (len(run.records), run.failures, run.refined, run.skipped) == (1, [], 1, 0)
     out, err = capsys.readouterr()
     assert out == "" and "1/1" in err

@@ -1,0 +1,305 @@
+"""Refining image files into an output folder: kill-safe, resumable, interruptible (``ldmatte refine``, ``demo``).
+
+Every input ``<rel>.png`` gives ``OUTDIR/<rel>.png`` (the refined RGBA, or the
+refined alpha for a grayscale input) and ``OUTDIR/<rel stem>.json`` (its
+report), written in that order and atomically: the JSON marks a finished image,
+so a rerun skips it (unless the input's size or modification time changed), and
+a killed run leaves at most temp files, removed by the next run.
+``OUTDIR/refine-summary.json`` and the contact sheet ``OUTDIR/index.html``
+(thumbnails in ``OUTDIR/_sheet/``) are rewritten at the end, also after an
+interruption or a fault (then of what is done).
+
+The output folder is claimed (:meth:`ldmatte.files.OutputFolder.claim`): a
+non-empty folder that ``refine`` did not make is refused unless the caller
+overwrites, so no file the tool did not write is replaced.
+
+Examples
+--------
+>>> import os, tempfile, numpy as np
+>>> from ldmatte import synth
+>>> from ldmatte.io import write_png_atomic
+>>> from ldmatte.batch import FileRefiner, plan_refine, refine_files
+>>> src, out = tempfile.mkdtemp(), os.path.join(tempfile.mkdtemp(), "out")
+>>> write_png_atomic(os.path.join(src, "a.png"), synth.make_sample(1, 96).rgba)
+>>> jobs, failures = plan_refine([src], out)
+>>> run = refine_files(jobs, FileRefiner(out, {}), progress=False)
+>>> run.refined, run.skipped, run.failures, sorted(os.listdir(out))[:2]
+(1, 0, [], ['_sheet', 'a.json'])
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+import time
+
+from .engine import Failure, ThreadExecutor, default_workers, run_items
+
+__all__ = ["SUMMARY", "SHEET", "THUMBS", "KIND", "RefineJob", "RefineRun", "FileRefiner", "plan_refine",
+           "refine_files", "write_summary", "summary_lines"]  # fmt: skip
+
+KIND = "refine"  # the kind of output folder (its marker)
+SUMMARY = "refine-summary.json"
+SHEET = "index.html"
+THUMBS = "_sheet"
+_RESERVED = {SUMMARY, SHEET, THUMBS}
+
+
+@dataclasses.dataclass(frozen=True)
+class RefineJob:
+    """One image to refine: ``path`` the input file, ``output`` its PNG relative to the output folder (``/``)."""
+
+    path: str
+    output: str
+
+
+def plan_refine(inputs, outdir, *, recursive: bool = False, follow_symlinks: bool = False):
+    """The work of a run: ``(jobs, failures)``, jobs a list of :class:`RefineJob`, failures of :class:`Failure`.
+
+    Inputs are collected once each (device + inode; directory links entered
+    only with ``follow_symlinks``, see :func:`ldmatte.files.collect_images`).
+    Inputs that cannot be used and outputs that two inputs would share are
+    failures, not errors. Raises :class:`ldmatte.files.UsageError` when inputs
+    and the output folder overlap (either way round).
+    """
+    from ..files import check_disjoint, collect_images
+
+    check_disjoint(inputs, [outdir])
+    files, problems = collect_images(inputs, recursive=recursive, follow_symlinks=follow_symlinks)
+    failures = [Failure(p.path, p.reason) for p in problems]
+    jobs, taken = [], {}
+    for f in files:
+        rel = os.path.splitext(f.rel)[0] + ".png"
+        key = os.path.normcase(rel)
+        if key.split("/")[0] in _RESERVED or os.path.splitext(key)[0] + ".json" in _RESERVED:
+            failures.append(Failure(f.path, f"output name {rel!r} is reserved for the run's own files"))
+        elif key in taken:
+            failures.append(Failure(f.path, f"output {rel!r} is already the output of {taken[key]}"))
+        else:
+            taken[key] = f.path
+            jobs.append(RefineJob(f.path, rel))
+    return jobs, failures
+
+
+def _stamp(path: str) -> list:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+class FileRefiner:
+    """Refines one :class:`RefineJob` into ``outdir``: the output PNG, thumbnails, then its JSON record.
+
+    Parameters
+    ----------
+    outdir : path
+    settings : dict
+        Keywords of :func:`ldmatte.refine`.
+    device : "cpu" or "cuda"
+        Already resolved (see ``ldmatte._backend``). On "cuda" one image at a time is on the GPU; reading and
+        writing still overlap.
+    max_pixels, thumb_width : int, optional
+    extra : callable, optional
+        ``extra(rel, before, after) -> {"name": {"before", "after"}}``: metrics shown on the contact sheet.
+    """
+
+    def __init__(self, outdir, settings: dict, device: str = "cpu", max_pixels=None, thumb_width=None, extra=None):
+        from .. import contact_sheet, io
+
+        self.outdir, self.settings, self.device = os.fspath(outdir), dict(settings), device
+        self.max_pixels = io.MAX_PIXELS if max_pixels is None else max_pixels
+        self.thumb_width = thumb_width or contact_sheet.THUMB_WIDTH
+        self.extra = extra
+        self._gpu_lock = threading.Lock()
+
+    def _refine(self, rgba):
+        import ldmatte
+
+        if self.device == "cpu":
+            return ldmatte.refine(rgba, **self.settings, return_report=True, backend="cpu")
+        import torch
+
+        with self._gpu_lock:
+            out, report = ldmatte.refine(torch.from_numpy(rgba).cuda(), **self.settings, return_report=True)
+            return out.cpu().numpy(), report
+
+    def done_record(self, job: RefineJob):
+        """The record of a finished image, or None when it must be (re)done (missing, or the input changed)."""
+        png = os.path.join(self.outdir, *job.output.split("/"))
+        try:
+            if os.path.isfile(png):
+                with open(os.path.splitext(png)[0] + ".json", encoding="utf-8") as f:
+                    rec = json.load(f)
+                if isinstance(rec, dict) and rec.get("output") == job.output and rec.get("input_stamp") == _stamp(
+                        job.path):  # fmt: skip
+                    return rec
+        except (OSError, ValueError):
+            pass
+        return None
+
+    def process(self, job: RefineJob) -> dict:
+        """Refine one file; return its record (raises on failure)."""
+        from .. import contact_sheet, io
+
+        t0 = time.perf_counter()
+        stamp = _stamp(job.path)  # before reading: a file replaced meanwhile is redone by the next run
+        rgba, info = io.read_rgba(job.path, self.max_pixels)
+        t1 = time.perf_counter()
+        out, report = self._refine(rgba)
+        t2 = time.perf_counter()
+        dst = os.path.join(self.outdir, *job.output.split("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        io.write_png_atomic(dst, out[..., 3] if info.alpha_only else out)
+        t3 = time.perf_counter()
+        stem = f"{THUMBS}/{os.path.splitext(job.output)[0]}"
+        thumbs = contact_sheet.write_thumbnails(self.outdir, stem, rgba, out, self.thumb_width)
+        rec = dict(input=os.path.abspath(job.path), input_stamp=stamp, output=job.output, image=info.to_dict(),
+                   device=self.device, settings=self.settings, report=report.to_dict(), thumbnails=thumbs)  # fmt: skip
+        if self.extra:
+            rec["metrics"] = self.extra(job.output, rgba, out)
+        t4 = time.perf_counter()
+        spans = dict(read_s=t1 - t0, refine_s=t2 - t1, write_s=t3 - t2, sheet_s=t4 - t3, total_s=t4 - t0)
+        rec["timings"] = {k: round(v, 6) for k, v in spans.items()}
+        io.write_json_atomic(os.path.splitext(dst)[0] + ".json", rec)  # last: marks the image as done
+        return rec
+
+
+@dataclasses.dataclass
+class RefineRun:
+    """What :func:`refine_files` did.
+
+    ``records`` of every finished image (done now or before), ``failures``
+    (:class:`Failure`), counts ``refined`` now and ``skipped`` (done before),
+    ``stopped`` (why the run ended early, or None), ``interrupted`` (a signal),
+    ``fault`` (a disk-full or read-only fault that stopped it).
+    """
+
+    records: list
+    failures: list
+    refined: int
+    skipped: int
+    seconds: float = 0.0
+    stopped: str | None = None
+    interrupted: bool = False
+    fault: str | None = None
+
+
+def refine_files(jobs, refiner: FileRefiner, *, overwrite: bool = False, workers: int | None = None,
+                 progress: bool = True, stop=None, executor=None, failures=()) -> RefineRun:  # fmt: skip
+    """Refine ``jobs`` (finished ones skipped unless ``overwrite``) with the batch engine.
+
+    ``workers`` threads (default: CPU cores, at most 8) or another ``executor``;
+    ``stop`` a :class:`ldmatte.files.StopFlag`; ``failures`` found while
+    planning are carried into the result. Stale temp files of killed runs are
+    removed from the output folder first.
+    """
+    from .. import io
+
+    start = time.perf_counter()
+    os.makedirs(refiner.outdir, exist_ok=True)
+    io.remove_stale_temps(refiner.outdir)  # left by a killed run
+    records, todo = [], []
+    for job in jobs:
+        rec = None if overwrite else refiner.done_record(job)
+        (todo.append(job) if rec is None else records.append(rec))
+    skipped = len(records)
+    if executor is None:
+        workers = max(1, min(workers or default_workers(8), len(todo) or 1))
+        executor = ThreadExecutor(workers)
+    report = run_items(todo, refiner.process, name=lambda job: job.path, on_result=lambda _job, rec: records.append(
+        rec), executor=executor, total=len(todo), desc="refine", progress=progress, stop=stop)  # fmt: skip
+    return RefineRun(records, list(failures) + report.failures, report.done, skipped, time.perf_counter() - start,
+                     report.stopped, report.interrupted, report.fault)  # fmt: skip
+
+
+def summary_lines(run: RefineRun, settings: dict) -> list[str]:
+    """The lines at the top of the contact sheet."""
+    counts = f"{len(run.records)} images: {run.refined} refined now, {run.skipped} already done, " \
+             f"{len(run.failures)} failed"  # fmt: skip
+    lines = [f"{counts} ({run.seconds:.1f} s)", "settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())]
+    if run.stopped:
+        lines.append(run.stopped + "; a rerun finishes the rest")
+    return lines
+
+
+def write_summary(outdir, run: RefineRun, settings: dict, title: str = "ldmatte refine", extra_lines=()) -> dict:
+    """Write ``refine-summary.json`` and the contact sheet; return the summary dict.
+
+    The dict is built before anything is written, so a caller still has it
+    when writing fails (disk full): catch OSError around this call.
+    """
+    from .. import contact_sheet, io
+
+    summary = summary_dict(run, settings)
+    io.write_json_atomic(os.path.join(outdir, SUMMARY), summary)
+    contact_sheet.write_sheet(os.path.join(outdir, SHEET), run.records, title,
+                              [*summary_lines(run, settings), *extra_lines], summary["failures"])  # fmt: skip
+    return summary
+
+
+def summary_dict(run: RefineRun, settings: dict) -> dict:
+    """The content of ``refine-summary.json``."""
+    from .._version import __version__
+
+    failures = sorted((f.to_dict() for f in run.failures), key=lambda f: f["input"])
+    other = sorted(r["output"] for r in run.records if r.get("settings") != settings)
+    summary = dict(ldmatte=__version__, settings=settings, seconds=round(run.seconds, 3),
+                   counts=dict(refined=run.refined, skipped=run.skipped, failed=len(failures)),
+                   failures=failures, other_settings=other)  # fmt: skip
+    if run.stopped:
+        summary["stopped"] = run.stopped
+    return summary
+
+
+# OpenCV refuses to decode images above 2^30 pixels (CV_IO_MAX_IMAGE_PIXELS): a larger limit cannot work.
+MAX_PIXELS_LIMIT = 1 << 30
+
+
+def check_settings(settings: dict) -> None:
+    """Raise ValueError (naming the keyword) when :func:`ldmatte.refine` would refuse these settings."""
+    import numpy as np
+
+    import ldmatte
+
+    ldmatte.refine(np.zeros((1, 1, 4), np.uint8), **settings)
+
+
+def choose_device(requested: str) -> str:
+    """"cpu" or "cuda" for a --device choice ("cpu", "cuda", "auto"); UsageError when cuda cannot run.
+
+    Decided by ``ldmatte._backend.resolve_device`` where the installed version has it.
+    """
+    from .. import _backend
+    from ..files import UsageError
+
+    resolve = getattr(_backend, "resolve_device", None)
+    if resolve is not None:
+        try:
+            return resolve(requested)
+        except (RuntimeError, ImportError) as exc:
+            raise UsageError(f"--device {requested}: {exc}; use --device cpu") from None
+    if requested == "cpu":
+        return "cpu"
+    why = None
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            why = "torch sees no CUDA GPU"
+    except ImportError:
+        why = "torch is not installed"
+    if why is None and not _backend.cuda_usable():
+        why = "ldmatte was built without its CUDA kernels (reinstall with a CUDA compiler and LDMATTE_CUDA=ON)"
+    if why and requested == "cuda":
+        raise UsageError(f"--device cuda: {why}; use --device cpu")
+    return "cpu" if why else "cuda"
+
+
+def finish(outdir, run: RefineRun, settings: dict, title: str = "ldmatte refine", extra_lines=()):
+    """Write the summary and the sheet; ``(summary dict, fault line or None)``: a write fault is not raised."""
+    from ..files import fault_message
+
+    try:
+        return write_summary(outdir, run, settings, title, extra_lines), None
+    except OSError as exc:
+        return summary_dict(run, settings), fault_message(exc)
