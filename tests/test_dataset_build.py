@@ -191,7 +191,7 @@ def test_repair_tail_drops_only_a_torn_last_line(tmp_path):
     assert repair_tail(path) and [r["id"] for r in read_lines(path)] == ["a"] * 40000
 
 
-def test_prepare_removes_unlisted_and_finishes_moves(small_build, tmp_path):
+def test_prepare_keeps_unlisted_removes_temps_and_finishes_moves(small_build, tmp_path):
     import shutil
 
     root = tmp_path / "p"
@@ -199,14 +199,19 @@ def test_prepare_removes_unlisted_and_finishes_moves(small_build, tmp_path):
     entries = read_manifest(str(root))
     kept = next(i for i, e in entries.items() if e["status"] == "kept")
     rejected = next(i for i, e in entries.items() if e["status"] == "rejected")
-    # An interrupted move (only the alpha went to rejected/), an orphan, a temp file, a line whose files are gone.
+    # An interrupted move (only the alpha went to rejected/), a file the build did not write, temp files of dead
+    # writers (this version's and an earlier one's), a line whose files are gone.
     os.replace(root / f"alpha/{kept}.png", root / f"rejected/alpha/{kept}.png")
     (root / "fg/zz-orphan.png").write_bytes(b"x")
     (root / "alpha/zz-orphan.png.tmp123").write_bytes(b"x")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (root / f"fg/.{kept}.png.ldmatte-tmp-{int(dead.stdout)}-deadbeef").write_bytes(b"x")
     os.remove(root / f"rejected/fg/{rejected}.png")
     os.remove(root / f"rejected/alpha/{rejected}.png")
     after = prepare(str(root))
     assert rejected not in after and len(after) == len(entries) - 1
+    assert (root / "fg/zz-orphan.png").read_bytes() == b"x"  # not ours: never deleted
+    os.remove(root / "fg/zz-orphan.png")
     _check_consistent(root, [i for i in entries if i != rejected])
     assert (root / f"alpha/{kept}.png").exists()
     assert build(small_build[1], root, progress=False).processed == 1  # the lost sample is redone
@@ -232,13 +237,16 @@ def test_shards_split_by_id_and_qc_merges(tmp_path, capsys):
 
 
 def test_lock_refuses_a_second_writer(tmp_path):
-    with lock(str(tmp_path), (0, 1)):
+    one, two = tmp_path / "one", tmp_path / "two"
+    build(SyntheticSource(0, size=SIZE), one, progress=False)  # claims the folders
+    build(SyntheticSource(0, size=SIZE), two, shard=(0, 2), progress=False)
+    with lock(str(one), (0, 1)):
         with pytest.raises(RuntimeError, match="in use by another ldmatte process"):
-            build(SyntheticSource(1, size=SIZE), tmp_path, progress=False)
-    with lock(str(tmp_path), (0, 2)):
-        build(SyntheticSource(4, size=SIZE), tmp_path, shard=(1, 2), progress=False)  # other shard: fine
+            build(SyntheticSource(1, size=SIZE), one, progress=False)
+    with lock(str(two), (0, 2)):
+        build(SyntheticSource(4, size=SIZE), two, shard=(1, 2), progress=False)  # other shard: fine
         with pytest.raises(RuntimeError, match="in use"):
-            build(SyntheticSource(4, size=SIZE), tmp_path, shard=(0, 2), progress=False)
+            build(SyntheticSource(4, size=SIZE), two, shard=(0, 2), progress=False)
 
 
 def test_ids_shards_and_jsonl_writes(tmp_path):

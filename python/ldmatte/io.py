@@ -34,7 +34,7 @@ from . import _image_headers as _headers
 
 __all__ = ["ImageReadError", "ImageInfo", "MAX_PIXELS", "check_max_pixels", "DECODER_MAX_PIXELS", "read_rgba",
            "read_image", "write_png_atomic", "write_bytes_atomic", "write_json_atomic", "remove_stale_temps",
-           "is_temp_name"]  # fmt: skip
+           "is_temp_name", "encode_png", "read_rgb", "read_gray"]  # fmt: skip
 
 MAX_PIXELS = 8192 * 8192  # default limit; Layer Diffusion outputs are about 1 megapixel
 
@@ -376,6 +376,16 @@ def write_png_atomic(path, image, durable: bool = True) -> None:
     >>> os.listdir(folder)
     ['alpha.png']
     """
+    write_bytes_atomic(path, encode_png(image), durable)
+
+
+def encode_png(image) -> bytes:
+    """PNG bytes of a uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4) image (RGB(A) order in).
+
+    OpenCV's default settings: with no parameters its encoder takes a fast
+    strategy, about twice as fast at 1024x1024 as an explicit level 1, at a
+    similar size.
+    """
     im = np.asarray(image)
     if im.dtype != np.uint8:
         raise TypeError(f"image must be uint8, got {im.dtype}")
@@ -387,8 +397,31 @@ def write_png_atomic(path, image, durable: bool = True) -> None:
         im = cv2.cvtColor(im, cv2.COLOR_RGB2BGR if im.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(im))
     if not ok:  # pragma: no cover - OpenCV fails only on invalid input, checked above
-        raise RuntimeError(f"PNG encoding failed for {os.fspath(path)}")
-    write_bytes_atomic(path, buf.tobytes(), durable)
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def _read_flat(path, flag: int, what: str) -> np.ndarray:
+    im = cv2.imread(os.fspath(path), flag)
+    if im is None:
+        raise ImageReadError(path, f"missing or unreadable {what} image")
+    return im
+
+
+def read_rgb(path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file we wrote (a dataset's foreground); alpha, if any, dropped.
+
+    Raises :class:`ImageReadError` when the file is missing or does not decode.
+    """
+    return cv2.cvtColor(_read_flat(path, cv2.IMREAD_COLOR, "colour"), cv2.COLOR_BGR2RGB)
+
+
+def read_gray(path) -> np.ndarray:
+    """(H, W) uint8 of a single-channel image file we wrote (an alpha matte, a trimap).
+
+    Raises :class:`ImageReadError` when the file is missing or does not decode.
+    """
+    return _read_flat(path, cv2.IMREAD_GRAYSCALE, "grayscale")
 
 
 def write_json_atomic(path, obj, durable: bool = True) -> None:

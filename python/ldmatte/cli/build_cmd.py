@@ -8,7 +8,7 @@ ORDER = 50
 
 
 def _common(parser) -> None:
-    from ..dataset.qc import add_arguments
+    from .qc_cmd import add_arguments
 
     parser.add_argument("-o", "--output", default=None, help="dataset folder (created; an existing one is resumed)")
     parser.add_argument("--shard", default="0/1", help="process only shard i of n ('i/n', ids split by hash)")
@@ -40,6 +40,8 @@ def register(sub) -> None:
     folder.add_argument("folder", help="folder of RGBA PNGs")
     folder.add_argument("--pattern", default="*.png", help="file pattern (default *.png)")
     folder.add_argument("--recursive", action="store_true", help="also look in subfolders")
+    folder.add_argument("--follow-symlinks", action="store_true",
+                        help="with --recursive, also enter links to folders (each real folder and file once)")
     folder.add_argument("--metadata", default=None, help="JSON lines with id, prompt, attributes, seed... per image")
     ld = sources.add_parser("layerdiffusion", help="generate with SDXL + LayerDiffuse (needs the gen extra)")
     ld.add_argument("--prompts", required=True, help="prompt records (.jsonl, e.g. from 'ldmatte prompts')")
@@ -62,10 +64,15 @@ def register(sub) -> None:
 
 
 def _size(text: str):
+    from ..synth import MIN_SIZE
+
     parts = text.lower().split("x")
     if len(parts) not in (1, 2) or not all(p.strip().isdigit() for p in parts):
         raise ValueError(f"--size must be N or HxW, got {text!r}")
-    return int(parts[0]) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+    sides = [int(p) for p in parts]
+    if not all(MIN_SIZE <= v <= 16384 for v in sides):
+        raise ValueError(f"--size must be between {MIN_SIZE} and 16384 pixels per side, got {text!r}")
+    return sides[0] if len(sides) == 1 else (sides[0], sides[1])
 
 
 def _source(args):
@@ -74,7 +81,7 @@ def _source(args):
     if args.source == "synthetic":
         return SyntheticSource(args.count, args.seed, _size(args.size), args.artifacts, args.bad_fraction)
     if args.source == "folder":
-        return FolderSource(args.folder, args.pattern, args.recursive, args.metadata)
+        return FolderSource(args.folder, args.pattern, args.recursive, args.metadata, args.follow_symlinks)
     return _ld_source(args)
 
 
@@ -102,7 +109,8 @@ def _ld_source(args):
 
 def _report(summary) -> None:
     err = sys.stderr
-    print(f"{summary.already_done} of {summary.shard_total} samples of this shard were done before; "
+    total = "the" if summary.shard_total is None else f"{summary.shard_total}"
+    print(f"{summary.already_done} of {total} samples of this shard were done before; "
           f"{summary.processed} processed now: {summary.kept} kept, {summary.rejected} rejected, "
           f"{len(summary.errors)} errors", file=err)  # fmt: skip
     if summary.processed and summary.seconds:
@@ -117,8 +125,10 @@ def _report(summary) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..batch import check_count
     from ..dataset import build, parse_shard
-    from ..dataset.qc import config_from_args
+    from ..files import stop_on_signals
+    from .qc_cmd import config_from_args
 
     args.output = args.output or args.output_before_source
     try:
@@ -127,16 +137,29 @@ def run(args: argparse.Namespace) -> int:
         shard = parse_shard(args.shard)
         qc = config_from_args(args)
         source = _source(args)
-        if args.limit is not None and args.limit < 0:
-            raise ValueError("--limit must be >= 0")
-        summary = build(source, args.output, shard=shard, qc=qc, limit=args.limit, workers=args.workers,
-                        progress=not args.no_progress, durable=not args.no_fsync)  # fmt: skip
+        check_count("--limit", args.limit, 0)
+        check_count("--workers", args.workers, 1, 1024)
+        with stop_on_signals() as stop:
+            summary = build(source, args.output, shard=shard, qc=qc, limit=args.limit, workers=args.workers,
+                            progress=not args.no_progress, durable=not args.no_fsync, stop=stop)  # fmt: skip
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"ldmatte build: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a fault before any sample (the folder cannot be made, a read-only disk)
+        from ..files import fault_message
+
+        print(f"ldmatte build: {fault_message(exc)}", file=sys.stderr)
+        return 1
     _report(summary)
+    if getattr(summary, "fault", None):
+        print(f"ldmatte build: stopped: {summary.fault}; free space or fix the folder and rerun to finish",
+              file=sys.stderr)  # fmt: skip
+    if getattr(summary, "interrupted", None):
+        print(f"stopped by {summary.interrupted}: the samples in flight were finished; rerun to continue",
+              file=sys.stderr)  # fmt: skip
+        return 130
     if args.review:
         from ..dataset import write_review
 
         print(f"review page: {write_review(args.output)}", file=sys.stderr)
-    return 1 if summary.errors else 0
+    return 1 if summary.errors or getattr(summary, "fault", None) else 0

@@ -6,9 +6,34 @@ import sys
 ORDER = 55
 
 
-def register(sub) -> None:
-    from ..dataset.qc import add_arguments
+def add_arguments(parser) -> None:
+    """Add one ``--<threshold>`` option per :class:`~ldmatte.dataset.QCConfig` field (``ldmatte qc``, ``build``)."""
+    import dataclasses
 
+    from ..dataset.qc import QCConfig
+
+    group = parser.add_argument_group("quality control thresholds (see ldmatte.dataset.qc.QCConfig)")
+    for f in dataclasses.fields(QCConfig):
+        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"qc_{f.name}", type=float, default=None,
+                           metavar="X", help=f"default {f.default}")  # fmt: skip
+
+
+def config_from_args(args, base: dict | None = None):
+    """QCConfig from parsed options; options not given take ``base`` values (e.g. a dataset's), else defaults."""
+    import dataclasses
+
+    from ..dataset.qc import QCConfig
+
+    values = dict(base or {})
+    for f in dataclasses.fields(QCConfig):
+        v = getattr(args, f"qc_{f.name}", None)
+        if v is not None:
+            values[f.name] = v
+    known = {f.name for f in dataclasses.fields(QCConfig)}
+    return QCConfig(**{k: v for k, v in values.items() if k in known})
+
+
+def register(sub) -> None:
     p = sub.add_parser(
         "qc", help="re-run quality control on a dataset (rewrites verdicts, moves samples, deletes nothing)",
         description="Judge every finished sample of a dataset again, with the thresholds given here (others keep "
@@ -38,7 +63,6 @@ def _dataset_qc(root: str) -> dict:
 
 def run(args) -> int:
     from ..dataset import requalify, write_review
-    from ..dataset.qc import config_from_args
 
     try:
         qc = config_from_args(args, None if args.defaults else _dataset_qc(args.dataset))

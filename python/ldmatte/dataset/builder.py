@@ -2,54 +2,97 @@
 
 Kill-safe and resumable (see :mod:`ldmatte.dataset.manifest`): on start the
 torn last manifest line is dropped, files are brought in line with the
-manifest and files without a line are deleted; then only the samples of this
-shard without a line are produced. Refinement, quality control and PNG writing
-run in worker threads while the source produces the next samples; lines are
-appended in id order, each after its files.
+manifest and temp files of dead writers are deleted; then only the samples of
+this shard without a line are produced. The samples run through the batch
+engine (:mod:`ldmatte.batch`): refinement, quality control and PNG writing on
+its workers while the source produces the next samples; lines are appended in
+id order, each after its files.
+
+Files are safe: the folder is claimed as a dataset folder
+(:meth:`ldmatte.files.OutputFolder.claim`, which records the shard count: a
+build with another count is refused), a source folder and the dataset folder
+never overlap, and a build deletes only what it can prove it wrote: its own
+temp files, and copies of samples its manifest lists. Images it does not list
+are left alone.
 """
 from __future__ import annotations
 
-import collections
-import concurrent.futures
 import dataclasses
+import itertools
 import os
-import sys
 import time
 
 from .layout import STATUSES, move_sample, paths, remove_unlisted, write_sample
-from .manifest import (append_line, lock, read_lines, read_manifest, repair_tail, shard_manifest, shard_of,
-                       write_atomic, write_jsonl_atomic)  # fmt: skip
+from .manifest import (MANIFEST, append_line, lock, read_lines, read_manifest, repair_tail, shard_manifest,
+                       shard_of, write_atomic, write_jsonl_atomic)  # fmt: skip
 from .qc import QCConfig, evaluate
 
-__all__ = ["BuildSummary", "build", "prepare", "write_derived"]
+__all__ = ["BuildSummary", "build", "prepare", "claim_dataset", "write_derived", "KIND"]
 
 SETTINGS = "dataset.json"
+KIND = "build"  # the kind of output folder (its marker)
 
 
 @dataclasses.dataclass
 class BuildSummary:
-    """What a build run did."""
+    """What a build run did.
 
-    shard_total: int  # samples of this shard in the source
+    ``shard_total`` is None when a ``limit`` ended the run before the source
+    was counted to its end (a source of unknown length, or a sharded run);
+    ``interrupted`` names the signal that stopped it early, ``fault`` the
+    one-line write fault (disk full, read-only) that did.
+    """
+
+    shard_total: int | None  # samples of this shard in the source
     already_done: int
     kept: int = 0
     rejected: int = 0
     errors: list = dataclasses.field(default_factory=list)  # (id, message)
     seconds: float = 0.0
     timings: dict = dataclasses.field(default_factory=dict)  # seconds per stage, summed over samples
+    interrupted: str | None = None
+    fault: str | None = None
 
     @property
     def processed(self) -> int:
         return self.kept + self.rejected
 
 
-def prepare(root: str, shard=(0, 1)) -> dict:
+def _owner(shard):
+    return (lambda i: True) if shard[1] == 1 else (lambda i: shard_of(i, shard[1]) == shard[0])
+
+
+def claim_dataset(root: str, shard=(0, 1)):
+    """Claim ``root`` as a dataset folder of this shard count (refused: another count, or a folder not ours).
+
+    A dataset made before folders were marked (it has ``dataset.json``) is
+    adopted, unless its shard manifests show another shard count.
+    """
+    import glob
+    import re
+
+    from ..files import MARKER, OutputFolder, UsageError
+
+    n = shard[1]
+    legacy = not os.path.exists(os.path.join(root, MARKER)) and os.path.isfile(os.path.join(root, SETTINGS))
+    if legacy:
+        counts = {int(m.group(1)) for p in glob.glob(os.path.join(glob.escape(root), "manifest.shard-*-of-*.jsonl"))
+                  if (m := re.search(r"-of-(\d+)\.jsonl$", p))}  # fmt: skip
+        if counts - {n}:
+            raise UsageError(f"dataset folder {root} was built with --shard i/{min(counts - {n})}; this run asks "
+                             f"for i/{n}: use the same count, or another output folder")  # fmt: skip
+    return OutputFolder.claim(root, KIND, overwrite=legacy, settings={"shard_count": n}, option=None)
+
+
+def prepare(root: str, shard=(0, 1), source=None) -> dict:
     """Make a dataset folder consistent after any interruption; return its entries by id.
 
     Drops this shard's torn last manifest line, finishes interrupted moves
     between kept and rejected, removes lines whose files are gone (they are
-    redone) and deletes temp files and files without a line. Touches only ids
-    that belong to ``shard``.
+    redone) and, with a ``source`` that can tell (``source.changed(entry)``),
+    lines whose source changed since (their files go too: the manifest proves
+    they are ours); deletes temp files of writers that no longer run. Touches
+    only ids that belong to ``shard``; never deletes an image no line lists.
     """
     for status in STATUSES:
         for rel in paths(status, "x").values():
@@ -57,19 +100,33 @@ def prepare(root: str, shard=(0, 1)) -> dict:
     own = os.path.join(root, shard_manifest(shard))
     repair_tail(own)
     entries = read_manifest(root)
-    owns = (lambda i: True) if shard[1] == 1 else (lambda i: shard_of(i, shard[1]) == shard[0])
+    owns = _owner(shard)
     broken = {i for i, e in entries.items() if owns(i) and not move_sample(root, i, e["status"])}
-    if broken:
+    changed = getattr(source, "changed", None)
+    redo = {i for i, e in entries.items() if owns(i) and i not in broken and changed is not None and changed(e)}
+    if broken or redo:
         lines = read_lines(own)
-        write_jsonl_atomic(own, [e for e in lines if e["id"] not in broken])
+        dropped = [e for e in lines if e["id"] in broken | redo]
+        write_jsonl_atomic(own, [e for e in lines if e["id"] not in broken | redo])
+        for e in dropped:
+            if e["id"] in redo:
+                for rel in e.get("files", {}).values():
+                    with _suppress_missing():
+                        os.remove(os.path.join(root, rel))
         entries = read_manifest(root)
     remove_unlisted(root, entries, owns)
     return entries
 
 
+def _suppress_missing():
+    import contextlib
+
+    return contextlib.suppress(FileNotFoundError)
+
+
 def _finish(item, root: str, qc: QCConfig, refine_kwargs: dict, durable: bool) -> tuple[dict, dict]:
     """Refine (unless the source did), judge and write one sample; return its manifest entry and timings."""
-    from ..refine import refine
+    from .. import refine
 
     t0 = time.perf_counter()
     refined, report = item.refined, item.report
@@ -88,100 +145,171 @@ def _finish(item, root: str, qc: QCConfig, refine_kwargs: dict, durable: bool) -
     return entry, {"refine": t1 - t0, "qc": t2 - t1, "write": t3 - t2}
 
 
-def _progress(total: int, desc: str, enabled: bool):
-    from tqdm import tqdm
+def _progress(total: int | None, desc: str, enabled: bool):
+    from ..batch import progress_bar
 
-    return tqdm(total=total, unit="img", desc=desc, file=sys.stderr, disable=not enabled, dynamic_ncols=True)
+    return progress_bar(total, desc, enabled)
 
 
 def build(source, out_dir, *, shard=(0, 1), qc: QCConfig | None = None, refine_kwargs: dict | None = None,
-          limit: int | None = None, workers: int | None = None, progress: bool = True,
-          durable: bool = True) -> BuildSummary:  # fmt: skip
+          limit: int | None = None, workers: int | None = None, progress: bool = True, durable: bool = True,
+          stop=None, executor=None) -> BuildSummary:  # fmt: skip
     """Build (or resume) a dataset in ``out_dir`` from a source.
 
     Parameters
     ----------
     source : SyntheticSource, FolderSource or LayerDiffusionSource
     out_dir : path
+        Created and claimed as a dataset folder (refused: a non-empty folder
+        that is not a dataset, another shard count, a folder overlapping the
+        source's inputs: :class:`ldmatte.files.UsageError`).
     shard : (i, n)
         Process only the ids with ``shard_of(id, n) == i``.
     qc : QCConfig, optional
     refine_kwargs : dict, optional
         Arguments of :func:`ldmatte.refine` (sources that refine themselves ignore them).
     limit : int, optional
-        Process at most this many new samples.
+        Process at most this many new samples (the source's ids are read
+        lazily: a huge source with a small limit runs in constant memory).
     workers : int, optional
         Threads for refinement, quality control and writing (default: CPU count, at most 4).
     progress : bool
         Show a progress bar (images/s and ETA) on stderr.
     durable : bool
         fsync every file and line (turn off only for throw-away data).
+    stop : StopFlag, optional
+        When set (Ctrl-C), no new sample starts; those in flight finish and are listed.
+    executor : optional
+        Another executor of the batch engine (see :mod:`ldmatte.batch.engine`).
 
     Returns
     -------
     BuildSummary
     """
+    from ..batch import check_count
+    from ..files import check_disjoint
+
     root = os.fspath(out_dir)
-    os.makedirs(root, exist_ok=True)
+    check_count("workers", workers, 1, 1024)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be a whole number >= 0, got {limit!r}")
+    inputs = getattr(source, "inputs", ())
+    if inputs:
+        check_disjoint(inputs, [root])
     qc = qc or QCConfig()
     refine_kwargs = dict(refine_kwargs or {})
+    claim_dataset(root, shard)
     with lock(root, shard):
-        entries = prepare(root, shard)
-        mine = [i for i in source.ids() if shard[1] == 1 or shard_of(i, shard[1]) == shard[0]]
-        todo = [i for i in mine if i not in entries]
-        summary = BuildSummary(len(mine), len(mine) - len(todo))
-        todo = todo[: None if limit is None else max(0, int(limit))]
+        entries = prepare(root, shard, source)
         _write_settings(root, source, qc, refine_kwargs)
-        _run(source, todo, root, shard, qc, refine_kwargs, workers, progress, durable, summary)
-        write_derived(root, shard, summary.errors)
+        summary = _run(source, entries, root, shard, qc, refine_kwargs, limit, workers, progress, durable, stop,
+                       executor)  # fmt: skip
+        try:
+            write_derived(root, shard, summary.errors)
+        except OSError as exc:
+            from ..files import fault_message
+
+            summary.fault = summary.fault or fault_message(exc)
     return summary
 
 
-def _run(source, todo, root, shard, qc, refine_kwargs, workers, progress, durable, summary) -> None:
+class _Count:
+    """Ids of the shard seen and already done, counted while the source's ids stream by."""
+
+    def __init__(self):
+        self.mine = self.done = 0
+        self.exhausted = False
+
+
+def _todo(ids, owns, entries, count: _Count):
+    for sample_id in ids:
+        if not owns(sample_id):
+            continue
+        count.mine += 1
+        if sample_id in entries:
+            count.done += 1
+        else:
+            yield sample_id
+    count.exhausted = True
+
+
+def _membership(ids):
+    """A fast ``id in ids`` when there is one (a lazy id range has it; a list is turned into a set)."""
+    if isinstance(ids, (list, tuple)):
+        return set(ids).__contains__
+    if isinstance(ids, (set, frozenset, dict)) or hasattr(ids, "__contains__") and hasattr(ids, "__len__"):
+        return ids.__contains__
+    return None
+
+
+def _run(source, entries, root, shard, qc, refine_kwargs, limit, workers, progress, durable, stop, executor):
+    from ..batch import ThreadExecutor, run_items
+
+    owns = _owner(shard)
+    ids = source.ids()
+    contains = _membership(ids)
+    count = _Count()
+    todo = _todo(ids, owns, entries, count)
+    if limit is not None:
+        todo = itertools.islice(todo, limit)
+    total = None
+    if contains is not None:
+        done = sum(1 for i in entries if owns(i) and contains(i))
+        if shard[1] == 1 and hasattr(ids, "__len__"):
+            total = len(ids) - done
+    else:
+        done = None
+    if limit is not None:
+        total = limit if total is None else min(limit, total)
+    summary = BuildSummary(None, 0)
     manifest = os.path.join(root, shard_manifest(shard))
-    workers = max(1, int(workers or min(4, os.cpu_count() or 1)))
-    pending: collections.deque = collections.deque()
-    start = time.perf_counter()
+    produce_time = [0.0]
 
-    def drain(bar, keep: int) -> None:
-        while len(pending) > keep:
-            sample_id, future = pending.popleft()
-            try:
-                entry, times = future.result()
-            except Exception as exc:  # a sample that breaks refinement or writing is reported, not fatal
-                summary.errors.append((sample_id, f"{type(exc).__name__}: {exc}"))
-                bar.update(1)
-                continue
-            append_line(manifest, entry, durable)  # after its files: the line is the commit
-            setattr(summary, entry["status"], getattr(summary, entry["status"]) + 1)
-            for k, v in times.items():
-                summary.timings[k] = summary.timings.get(k, 0.0) + v
-            bar.update(1)
-            bar.set_postfix(kept=summary.kept, rejected=summary.rejected, errors=len(summary.errors), refresh=False)
-
-    with _progress(len(todo), f"build {source.name}", progress) as bar, \
-            concurrent.futures.ThreadPoolExecutor(workers, initializer=_one_kernel_thread) as pool:  # fmt: skip
-        t = time.perf_counter()
-        for item in source.produce(todo):
-            summary.timings["produce"] = summary.timings.get("produce", 0.0) + time.perf_counter() - t
-            if item.error is not None:
-                drain(bar, 0)  # keep the order of lines and error reports
-                summary.errors.append((item.id, item.error))
-                bar.update(1)
-            else:
-                pending.append((item.id, pool.submit(_finish, item, root, qc, refine_kwargs, durable)))
-                drain(bar, 2 * workers)
+    def produced():  # pulled by the engine's workers, one at a time
+        it = iter(source.produce(todo))
+        while True:
             t = time.perf_counter()
-        drain(bar, 0)
-    summary.seconds = time.perf_counter() - start
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            finally:
+                produce_time[0] += time.perf_counter() - t
+            yield item
 
+    def work(item):
+        from ..batch import ItemError
 
-def _one_kernel_thread() -> None:
-    # Parallelism comes from the workers: kernels run single-threaded in each (the
-    # setting is per thread), which avoids oversubscribing the cores with OpenMP teams.
-    import numba
+        if item.error is not None:
+            raise ItemError(item.error)
+        return _finish(item, root, qc, refine_kwargs, durable)
 
-    numba.set_num_threads(1)
+    def on_result(_item, result):
+        entry, times = result
+        append_line(manifest, entry, durable)  # after its files: the line is the commit
+        setattr(summary, entry["status"], getattr(summary, entry["status"]) + 1)
+        for k, v in times.items():
+            summary.timings[k] = summary.timings.get(k, 0.0) + v
+
+    if executor is None:
+        executor = ThreadExecutor(max(1, int(workers or min(4, os.cpu_count() or 1))))
+    summary.timings["produce"] = 0.0
+    report = run_items(produced(), work, name=lambda item: item.id, on_result=on_result, executor=executor,
+                       ordered=True, total=total, desc=f"build {source.name}", progress=progress, stop=stop,
+                       postfix=lambda so_far: dict(kept=summary.kept, rejected=summary.rejected,
+                                                   errors=len(so_far.failures)))  # fmt: skip
+    summary.timings["produce"] = produce_time[0]
+    summary.errors = [(f.input, f.reason) for f in report.failures]
+    summary.seconds = report.seconds
+    summary.interrupted = (getattr(stop, "signal_name", None) or "stop") if report.interrupted else None
+    summary.fault = report.fault
+    if count.exhausted:
+        summary.shard_total = count.mine
+        summary.already_done = count.done
+    else:
+        summary.shard_total = len(ids) if shard[1] == 1 and hasattr(ids, "__len__") else None
+        summary.already_done = done if done is not None else count.done
+    return summary
 
 
 def _write_settings(root: str, source, qc: QCConfig, refine_kwargs: dict) -> None:

@@ -19,12 +19,11 @@ from __future__ import annotations
 import contextlib
 import os
 
-import cv2
 import numpy as np
 
+from .. import io
 from ..io import ImageReadError
-from ..io import read_rgba as _read_checked
-from .manifest import TMP_TAG, SAFE_ID, write_atomic
+from .manifest import SAFE_ID, TMP_TAG, write_atomic
 
 __all__ = ["KINDS", "STATUSES", "ImageReadError", "paths", "read_rgba", "encode_png", "read_sample",
            "write_sample", "move_sample", "file_ids", "remove_unlisted"]  # fmt: skip
@@ -56,25 +55,15 @@ def read_rgba(path) -> np.ndarray:
     grayscale file without alpha is refused too: a sample needs a foreground.
     Raises :class:`ldmatte.io.ImageReadError` (a ValueError).
     """
-    rgba, info = _read_checked(path)
+    rgba, info = io.read_rgba(path)
     if info.alpha_only:
         raise ImageReadError(path, "grayscale image without alpha channel: a dataset sample needs an RGBA image")
     return rgba
 
 
 def encode_png(image: np.ndarray) -> bytes:
-    """PNG bytes of an RGB, RGBA or single-channel uint8 image (RGB order in, PNG order out).
-
-    OpenCV's default settings: with no parameters its encoder takes a fast
-    strategy, about twice as fast at 1024x1024 as an explicit level 1, at a
-    similar size.
-    """
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
-    ok, buf = cv2.imencode(".png", image)
-    if not ok:  # pragma: no cover - OpenCV only fails on invalid input
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
+    """PNG bytes of an RGB, RGBA or single-channel uint8 image (RGB order in): :func:`ldmatte.io.encode_png`."""
+    return io.encode_png(image)
 
 
 def write_sample(root: str, status: str, sample_id: str, rgba: np.ndarray, durable: bool = True) -> dict:
@@ -88,11 +77,12 @@ def write_sample(root: str, status: str, sample_id: str, rgba: np.ndarray, durab
 def read_sample(root: str, entry: dict) -> np.ndarray:
     """The RGBA of a manifest entry (fg + alpha at the paths it names)."""
     files = entry["files"]
-    fg = cv2.imread(os.path.join(root, files["fg"]), cv2.IMREAD_COLOR)
-    alpha = cv2.imread(os.path.join(root, files["alpha"]), cv2.IMREAD_GRAYSCALE)
-    if fg is None or alpha is None:
-        raise ImageReadError(root, f"sample {entry['id']}: missing or unreadable files {files}")
-    return np.dstack([cv2.cvtColor(fg, cv2.COLOR_BGR2RGB), alpha])
+    try:
+        fg = io.read_rgb(os.path.join(root, files["fg"]))
+        alpha = io.read_gray(os.path.join(root, files["alpha"]))
+    except ImageReadError:
+        raise ImageReadError(root, f"sample {entry['id']}: missing or unreadable files {files}") from None
+    return np.dstack([fg, alpha])
 
 
 def move_sample(root: str, sample_id: str, status: str) -> bool:
@@ -133,11 +123,14 @@ def file_ids(root: str) -> dict[str, list[str]]:
 
 
 def remove_unlisted(root: str, listed: dict, owns=lambda sample_id: True) -> int:
-    """Delete temp files and files of owned ids without a manifest line (unfinished work); return the count.
+    """Delete what a build can prove it wrote and no longer needs; return the count.
 
-    Listed samples lose only stale copies at the place of the status they do not have.
+    That is: temp files of writers that no longer run (:func:`ldmatte.io.remove_stale_temps`,
+    and the ``<name>.tmp<pid>`` names of earlier versions for owned ids), and stale copies of listed samples
+    at the place of the status they do not have. Images of ids without a manifest line are left alone: the
+    folder may hold files the build did not write (a killed run's images are replaced when their ids are redone).
     """
-    removed = 0
+    removed = len(io.remove_stale_temps(root))
     for sample_id, rels in file_ids(root).items():
         if not owns(sample_id):
             continue
@@ -146,11 +139,10 @@ def remove_unlisted(root: str, listed: dict, owns=lambda sample_id: True) -> int
         for rel in rels:
             if rel in keep:
                 continue
-            if entry and TMP_TAG not in rel and not _stale_copy(root, rel, keep):
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(root, rel))
-                removed += 1
+            if TMP_TAG in rel.rsplit("/", 1)[-1] or (entry and _stale_copy(root, rel, keep)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(root, rel))
+                    removed += 1
     return removed
 
 

@@ -42,7 +42,7 @@ __all__ = [
 
 MANIFEST = "manifest.jsonl"
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-TMP_TAG = ".tmp"  # temp files are "<final name>.tmp<pid>"
+TMP_TAG = ".tmp"  # temp files of earlier versions were "<final name>.tmp<pid>" (removed on start)
 
 
 def check_id(sample_id: str) -> str:
@@ -88,8 +88,9 @@ def shard_manifest(shard: tuple[int, int]) -> str:
 
 
 def write_atomic(path: str, data: bytes, durable: bool = True) -> None:
-    """Write ``data`` to a temp file ``<path>.tmp<pid>`` beside ``path``, fsync it, rename it over ``path``."""
-    write_bytes_atomic(path, data, durable, temp=f"{path}{TMP_TAG}{os.getpid()}")
+    """Write ``data`` through a temp file beside ``path`` (:func:`ldmatte.io.write_bytes_atomic`'s names), fsync
+    it, rename it over ``path``."""
+    write_bytes_atomic(path, data, durable)
 
 
 def write_jsonl_atomic(path: str, records) -> int:

@@ -109,15 +109,12 @@ class Verdict:
 
 def _components(visible: np.ndarray):
     """Labels of the visible pixels and the component areas, largest first (label ids alongside)."""
-    from ..label import label
+    from .. import label
 
     labels, num = label(visible, connectivity=8, return_num=True)
-    try:
-        from ..regions import component_stats
+    from .. import component_stats
 
-        area = component_stats(labels, num).area
-    except ImportError:  # pragma: no cover - older installs without ldmatte.regions
-        area = np.bincount(labels.ravel(), minlength=num + 1)[1:]
+    area = component_stats(labels, num).area
     order = np.argsort(-area, kind="stable")
     return labels, area[order], order + 1
 
@@ -220,22 +217,3 @@ def evaluate(alpha, report=None, config: QCConfig | None = None, measures: dict 
             reasons.append(rule.code)
             details.append(f"{rule.text}: {rule.measure} {value:.4g} {'>' if rule.above else '<'} {limit:g}")
     return Verdict(not reasons, tuple(reasons), m, tuple(details))
-
-
-def add_arguments(parser) -> None:
-    """Add one ``--<threshold>`` option per :class:`QCConfig` field to an argparse parser."""
-    group = parser.add_argument_group("quality control thresholds (see ldmatte.dataset.qc.QCConfig)")
-    for f in dataclasses.fields(QCConfig):
-        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"qc_{f.name}", type=float, default=None,
-                           metavar="X", help=f"default {f.default}")  # fmt: skip
-
-
-def config_from_args(args, base: dict | None = None) -> QCConfig:
-    """QCConfig from parsed options; options not given take ``base`` values (e.g. a dataset's), else defaults."""
-    values = dict(base or {})
-    for f in dataclasses.fields(QCConfig):
-        v = getattr(args, f"qc_{f.name}", None)
-        if v is not None:
-            values[f.name] = v
-    known = {f.name for f in dataclasses.fields(QCConfig)}
-    return QCConfig(**{k: v for k, v in values.items() if k in known})

@@ -17,7 +17,7 @@ import numpy as np
 from .layout import ImageReadError, read_rgba
 from .manifest import SAFE_ID, check_id, read_lines
 
-__all__ = ["Produced", "SyntheticSource", "FolderSource"]
+__all__ = ["Produced", "SyntheticSource", "SyntheticIds", "FolderSource"]
 
 
 @dataclasses.dataclass
@@ -64,8 +64,9 @@ class SyntheticSource:
         _check_size(size), _check_artifacts(artifacts)
         self.n, self.seed, self.size, self.artifacts, self.bad_fraction = n, seed, size, artifacts, float(bad_fraction)
 
-    def ids(self) -> list[str]:
-        return [f"syn{self.seed}-{i:06d}" for i in range(self.n)]
+    def ids(self) -> "SyntheticIds":
+        """The ids ``syn<seed>-<i:06d>``, i < n, as a lazy sequence (a billion of them cost no memory)."""
+        return SyntheticIds(self.n, self.seed)
 
     def bad_kind(self, sample_id: str) -> str | None:
         from .constructed import BAD_KINDS
@@ -94,6 +95,38 @@ class SyntheticSource:
                 "artifacts": self.artifacts, "bad_fraction": self.bad_fraction}  # fmt: skip
 
 
+class SyntheticIds:
+    """The ids of a :class:`SyntheticSource`, computed on demand: a sequence with a fast ``in``.
+
+    Examples
+    --------
+    >>> from ldmatte.dataset.sources import SyntheticIds
+    >>> ids = SyntheticIds(10**9, seed=2)
+    >>> len(ids), ids[1], "syn2-000001" in ids, "syn2-1" in ids
+    (1000000000, 'syn2-000001', True, False)
+    """
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self._prefix = n, seed, f"syn{seed}-"
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> str:
+        if not -self.n <= i < self.n:
+            raise IndexError(i)
+        return f"{self._prefix}{i % self.n:06d}"
+
+    def __iter__(self):
+        return (f"{self._prefix}{i:06d}" for i in range(self.n))
+
+    def __contains__(self, sample_id) -> bool:
+        if not isinstance(sample_id, str) or not sample_id.startswith(self._prefix):
+            return False
+        rest = sample_id[len(self._prefix):]
+        return rest.isdigit() and rest.isascii() and int(rest) < self.n and rest == f"{int(rest):06d}"
+
+
 def _as_id(stem: str, taken: set) -> str:
     """A file-name-safe, unique id from a file stem (a short hash marks any change)."""
     if SAFE_ID.match(stem) and stem not in taken:
@@ -106,28 +139,39 @@ class FolderSource:
     """Existing RGBA images in a folder (``*.png`` by default; recursive with ``recursive=True``).
 
     Ids are the file names without extension (made file-name safe where
-    needed). ``metadata`` is an optional JSON-lines file whose records, matched
-    by ``id`` (e.g. a prompt bank or the manifest of ``ldmatte generate``),
-    give prompts, attributes, seeds and model identifiers. Unreadable images,
-    images without an alpha channel and the like come back as errors.
+    needed). Each real file is taken once (device + inode), and links to
+    folders are entered only with ``follow_symlinks`` (each folder once, so a
+    link loop ends). ``metadata`` is an optional JSON-lines file whose records,
+    matched by ``id`` (e.g. a prompt bank or the manifest of ``ldmatte
+    generate``), give prompts, attributes, seeds and model identifiers.
+    Unreadable images, images without an alpha channel and the like come back
+    as errors. A sample whose file changed (size or modification time) since
+    it was built is redone (:meth:`changed`).
     """
 
     name = "folder"
 
-    def __init__(self, folder, pattern: str = "*.png", recursive: bool = False, metadata=None):
-        import glob
+    def __init__(self, folder, pattern: str = "*.png", recursive: bool = False, metadata=None,
+                 follow_symlinks: bool = False):  # fmt: skip
+        import fnmatch
+
+        from ..files import collect_images
 
         self.folder = os.fspath(folder)
         if not os.path.isdir(self.folder):
             raise FileNotFoundError(f"no such folder: {self.folder}")
-        spec = os.path.join(glob.escape(self.folder), "**", pattern) if recursive else os.path.join(
-            glob.escape(self.folder), pattern)  # fmt: skip
-        files = sorted(p for p in glob.glob(spec, recursive=recursive) if os.path.isfile(p))
+        self.inputs = [self.folder]
+        found, self.problems = collect_images([self.folder], recursive=recursive, follow_symlinks=follow_symlinks,
+                                              suffixes=("",))  # fmt: skip
         self.files: dict[str, str] = {}
-        for path in files:
-            rel = os.path.relpath(path, self.folder)
-            stem = os.path.splitext(rel)[0].replace(os.sep, "__")
-            self.files[_as_id(stem, set(self.files))] = path
+        self._stamps: dict[str, list] = {}
+        for f in found:
+            if not fnmatch.fnmatch(f.rel.rsplit("/", 1)[-1], pattern):
+                continue
+            stem = os.path.splitext(f.rel)[0].replace("/", "__")
+            sample_id = _as_id(stem, set(self.files))
+            self.files[sample_id] = f.path
+            self._stamps[sample_id] = [f.size, f.mtime_ns]
         self.metadata = {}
         if metadata is not None:
             self.metadata = {str(r["id"]): r for r in read_lines(os.fspath(metadata))}
@@ -135,19 +179,30 @@ class FolderSource:
     def ids(self) -> list[str]:
         return list(self.files)
 
+    def changed(self, entry: dict) -> bool:
+        """True when the file of a built sample changed since (a sample built without a stamp: False)."""
+        stamp = entry.get("source_stamp")
+        return stamp is not None and entry.get("id") in self._stamps and self._stamps[entry["id"]] != stamp
+
     def produce(self, ids):
         for sample_id in ids:
             path = self.files[check_id(sample_id)]
             meta = {"origin": os.path.relpath(path, self.folder).replace(os.sep, "/")}
             meta.update(_metadata_fields(self.metadata.get(sample_id, {})))
             try:
-                yield Produced(sample_id, read_rgba(path), meta)
+                stamp = _stamp(path)  # before reading: a file replaced meanwhile is redone by the next run
+                yield Produced(sample_id, read_rgba(path), {**meta, "source_stamp": stamp})
             except (ImageReadError, OSError) as exc:
                 yield Produced(sample_id, None, meta, error=str(exc).replace(self.folder + os.sep, ""))
 
     def describe(self) -> dict:
         return {"source": self.name, "folder": os.path.basename(os.path.normpath(self.folder)),
                 "files": len(self.files), "metadata_records": len(self.metadata)}  # fmt: skip
+
+
+def _stamp(path: str) -> list:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
 
 
 _META_KEYS = ("prompt", "negative_prompt", "attributes", "seed", "model", "base_model", "steps", "guidance",
