@@ -32,6 +32,8 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--val", type=float, default=0.1, help="share of samples held out for validation (default 0.1)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, metavar="N",
+                   help="train on N samples only: the first N of an order drawn from --seed (nested subsets)")
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
     p.add_argument("--val-every", type=int, default=100, help="validate every N steps (default 100)")
     p.add_argument("--save-every", type=int, default=200, help="checkpoint every N steps (default 200)")
@@ -58,8 +60,8 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     cfg = TrainConfig(datasets=args.datasets, output=args.output, backgrounds=args.backgrounds, model=args.model,
                       init=args.init, steps=args.steps, minutes=args.minutes, batch=args.batch, crop=args.crop,
-                      device=args.device, val=args.val, seed=args.seed, lr=args.lr, val_every=args.val_every,
-                      save_every=args.save_every, workers=args.workers, progress=not args.no_progress)  # fmt: skip
+                      device=args.device, val=args.val, seed=args.seed, limit=args.limit, lr=args.lr,
+                      val_every=args.val_every, save_every=args.save_every, workers=args.workers, progress=not args.no_progress)  # fmt: skip
     with stop_on_signals() as stop:
         try:
             result = train(cfg, stop=stop)

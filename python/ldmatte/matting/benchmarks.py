@@ -1,7 +1,7 @@
 """Folder layouts of public matting benchmarks, read as (name, image, ground truth, trimap) items.
 
 =============  ==========================================================  ============================
-name           folders (under ROOT, or ROOT/<set>, or ROOT/validation/<set>)  trimaps
+name           folders (under ROOT[/<set>][/validation] or ROOT/validation/<set>)  trimaps
 =============  ==========================================================  ============================
 ``p3m-np``     P3M-500-NP: ``original_image/``, ``mask/``, ``trimap/``       given
 ``p3m-p``      P3M-500-P: ``blurred_image/``, ``mask/``, ``trimap/``         given
@@ -90,7 +90,9 @@ def _stems(folder: str) -> dict[str, str]:
 
 
 def _find_set(root: str, layout: _Layout) -> str:
-    candidates = [root] + [os.path.join(root, *p, s) for s in layout.sets for p in ((), ("validation",))]
+    candidates = [root, os.path.join(root, "validation")]
+    for s in layout.sets:
+        candidates += [os.path.join(root, s), os.path.join(root, "validation", s), os.path.join(root, s, "validation")]
     for folder in candidates:
         if os.path.isdir(os.path.join(folder, layout.gt)):
             return folder

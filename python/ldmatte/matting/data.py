@@ -24,13 +24,21 @@ import threading
 import cv2
 import numpy as np
 
-from ..training import IMAGE_EXTENSIONS, _dataset_ids, _rng, composite, fit_background, trimap
+from ..training import composite, fit_background, trimap
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 __all__ = ["Sample", "collect_samples", "split_samples", "synthetic_background", "BackgroundPool",
-           "SampleReader", "AugmentConfig", "training_example", "fixed_example", "write_heldout_set",
+           "SampleReader", "AugmentConfig", "nested_subset", "training_example", "fixed_example", "write_heldout_set",
            "to_model_input"]  # fmt: skip
 
 SYNTHETIC = "synthetic"
+
+
+def seeded_rng(seed: int, *keys) -> np.random.Generator:
+    """A generator that depends only on the seed and the keys (step, slot, sample key), not on call order."""
+    digest = hashlib.sha256(json.dumps([int(seed), *map(str, keys)]).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +54,17 @@ class Sample:
         return f"{os.path.basename(os.path.normpath(self.dataset))}/{self.id}"
 
 
+def _kept_ids(folder: str) -> list[str]:
+    """Kept ids of a dataset (manifest order), or the ids with both fg/<id>.png and alpha/<id>.png."""
+    from ..dataset.manifest import manifest_files, read_manifest
+
+    if any(os.path.exists(p) for p in manifest_files(folder)):
+        return [i for i, e in read_manifest(folder).items() if e["status"] == "kept"]
+    stems = [{n[:-4] for n in os.listdir(os.path.join(folder, sub)) if n.endswith(".png") and not n.startswith(".")}
+             for sub in ("fg", "alpha")]  # fmt: skip
+    return sorted(stems[0] & stems[1])
+
+
 def collect_samples(datasets) -> list[Sample]:
     """The kept samples of one or more dataset folders (manifest order, or fg/alpha pairs without a manifest)."""
     out = []
@@ -54,7 +73,7 @@ def collect_samples(datasets) -> list[Sample]:
         for sub in ("fg", "alpha"):
             if not os.path.isdir(os.path.join(folder, sub)):
                 raise ValueError(f"{folder}: not a dataset folder (no {sub}/)")
-        out.extend(Sample(folder, i) for i in _dataset_ids(folder))
+        out.extend(Sample(folder, i) for i in _kept_ids(folder))
     keys = [s.key for s in out]
     if len(set(keys)) != len(keys):
         raise ValueError("two datasets share a folder name and ids; give them distinct folder names")
@@ -87,6 +106,22 @@ def split_samples(samples: list[Sample], fraction: float, seed: int) -> tuple[li
 
     held = set(sorted(samples, key=rank)[:n_val])
     return [s for s in samples if s not in held], [s for s in samples if s in held]
+
+
+def nested_subset(samples: list[Sample], n: int, seed: int) -> list[Sample]:
+    """The first ``n`` samples in an order drawn from ``seed``: the subsets of sizes n1 < n2 are nested.
+
+    Examples
+    --------
+    >>> from ldmatte.matting.data import Sample, nested_subset
+    >>> s = [Sample("/d", f"{i}") for i in range(20)]
+    >>> set(nested_subset(s, 5, 0)) <= set(nested_subset(s, 10, 0))
+    True
+    """
+    if n > len(samples):
+        raise ValueError(f"cannot take {n} samples: only {len(samples)} to train on")
+    order = sorted(samples, key=lambda s: hashlib.sha256(f"subset:{seed}:{s.key}".encode()).hexdigest())
+    return [s for s in samples if s in set(order[:n])]
 
 
 def synthetic_background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -298,7 +333,7 @@ def write_heldout_set(datasets, out, *, backgrounds="synthetic", seed: int = 0, 
         os.makedirs(os.path.join(out, sub), exist_ok=True)
     for sample in collect_samples(datasets):
         fg, alpha = reader.read(sample)
-        image, tri, gt = fixed_example(fg, alpha, pool, _rng(seed, "heldout", sample.key), max_side, kernel)
+        image, tri, gt = fixed_example(fg, alpha, pool, seeded_rng(seed, "heldout", sample.key), max_side, kernel)
         name = sample.key.replace("/", "_")
         for sub, im in (("image", image), ("alpha", gt), ("trimap", tri)):
             write_png_atomic(os.path.join(out, sub, f"{name}.png"), im, durable=False)

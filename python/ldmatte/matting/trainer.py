@@ -29,9 +29,8 @@ import time
 
 import numpy as np
 
-from ..training import _rng
 from .data import (AugmentConfig, BackgroundPool, SampleReader, collect_samples, dumps, fixed_example,
-                   split_samples, to_model_input, training_example)  # fmt: skip
+                   nested_subset, seeded_rng, split_samples, to_model_input, training_example)  # fmt: skip
 
 __all__ = ["TrainConfig", "TrainResult", "train", "plot_curve", "read_log", "RUN_KIND"]
 
@@ -55,6 +54,7 @@ class TrainConfig:
     device: str = "auto"
     val: float = 0.1
     seed: int = 0
+    limit: int | None = None  # train on the first N samples of a seeded order (nested subsets: capacity studies)
     lr: float = 5e-4
     weight_decay: float = 0.01
     warmup: int | None = None  # steps; default 5 % of --steps (at most 500), or 20 for a time budget
@@ -78,6 +78,8 @@ class TrainConfig:
             raise ValueError(f"batch must be >= 1, got {self.batch!r}")
         if int(self.crop) < 64 or int(self.crop) % 32:
             raise ValueError(f"crop must be a multiple of 32, at least 64, got {self.crop!r}")
+        if self.limit is not None and int(self.limit) < 1:
+            raise ValueError(f"limit must be >= 1, got {self.limit!r}")
         for name in ("log_every", "val_every", "save_every", "val_max", "workers"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
@@ -228,7 +230,7 @@ class _BatchMaker:
     def make(self, step: int):
         images, trimaps, alphas = [], [], []
         for slot in range(self.batch):
-            rng = _rng(self.seed, "train", step, slot)
+            rng = seeded_rng(self.seed, "train", step, slot)
             sample = self.samples[int(rng.integers(len(self.samples)))]
             fg, alpha = self.reader.read(sample)
             im, tri, a = training_example(fg, alpha, self.backgrounds, rng, self.aug)
@@ -280,7 +282,7 @@ def _validation_set(val_samples, reader, cfg: TrainConfig):
     out = []
     for sample in val_samples[: cfg.val_max]:
         fg, alpha = reader.read(sample)
-        out.append(fixed_example(fg, alpha, pool, _rng(cfg.seed, "val", sample.key), cfg.crop, (lo + hi) // 2))
+        out.append(fixed_example(fg, alpha, pool, seeded_rng(cfg.seed, "val", sample.key), cfg.crop, (lo + hi) // 2))
     return out
 
 
@@ -328,9 +330,12 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
 
     check_disjoint(datasets + ([cfg.backgrounds] if cfg.backgrounds != "synthetic" else []), [run])
     folder = OutputFolder.claim(run, RUN_KIND, option=None, settings={
-        "model": os.fspath(cfg.model), "seed": int(cfg.seed), "val": float(cfg.val), "datasets": datasets})  # fmt: skip
+        "model": os.fspath(cfg.model), "seed": int(cfg.seed), "val": float(cfg.val), "datasets": datasets,
+        "limit": cfg.limit})  # fmt: skip
 
     train_samples, val_samples = split_samples(samples, cfg.val, cfg.seed)
+    if cfg.limit is not None:
+        train_samples = nested_subset(train_samples, int(cfg.limit), cfg.seed)
     split_path = os.path.join(run, "split.json")
     split = {"train": [s.key for s in train_samples], "val": [s.key for s in val_samples]}
     if os.path.exists(split_path):
