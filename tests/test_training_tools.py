@@ -15,6 +15,7 @@ from scipy import ndimage
 import ldmatte.training
 from ldmatte.cli import main
 from ldmatte.dataset import SyntheticSource, build
+from ldmatte.files import MARKER
 from ldmatte.training import composite, composite_dataset, fit_background, trimap, trimap_folder
 
 
@@ -76,21 +77,23 @@ def dataset(tmp_path_factory):
 
 
 def _tree(folder):
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every file's bytes by relative path; the ownership marker (it holds its creation time) left out."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != MARKER}  # fmt: skip
 
 
 def test_composite_dataset_is_deterministic_and_order_free(dataset, tmp_path):
     root, bgs = dataset
-    a = composite_dataset(root, bgs, tmp_path / "a", per_fg=3, seed=7, workers=1)
-    b = composite_dataset(root, bgs, tmp_path / "b", per_fg=3, seed=7, workers=3)
+    a = composite_dataset(root, bgs, tmp_path / "a", per_fg=3, seed=7, workers=1).records
+    b = composite_dataset(root, bgs, tmp_path / "b", per_fg=3, seed=7, workers=3).records
     assert a == b and _tree(tmp_path / "a") == _tree(tmp_path / "b")
     assert len(a) == 15 and len({r["image"] for r in a}) == 15
     assert len({r["background"] for r in a}) > 1  # random backgrounds per foreground
-    c = composite_dataset(root, bgs, tmp_path / "c", per_fg=1, seed=8)
+    c = composite_dataset(root, bgs, tmp_path / "c", per_fg=1, seed=8).records
     assert [r["background"] for r in c] != [r["background"] for r in a[::3]] or [
         (r["top"], r["left"]) for r in c] != [(r["top"], r["left"]) for r in a[::3]]  # fmt: skip
     # copy 0 of a sample does not depend on how many copies were asked for
-    d = composite_dataset(root, bgs, tmp_path / "d", per_fg=1, seed=7)
+    d = composite_dataset(root, bgs, tmp_path / "d", per_fg=1, seed=7).records
     assert d == a[::3]
     mapping = [json.loads(line) for line in (tmp_path / "a" / "mapping.jsonl").read_text().splitlines()]
     assert mapping == a
@@ -98,7 +101,7 @@ def test_composite_dataset_is_deterministic_and_order_free(dataset, tmp_path):
 
 def test_composite_dataset_pixels(dataset, tmp_path):
     root, bgs = dataset
-    rec = composite_dataset(root, bgs, tmp_path / "o", seed=1)[0]
+    rec = composite_dataset(root, bgs, tmp_path / "o", seed=1).records[0]
     out = tmp_path / "o"
     merged = cv2.cvtColor(cv2.imread(str(out / rec["image"])), cv2.COLOR_BGR2RGB)
     alpha = cv2.imread(str(out / rec["alpha"]), cv2.IMREAD_UNCHANGED)
@@ -196,8 +199,8 @@ def test_trimap_validation():
 
 def test_trimap_folder_and_cli(dataset, tmp_path, capsys):
     root, _ = dataset
-    recs = trimap_folder(root, tmp_path / "t1", erode=(3, 9), dilate=4, seed=2)
-    again = trimap_folder(root / "alpha", tmp_path / "t2", erode=(3, 9), dilate=4, seed=2)
+    recs = trimap_folder(root, tmp_path / "t1", erode=(3, 9), dilate=4, seed=2).records
+    again = trimap_folder(root / "alpha", tmp_path / "t2", erode=(3, 9), dilate=4, seed=2).records
     assert recs == again and _tree(tmp_path / "t1") == _tree(tmp_path / "t2")
     assert all(3 <= r["erode"] <= 9 and r["dilate"] == 4 for r in recs) and len(recs) == 5
     alpha = cv2.imread(str(root / "alpha" / recs[0]["alpha"]), cv2.IMREAD_UNCHANGED)

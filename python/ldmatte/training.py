@@ -6,11 +6,15 @@
   the rest unknown (0 / 128 / 255).
 - :func:`composite_dataset` and :func:`trimap_folder`: the same over a dataset
   folder, deterministic with a seed (each sample's random choices derive from
-  the seed and its id, not from the order of work).
+  the seed and its id, not from the order of work). They write only into a
+  folder of their own (:class:`ldmatte.files.OutputFolder`), never over their
+  inputs, through the atomic writers of :mod:`ldmatte.io`; a bad file is listed
+  and the rest finishes; Ctrl-C stops after the images in flight.
 """
 from __future__ import annotations
 
-import concurrent.futures
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -18,7 +22,8 @@ import os
 import cv2
 import numpy as np
 
-__all__ = ["composite", "fit_background", "trimap", "composite_dataset", "trimap_folder", "IMAGE_EXTENSIONS"]
+__all__ = ["composite", "fit_background", "trimap", "composite_dataset", "trimap_folder", "FolderRun",
+           "IMAGE_EXTENSIONS", "MAX_KERNEL"]  # fmt: skip
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -135,49 +140,141 @@ def trimap(alpha, erode: int = 10, dilate: int = 10, fg_threshold: int = 255, bg
     return out
 
 
-def _image_files(folder: str) -> list[str]:
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"no such folder: {folder}")
-    return sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
+MAX_KERNEL = 1024  # pixels; larger kernels erase any subject and take minutes per image
 
 
-def _dataset_ids(dataset: str) -> list[str]:
+@dataclasses.dataclass(frozen=True)
+class FolderRun:
+    """What :func:`trimap_folder` or :func:`composite_dataset` did.
+
+    ``records`` the finished items of this run (in input order), ``report``
+    the batch report (``failures``, ``interrupted``, ``fault``), ``output`` the
+    claimed output folder.
+    """
+
+    records: list
+    report: object
+    output: object
+
+    @property
+    def failures(self) -> list:
+        return self.report.failures
+
+    @property
+    def interrupted(self) -> bool:
+        return self.report.interrupted
+
+
+def _dataset_ids(dataset: str, problems: list) -> list[str]:
     """Kept ids of a dataset folder (manifest order), or the fg/alpha pairs when there is no manifest."""
     from .dataset.manifest import manifest_files, read_manifest
+    from .files import collect_images
 
     if any(os.path.exists(p) for p in manifest_files(dataset)):
         return [i for i, e in read_manifest(dataset).items() if e["status"] == "kept"]
-    fg = {os.path.splitext(f)[0] for f in _image_files(os.path.join(dataset, "fg"))}
-    return sorted(fg & {os.path.splitext(f)[0] for f in _image_files(os.path.join(dataset, "alpha"))})
+    stems = []
+    for sub in ("fg", "alpha"):
+        folder = os.path.join(dataset, sub)
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{dataset} is not a dataset folder: no {sub}/ folder and no manifest")
+        files, found_problems = collect_images([folder])
+        problems += found_problems
+        stems.append({os.path.splitext(f.rel)[0] for f in files})
+    return sorted(stems[0] & stems[1])
 
 
-def _read(path: str, flags: int) -> np.ndarray:
-    im = cv2.imread(path, flags)
-    if im is None:
-        raise ValueError(f"cannot read image {path}")
-    return im
+def _check_kernel(name: str, spec):
+    """An int in [0, MAX_KERNEL] or a (low, high) range of them; ValueError otherwise."""
+    values = spec if isinstance(spec, (tuple, list)) else (spec,)
+    if len(values) not in (1, 2) or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values):
+        raise ValueError(f"{name} must be a kernel size in pixels (an int) or a (low, high) range, got {spec!r}")
+    if not all(0 <= v <= MAX_KERNEL for v in values) or values[0] > values[-1]:
+        raise ValueError(f"{name} must be between 0 and {MAX_KERNEL} pixels (a range: low <= high), got {spec!r}")
+    return tuple(int(v) for v in values) if len(values) == 2 else int(values[0])
 
 
-def _one_composite(dataset, backgrounds, bg_files, out, sample_id, k, seed) -> dict:
-    from .dataset.manifest import write_atomic
+def _draw(spec, rng) -> int:
+    """A kernel size: an int, or a uniform draw from an inclusive (low, high) range."""
+    if isinstance(spec, tuple):
+        return int(rng.integers(spec[0], spec[1] + 1))
+    return spec
+
+
+def _executor(workers):
+    from .batch import ThreadExecutor, check_count, default_workers
+
+    return ThreadExecutor(check_count("workers", workers) or default_workers(4))
+
+
+def _records_file(path: str, records: list, key: str, report) -> None:
+    """Write the records file: this run's records, and the earlier run's for files it did not redo.
+
+    A fault here is listed like any other (the files themselves are written).
+    """
+    from .batch import Failure
+    from .files import fault_message
+    from .io import write_bytes_atomic
+
+    merged = {}
+    with contextlib.suppress(OSError, ValueError):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                if isinstance(rec, dict) and os.path.isfile(os.path.join(os.path.dirname(path), str(rec.get(key)))):
+                    merged[rec[key]] = rec
+    merged.update((r[key], r) for r in records)
+    data = "".join(json.dumps(merged[k], ensure_ascii=False) + "\n" for k in sorted(merged)).encode("utf-8")
+    try:
+        write_bytes_atomic(path, data)
+    except OSError as exc:
+        report.failures.append(Failure(os.path.basename(path), fault_message(exc, path)))
+        if report.fault is None:
+            report.fault = fault_message(exc, path)
+
+
+def _one_composite(dataset, bg_files, out, sample_id, k, seed, max_pixels) -> dict:
+    from .batch import ItemError
+    from .io import ImageReadError, read_image, write_png_atomic
 
     rng = _rng(seed, sample_id, k)
-    bg_name = bg_files[int(rng.integers(len(bg_files)))]
-    fg = cv2.cvtColor(_read(os.path.join(dataset, "fg", f"{sample_id}.png"), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    alpha = _read(os.path.join(dataset, "alpha", f"{sample_id}.png"), cv2.IMREAD_GRAYSCALE)
-    bg = cv2.cvtColor(_read(os.path.join(backgrounds, bg_name), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    bg_file = bg_files[int(rng.integers(len(bg_files)))]
+    fg, _ = read_image(os.path.join(dataset, "fg", f"{sample_id}.png"), max_pixels)
+    alpha, _ = read_image(os.path.join(dataset, "alpha", f"{sample_id}.png"), max_pixels)
+    try:
+        bg, _ = read_image(bg_file.path, max_pixels)
+    except ImageReadError as exc:
+        raise ItemError(f"background {bg_file.path}: {exc.reason}") from None
+    fg, alpha, bg = _colour(fg), _gray(alpha), _colour(bg)
+    if fg.shape[:2] != alpha.shape:
+        raise ItemError(f"fg {fg.shape[1]}x{fg.shape[0]} and alpha {alpha.shape[1]}x{alpha.shape[0]} differ in size")
     back, how = fit_background(bg, *alpha.shape, rng)
     merged = composite(fg, alpha, back)
     name = f"{sample_id}_{k}.png"
-    for sub, image in (("merged", cv2.cvtColor(merged, cv2.COLOR_RGB2BGR)), ("alpha", alpha)):
-        ok, buf = cv2.imencode(".png", image)  # OpenCV's default: its fastest strategy
-        write_atomic(os.path.join(out, sub, name), buf.tobytes(), durable=False)
+    write_png_atomic(os.path.join(out, "merged", name), merged, durable=False)
+    write_png_atomic(os.path.join(out, "alpha", name), alpha, durable=False)
     return {"image": f"merged/{name}", "alpha": f"alpha/{name}", "id": sample_id, "copy": k,
-            "fg": f"fg/{sample_id}.png", "background": bg_name, **how}  # fmt: skip
+            "fg": f"fg/{sample_id}.png", "background": bg_file.rel, **how}  # fmt: skip
+
+
+def _colour(im: np.ndarray) -> np.ndarray:
+    """RGB of what io.read_image returned: gray repeated, alpha dropped."""
+    if im.ndim == 2:
+        return np.repeat(im[..., None], 3, axis=2)
+    return np.ascontiguousarray(im[..., :3])
+
+
+def _gray(im: np.ndarray) -> np.ndarray:
+    """A single channel of what io.read_image returned: an RGBA's alpha, a colour image's gray."""
+    if im.ndim == 2:
+        return im
+    if im.shape[2] == 4:
+        return np.ascontiguousarray(im[..., 3])
+    return cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)
 
 
 def composite_dataset(dataset, backgrounds, out, *, per_fg: int = 1, seed: int = 0, workers: int | None = None,
-                      progress: bool = False) -> list[dict]:  # fmt: skip
+                      progress: bool = False, overwrite: bool = False, stop=None,
+                      max_pixels: int | None = None) -> FolderRun:  # fmt: skip
     """Composite every kept foreground of a dataset over random backgrounds.
 
     Writes ``out/merged/<id>_<k>.png`` (RGB), ``out/alpha/<id>_<k>.png`` (a copy
@@ -186,65 +283,113 @@ def composite_dataset(dataset, backgrounds, out, *, per_fg: int = 1, seed: int =
     The background and crop of copy ``k`` of a sample depend only on ``seed``,
     the id and ``k``.
 
+    ``out`` must be new, empty or an earlier output of this function (a marker
+    says so) unless ``overwrite``; it may not overlap the dataset's ``fg/`` and
+    ``alpha/`` or the backgrounds (:class:`ldmatte.files.UsageError`). A sample
+    that cannot be read is listed in ``failures`` and the others finish; a
+    write fault every later write would repeat (disk full, read-only) stops the
+    batch after the items in flight, as does ``stop`` (a
+    :class:`ldmatte.files.StopFlag`, set by Ctrl-C in the CLI).
+
     Returns
     -------
-    the mapping records
+    FolderRun
     """
-    from tqdm import tqdm
-
-    from .dataset.manifest import write_jsonl_atomic
+    from .batch import Failure, run_items
+    from .files import OutputFolder, check_disjoint, collect_images
+    from .io import MAX_PIXELS, check_max_pixels
 
     dataset, backgrounds, out = map(os.fspath, (dataset, backgrounds, out))
     if isinstance(per_fg, bool) or not isinstance(per_fg, int) or per_fg < 1:
         raise ValueError(f"per_fg must be an int >= 1, got {per_fg!r}")
-    bg_files = _image_files(backgrounds)
+    max_pixels = check_max_pixels(MAX_PIXELS if max_pixels is None else max_pixels)
+    executor = _executor(workers)
+    if not os.path.isdir(backgrounds):
+        raise FileNotFoundError(f"no such folder: {backgrounds}")
+    check_disjoint([os.path.join(dataset, "fg"), os.path.join(dataset, "alpha"), backgrounds], [out])
+    problems = []
+    bg_files, bg_problems = collect_images([backgrounds], suffixes=IMAGE_EXTENSIONS)
     if not bg_files:
         raise ValueError(f"no background images ({', '.join(IMAGE_EXTENSIONS)}) in {backgrounds}")
-    jobs = [(i, k) for i in _dataset_ids(dataset) for k in range(per_fg)]
+    ids = _dataset_ids(dataset, problems)
+    folder = OutputFolder.claim(out, "composite", overwrite=overwrite)
     for sub in ("merged", "alpha"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
-    with concurrent.futures.ThreadPoolExecutor(max(1, int(workers or min(4, os.cpu_count() or 1)))) as pool:
-        futures = [pool.submit(_one_composite, dataset, backgrounds, bg_files, out, i, k, seed) for i, k in jobs]
-        records = [f.result() for f in tqdm(futures, unit="img", desc="composite", disable=not progress)]
-    write_jsonl_atomic(os.path.join(out, "mapping.jsonl"), records)
-    return records
+    jobs = [(i, k) for i in ids for k in range(per_fg)]
+    done = {}
+    report = run_items(jobs, lambda job: _one_composite(dataset, bg_files, out, *job, seed, max_pixels),
+                       name=lambda job: f"{job[0]} (copy {job[1]})", on_result=done.__setitem__,
+                       executor=executor, ordered=True, total=len(jobs), desc="composite", progress=progress,
+                       stop=stop)  # fmt: skip
+    report.failures[:0] = [Failure(p.path, p.reason) for p in problems + bg_problems]
+    records = [done[j] for j in jobs if j in done]
+    _records_file(os.path.join(out, "mapping.jsonl"), records, "image", report)
+    return FolderRun(records, report, folder)
 
 
-def _draw(spec, rng) -> int:
-    """A kernel size: an int, or a uniform draw from an inclusive (low, high) range."""
-    if isinstance(spec, (tuple, list)):
-        lo, hi = (int(v) for v in spec)
-        if not 0 <= lo <= hi:
-            raise ValueError(f"kernel size range must satisfy 0 <= low <= high, got {spec!r}")
-        return int(rng.integers(lo, hi + 1))
-    return spec
+def _one_trimap(path: str, out_name: str, out: str, rel: str, erode, dilate, seed, thresholds, max_pixels) -> dict:
+    from .io import read_image, write_png_atomic
+
+    im, _ = read_image(path, max_pixels)
+    rng = _rng(seed, rel)
+    e, d = _draw(erode, rng), _draw(dilate, rng)
+    write_png_atomic(os.path.join(out, out_name), trimap(_gray(im), e, d, *thresholds), durable=False)
+    return {"trimap": out_name, "alpha": rel, "erode": e, "dilate": d}
 
 
 def trimap_folder(source, out, *, erode=10, dilate=10, seed: int = 0, fg_threshold: int = 255,
-                  bg_threshold: int = 0) -> list[dict]:  # fmt: skip
+                  bg_threshold: int = 0, overwrite: bool = False, workers: int | None = None, progress: bool = False,
+                  stop=None, max_pixels: int | None = None) -> FolderRun:  # fmt: skip
     """Trimaps of every alpha in a folder (or a dataset's ``alpha/``): ``out/<name>.png`` plus ``out/trimaps.jsonl``.
 
-    ``erode`` and ``dilate`` are kernel sizes in pixels, or (low, high) ranges
-    drawn per image from ``seed`` and the file name (training augmentation).
-    RGBA inputs use their alpha channel, colour inputs their grey value.
+    ``erode`` and ``dilate`` are kernel sizes in pixels (0 to 1024), or
+    (low, high) ranges drawn per image from ``seed`` and the file name
+    (training augmentation). RGBA inputs use their alpha channel, colour
+    inputs their gray value; 16-bit inputs are rounded to 8 bits.
+
+    ``out`` must be new, empty or an earlier output of this function (a marker
+    says so) unless ``overwrite``, and may not overlap the folder read
+    (``ldmatte trimap DS -o DS/alpha`` is refused with
+    :class:`ldmatte.files.UsageError`). An image that cannot be read is listed
+    in ``failures`` and the others finish; see :func:`composite_dataset` for
+    faults and ``stop``.
+
+    Returns
+    -------
+    FolderRun
     """
-    from .dataset.manifest import write_atomic, write_jsonl_atomic
+    from .batch import Failure, run_items
+    from .files import OutputFolder, check_disjoint, collect_images
+    from .io import MAX_PIXELS, check_max_pixels
 
     source, out = os.fspath(source), os.fspath(out)
+    erode, dilate = _check_kernel("erode", erode), _check_kernel("dilate", dilate)
+    thresholds = (fg_threshold, bg_threshold)
+    trimap(np.zeros((1, 1), np.uint8), 0, 0, *thresholds)  # the thresholds are checked before any work
+    max_pixels = check_max_pixels(MAX_PIXELS if max_pixels is None else max_pixels)
+    executor = _executor(workers)
     folder = os.path.join(source, "alpha") if os.path.isdir(os.path.join(source, "alpha")) else source
-    names = [f for f in _image_files(folder)]
-    os.makedirs(out, exist_ok=True)
-    records = []
-    for name in names:
-        im = _read(os.path.join(folder, name), cv2.IMREAD_UNCHANGED)
-        if im.dtype != np.uint8:
-            raise ValueError(f"{name}: alpha must be 8-bit, got {im.dtype}")
-        alpha = im if im.ndim == 2 else (im[..., 3] if im.shape[2] == 4 else cv2.cvtColor(im, cv2.COLOR_BGR2GRAY))
-        rng = _rng(seed, name)
-        e, d = _draw(erode, rng), _draw(dilate, rng)
-        stem = os.path.splitext(name)[0]
-        ok, buf = cv2.imencode(".png", trimap(np.ascontiguousarray(alpha), e, d, fg_threshold, bg_threshold))
-        write_atomic(os.path.join(out, f"{stem}.png"), buf.tobytes(), durable=False)
-        records.append({"trimap": f"{stem}.png", "alpha": name, "erode": e, "dilate": d})
-    write_jsonl_atomic(os.path.join(out, "trimaps.jsonl"), records)
-    return records
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"no such folder: {folder}")
+    check_disjoint([folder], [out])
+    files, problems = collect_images([folder], suffixes=IMAGE_EXTENSIONS)
+    failures = [Failure(p.path, p.reason) for p in problems]
+    jobs, taken = [], {}
+    for f in files:
+        name = os.path.splitext(f.rel)[0] + ".png"
+        if os.path.normcase(name) in taken:
+            failures.append(Failure(f.path, f"its trimap {name} is already that of {taken[os.path.normcase(name)]}"))
+            continue
+        taken[os.path.normcase(name)] = f.rel
+        jobs.append((f.path, name, f.rel))
+    out_folder = OutputFolder.claim(out, "trimap", overwrite=overwrite)
+    done = {}
+    report = run_items(jobs, lambda job: _one_trimap(job[0], job[1], out, job[2], erode, dilate, seed, thresholds,
+                                                     max_pixels),
+                       name=lambda job: job[0], on_result=lambda job, rec: done.__setitem__(job[1], rec),
+                       executor=executor, ordered=True, total=len(jobs), desc="trimap", progress=progress,
+                       stop=stop)  # fmt: skip
+    report.failures[:0] = failures
+    records = [done[j[1]] for j in jobs if j[1] in done]
+    _records_file(os.path.join(out, "trimaps.jsonl"), records, "trimap", report)
+    return FolderRun(records, report, out_folder)
