@@ -1,0 +1,12 @@
+"""bench/data_safety.py replays the data-loss cases with the real commands; its trimap case runs here (fast)."""
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_trimap_case_passes():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "data_safety.py"), "--case", "trimap"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("PASS  trimap: exit 2") and "1 of 1 cases pass" in proc.stdout
