@@ -1,0 +1,117 @@
+"""``ldmatte key``: key green- or blue-screen images into RGBA PNGs (chroma keyers + despill), resumable.
+
+This module parses the options and prints; the work is :mod:`ldmatte.keying.key_files` on the batch engine.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+ORDER = 15
+
+
+def register(sub) -> None:
+    from ..keying import METHODS
+
+    p = sub.add_parser(
+        "key", help="key green-screen images into RGBA PNGs (chromakey, colorkey, obs, vlahos)",
+        description="Key images shot over a green or blue backing: alpha from a chroma keyer, colour from a "
+        "despill. Outputs mirror the inputs' relative paths under OUTDIR as RGBA PNGs, each with a JSON record; "
+        "a rerun skips finished images. Writes a contact sheet OUTDIR/index.html. A non-empty OUTDIR that key "
+        "did not make is refused (--overwrite takes it). Ctrl-C stops after the images in flight. Exit status 1 "
+        "when some inputs could not be keyed or a write failed, 2 on usage errors, 130 when interrupted.",
+    )  # fmt: skip
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (PNG, JPEG, ...) or folders of them")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder (created)")
+    p.add_argument("-r", "--recursive", action="store_true", help="also look in subfolders of INPUT folders")
+    p.add_argument("--follow-symlinks", action="store_true", help="with -r, also enter links to folders")
+    p.add_argument("--overwrite", action="store_true", help="redo finished images, and write into an existing "
+                   "folder that 'ldmatte key' did not make (its files of the same names are replaced)")
+    p.add_argument("--method", choices=METHODS, default="chromakey", help="the keyer (default %(default)s)")
+    p.add_argument("--key-color", default="auto", help="auto (from each image's border, default), #rrggbb, "
+                   "green or blue")
+    g = p.add_argument_group("keyer parameters (each method uses its own; defaults are the method's)")
+    g.add_argument("--similarity", type=float, help="chromakey/colorkey/obs: distance keyed fully")
+    g.add_argument("--blend", type=float, help="chromakey/colorkey: ramp width above similarity")
+    g.add_argument("--smoothness", type=float, help="obs: ramp width above similarity")
+    g.add_argument("--spill", type=float, help="obs: spill-reduction ramp width")
+    g.add_argument("--balance", type=float, help="vlahos: weight of max of the other channels")
+    g.add_argument("--clip-black", type=float, help="vlahos: raw alpha at or below becomes 0")
+    g.add_argument("--clip-white", type=float, help="vlahos: raw alpha at or above becomes 255")
+    d = p.add_argument_group("despill (FFmpeg style; obs uses its own spill reduction unless these are given)")
+    d.add_argument("--no-despill", action="store_true", help="keep the input colour")
+    d.add_argument("--despill-mix", type=float, help="despill mix (default 0.5)")
+    d.add_argument("--despill-expand", type=float, help="despill expand (default 0)")
+    d.add_argument("--despill-brightness", type=float, help="despill brightness (default 0)")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (default 8192 x 8192)")
+    p.add_argument("--thumb-width", type=int, default=None, help="contact sheet thumbnail width (default 224)")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="worker threads (default: CPU cores, at most 8)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                   help="cuda: key with torch on the GPU; auto: the GPU when usable; default cpu")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary (failures still)")
+    p.set_defaults(func=run)
+
+
+_FIELDS = {"chromakey": ("similarity", "blend"), "colorkey": ("similarity", "blend"),
+           "obs": ("similarity", "smoothness", "spill"), "vlahos": ("balance", "clip_black", "clip_white")}
+
+
+def settings_from(args):
+    """The KeySettings of the options; ValueError naming the option when one cannot work."""
+    from ..keying import PARAMS, DespillParams
+    from ..keying.key_files import KeySettings
+
+    given = {f: getattr(args, f) for f in ("similarity", "blend", "smoothness", "spill", "balance", "clip_black",
+                                           "clip_white") if getattr(args, f) is not None}
+    foreign = sorted(set(given) - set(_FIELDS[args.method]))
+    if foreign:
+        raise ValueError(f"--method {args.method} has no " + ", ".join("--" + f.replace("_", "-") for f in foreign))
+    params = PARAMS[args.method](**given)
+    dkw = {k: getattr(args, "despill_" + k) for k in ("mix", "expand", "brightness")
+           if getattr(args, "despill_" + k) is not None}
+    if args.no_despill and dkw:
+        raise ValueError("--no-despill and --despill-* options exclude each other")
+    despill = None if args.no_despill else (DespillParams(**dkw) if dkw else "auto")
+    return KeySettings(args.method, params, args.key_color, despill)
+
+
+def run(args) -> int:
+    import dataclasses
+
+    from ..batch import check_count
+    from ..batch.refine_files import choose_device
+    from ..files import OutputFolder, UsageError, stop_on_signals
+    from ..keying.key_files import KIND, finish, key_files, plan_key
+
+    try:
+        settings = settings_from(args)
+        check_count("--jobs", args.jobs, 1, 1024)
+        check_count("--max-pixels", args.max_pixels, 1, 1 << 30)
+        check_count("--thumb-width", args.thumb_width, 8, 4096)
+        settings = dataclasses.replace(settings, device=choose_device(args.device))
+        jobs, failures = plan_key(args.inputs, args.output, recursive=args.recursive,
+                                  follow_symlinks=args.follow_symlinks)
+        if not jobs and not failures:
+            raise UsageError("no image files found in the inputs" + ("" if args.recursive else " (try --recursive)"))
+        OutputFolder.claim(args.output, KIND, overwrite=args.overwrite)
+    except (UsageError, ValueError, TypeError, OSError) as exc:
+        print(f"ldmatte key: {exc}", file=sys.stderr)
+        return 2
+    with stop_on_signals() as stop:
+        done = key_files(jobs, args.output, settings, overwrite=args.overwrite, workers=args.jobs, stop=stop,
+                         progress=not args.quiet and sys.stderr.isatty(), failures=failures,
+                         max_pixels=args.max_pixels, thumb_width=args.thumb_width)
+    summary, fault = finish(args.output, done, settings)
+    for f in summary["failures"]:
+        print(f"failed: {f['input']}: {f['reason']}", file=sys.stderr)
+    if summary.get("stopped"):
+        print(f"ldmatte key: {summary['stopped']}", file=sys.stderr)
+    if fault:
+        print(f"ldmatte key: summary not written: {fault}", file=sys.stderr)
+    if not args.quiet:
+        c = summary["counts"]
+        print(f"keyed {c['keyed']}, skipped {c['skipped']} (already done), failed {c['failed']} "
+              f"in {summary['seconds']:.1f} s")
+        if not fault:
+            print(f"contact sheet: {os.path.join(args.output, 'index.html')}")
+    return 130 if done.interrupted else 1 if (done.failures or fault or done.fault) else 0

@@ -1,0 +1,268 @@
+"""Keying image files into an output folder: kill-safe, resumable, interruptible (``ldmatte key``).
+
+Every input ``<rel>.<ext>`` (PNG, JPEG, WebP, BMP or TIFF; an alpha channel,
+if any, is ignored) gives ``OUTDIR/<rel stem>.png`` (the keyed, despilled RGBA)
+and ``OUTDIR/<rel stem>.json`` (its record: key colour, alpha statistics,
+settings), written in that order and atomically: the JSON marks a finished
+image, so a rerun skips it unless the input or the settings changed.
+``OUTDIR/key-summary.json`` and the contact sheet ``OUTDIR/index.html``
+(thumbnails in ``OUTDIR/_sheet/``) are rewritten at the end, also after an
+interruption or a fault. The output folder is claimed
+(:meth:`ldmatte.files.OutputFolder.claim`, kind ``"key"``) and must not
+overlap the inputs. Items run on the batch engine (:mod:`ldmatte.batch`).
+
+Examples
+--------
+>>> import os, tempfile, numpy as np
+>>> from ldmatte.io import write_png_atomic
+>>> from ldmatte.keying.key_files import KeySettings, key_files, plan_key
+>>> src, out = tempfile.mkdtemp(), os.path.join(tempfile.mkdtemp(), "out")
+>>> im = np.zeros((40, 40, 3), np.uint8); im[:] = (20, 190, 40); im[10:, 12:28] = (200, 150, 120)
+>>> write_png_atomic(os.path.join(src, "a.png"), im)
+>>> jobs, failures = plan_key([src], out)
+>>> run = key_files(jobs, out, KeySettings("vlahos"), progress=False)
+>>> run.keyed, run.failures, run.records[0]["key_color"]
+(1, [], '#14be28')
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+import time
+
+import numpy as np
+
+from .keyer import METHODS, PARAMS, key
+from .spill import DespillParams
+
+__all__ = ["KIND", "SUMMARY", "SUFFIXES", "KeySettings", "KeyJob", "KeyRun", "plan_key", "key_files", "finish"]
+
+KIND = "key"
+SUMMARY = "key-summary.json"
+SHEET = "index.html"
+THUMBS = "_sheet"
+SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+_RESERVED = {SUMMARY, SHEET, THUMBS}
+
+
+@dataclasses.dataclass(frozen=True)
+class KeySettings:
+    """What to key with: ``method``, its parameter object (None: defaults), the key colour, the despill."""
+
+    method: str = "chromakey"
+    params: object = None
+    key_color: object = "auto"
+    despill: object = "auto"  # "auto", None or DespillParams
+    device: str = "cpu"
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.params is None:
+            object.__setattr__(self, "params", PARAMS[self.method]())
+        if not isinstance(self.params, PARAMS[self.method]):
+            raise TypeError(f"method {self.method!r} takes {PARAMS[self.method].__name__}")
+        from .key_color import parse_key_color
+
+        parse_key_color(self.key_color)  # raises on a bad colour before any work
+
+    def to_dict(self) -> dict:
+        dp = self.despill
+        return dict(method=self.method, params=dataclasses.asdict(self.params), key_color=str(self.key_color),
+                    despill=dataclasses.asdict(dp) if isinstance(dp, DespillParams) else dp)
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyJob:
+    path: str
+    output: str  # the PNG relative to the output folder, "/"-separated
+
+
+@dataclasses.dataclass
+class KeyRun:
+    """What :func:`key_files` did: ``records`` of every finished image, ``failures``, counts, stop reason."""
+
+    records: list
+    failures: list
+    keyed: int
+    skipped: int
+    seconds: float = 0.0
+    stopped: str | None = None
+    interrupted: bool = False
+    fault: str | None = None
+
+
+def plan_key(inputs, outdir, *, recursive: bool = False, follow_symlinks: bool = False):
+    """``(jobs, failures)`` of a run; raises :class:`ldmatte.files.UsageError` when inputs and output overlap."""
+    from ..batch import Failure
+    from ..files import check_disjoint, collect_images
+
+    check_disjoint(inputs, [outdir])
+    files, problems = collect_images(inputs, recursive=recursive, follow_symlinks=follow_symlinks,
+                                     suffixes=SUFFIXES)
+    failures = [Failure(p.path, p.reason) for p in problems]
+    jobs, taken = [], {}
+    for f in files:
+        rel = os.path.splitext(f.rel)[0] + ".png"
+        low = os.path.normcase(rel)
+        if low.split("/")[0] in _RESERVED or os.path.splitext(low)[0] + ".json" in _RESERVED:
+            failures.append(Failure(f.path, f"output name {rel!r} is reserved for the run's own files"))
+        elif low in taken:
+            failures.append(Failure(f.path, f"output {rel!r} is already the output of {taken[low]}"))
+        else:
+            taken[low] = f.path
+            jobs.append(KeyJob(f.path, rel))
+    return jobs, failures
+
+
+def _stamp(path: str) -> list:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _hex(c) -> str:
+    return "#" + "".join(f"{int(v):02x}" for v in c)
+
+
+class _Keyer:
+    def __init__(self, outdir, settings: KeySettings, max_pixels=None, thumb_width=None):
+        from .. import contact_sheet, io
+
+        self.outdir, self.settings = os.fspath(outdir), settings
+        self.max_pixels = io.MAX_PIXELS if max_pixels is None else max_pixels
+        self.thumb_width = thumb_width or contact_sheet.THUMB_WIDTH
+        self.settings_dict = settings.to_dict()
+        self._gpu_lock = threading.Lock()
+
+    def done_record(self, job: KeyJob):
+        png = os.path.join(self.outdir, *job.output.split("/"))
+        try:
+            if os.path.isfile(png):
+                with open(os.path.splitext(png)[0] + ".json", encoding="utf-8") as f:
+                    rec = json.load(f)
+                if (isinstance(rec, dict) and rec.get("output") == job.output and rec.get("settings") ==
+                        self.settings_dict and rec.get("input_stamp") == _stamp(job.path)):  # fmt: skip
+                    return rec
+        except (OSError, ValueError):
+            pass
+        return None
+
+    def _key(self, rgb):
+        s = self.settings
+        kw = dict(key_color=s.key_color, despill_params=s.despill, return_key_color=True)
+        if s.device == "cpu":
+            return key(rgb, s.method, s.params, **kw)
+        import torch
+
+        with self._gpu_lock:
+            out, colour = key(torch.from_numpy(rgb).cuda(), s.method, s.params, **kw)
+            return out.cpu().numpy(), colour
+
+    def process(self, job: KeyJob) -> dict:
+        from .. import contact_sheet, io
+
+        t0 = time.perf_counter()
+        stamp = _stamp(job.path)
+        img, info = io.read_image(job.path, self.max_pixels)
+        notes = list(info.notes)
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=-1)
+            notes.append("grayscale input keyed as grey RGB")
+        elif img.shape[2] == 4:
+            img = np.ascontiguousarray(img[..., :3])
+            notes.append("the input's alpha channel was ignored")
+        out, colour = self._key(np.ascontiguousarray(img))
+        t1 = time.perf_counter()
+        dst = os.path.join(self.outdir, *job.output.split("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        io.write_png_atomic(dst, out)
+        opaque_in = np.concatenate([img, np.full(img.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+        stem = f"{THUMBS}/{os.path.splitext(job.output)[0]}"
+        small = contact_sheet.thumbnails(opaque_in, out, self.thumb_width)
+        thumbs = {}
+        for kind, name in (("input", "input"), ("refined", "keyed"), ("alpha_out", "alpha")):
+            thumbs[name] = f"{stem}.{name}.png"
+            path = os.path.join(self.outdir, *thumbs[name].split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            io.write_png_atomic(path, small[kind], durable=False)
+        a = out[..., 3]
+        stats = {"transparent": float((a == 0).mean()), "translucent": float(((a > 0) & (a < 255)).mean()),
+                 "opaque": float((a == 255).mean())}
+        rec = dict(input=os.path.abspath(job.path), input_stamp=stamp, output=job.output, key_color=_hex(colour),
+                   settings=self.settings_dict, alpha=stats, thumbnails=thumbs,
+                   image={**info.to_dict(), "notes": notes},
+                   timings={"key_s": round(t1 - t0, 6), "total_s": round(time.perf_counter() - t0, 6)})
+        io.write_json_atomic(os.path.splitext(dst)[0] + ".json", rec)  # last: marks the image done
+        return rec
+
+
+def key_files(jobs, outdir, settings: KeySettings, *, overwrite: bool = False, workers: int | None = None,
+              progress: bool = True, stop=None, failures=(), max_pixels=None, thumb_width=None) -> KeyRun:
+    """Key ``jobs`` into ``outdir`` (finished ones skipped unless ``overwrite``) on the batch engine."""
+    from .. import io
+    from ..batch import ThreadExecutor, default_workers, run_items
+
+    start = time.perf_counter()
+    keyer = _Keyer(outdir, settings, max_pixels, thumb_width)
+    os.makedirs(keyer.outdir, exist_ok=True)
+    io.remove_stale_temps(keyer.outdir)
+    records, todo = [], []
+    for job in jobs:
+        rec = None if overwrite else keyer.done_record(job)
+        (todo.append(job) if rec is None else records.append(rec))
+    skipped = len(records)
+    workers = max(1, min(workers or default_workers(8), len(todo) or 1))
+    report = run_items(todo, keyer.process, name=lambda j: j.path, on_result=lambda _j, rec: records.append(rec),
+                       executor=ThreadExecutor(workers), total=len(todo), desc="key", progress=progress, stop=stop)
+    return KeyRun(records, list(failures) + report.failures, report.done, skipped, time.perf_counter() - start,
+                  report.stopped, report.interrupted, report.fault)
+
+
+def summary_dict(run: KeyRun, settings: KeySettings) -> dict:
+    from .._version import __version__
+
+    failures = sorted((f.to_dict() for f in run.failures), key=lambda f: f["input"])
+    out = dict(ldmatte=__version__, settings=settings.to_dict(), seconds=round(run.seconds, 3),
+               counts=dict(keyed=run.keyed, skipped=run.skipped, failed=len(failures)), failures=failures)
+    if run.stopped:
+        out["stopped"] = run.stopped
+    return out
+
+
+def _sheet_row(rec: dict) -> dict:
+    a = rec.get("alpha", {})
+    stats = [("key colour", ("swatch", rec.get("key_color", ""))),
+             ("size", f"{rec.get('image', {}).get('width', '?')} x {rec.get('image', {}).get('height', '?')}"),
+             ("alpha = 0", f"{100 * a.get('transparent', 0):.1f} %"),
+             ("0 < alpha < 255", f"{100 * a.get('translucent', 0):.1f} %"),
+             ("alpha = 255", f"{100 * a.get('opaque', 0):.1f} %")]
+    stats += [("note", n) for n in rec.get("image", {}).get("notes", [])]
+    thumbs = rec.get("thumbnails", {})
+    return dict(title=rec["output"], link=rec["output"], stats=stats,
+                images=[("input", thumbs.get("input")), ("keyed, on a checkerboard", thumbs.get("keyed")),
+                        ("alpha", thumbs.get("alpha"))])
+
+
+def finish(outdir, run: KeyRun, settings: KeySettings):
+    """Write the summary and the contact sheet; ``(summary, fault line or None)`` (a write fault is not raised)."""
+    from .. import io
+    from ..files import fault_message
+    from .sheet import write_rows_sheet
+
+    summary = summary_dict(run, settings)
+    try:
+        io.write_json_atomic(os.path.join(outdir, SUMMARY), summary)
+        p = settings.to_dict()
+        lines = [f"{len(run.records)} images: {run.keyed} keyed now, {run.skipped} already done, "
+                 f"{len(run.failures)} failed ({run.seconds:.1f} s)",
+                 f"method {p['method']}: " + ", ".join(f"{k}={v}" for k, v in p["params"].items()),
+                 f"key colour {p['key_color']}, despill {p['despill']}"]
+        if run.stopped:
+            lines.append(run.stopped + "; a rerun finishes the rest")
+        write_rows_sheet(os.path.join(outdir, SHEET), "ldmatte key", lines, [_sheet_row(r) for r in sorted(
+            run.records, key=lambda r: r["output"])], summary["failures"])
+    except OSError as exc:
+        return summary, fault_message(exc)
+    return summary, None
