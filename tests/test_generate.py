@@ -438,10 +438,11 @@ def saved_model(tmp_path_factory):
 def test_from_pretrained_matches_components(saved_model, batch3):
     base, weights, config = saved_model
     pipe = LayerDiffusionPipeline.from_pretrained(
-        str(base), str(weights), device="cpu", dtype="fp32", decoder_config=json.loads(config.read_text())
+        str(base), str(weights), device="cpu", dtype="fp32", decoder_config=json.loads(config.read_text()),
+        scheduler="model",
     )
     pipe.sdxl.set_progress_bar_config(disable=True)
-    assert pipe.sdxl.vae.dtype == torch.float32
+    assert pipe.sdxl.vae.dtype == torch.float32 and type(pipe.sdxl.scheduler).__name__ == "EulerDiscreteScheduler"
     res = _run(pipe, PROMPTS[:1], [11])
     assert np.abs(res.raw[0].astype(int) - batch3.raw[0]).max() <= 1
     with pytest.raises(WeightsMismatchError, match=r"(?s)358 missing key.*179 mis-shaped"):  # tiny is not the published
@@ -503,3 +504,78 @@ def test_cli_generate_rejects_bad_ids_and_options(tmp_path, saved_model, capsys)
     with pytest.raises(ValueError, match="not usable as a file name"):
         main(argv)
     assert main(argv + ["--batch-size", "0"]) == 2
+
+
+def test_from_pretrained_defaults_scheduler_and_dtypes(saved_model):
+    base, weights, config = saved_model
+    cfg = json.loads(config.read_text())
+    pipe = LayerDiffusionPipeline.from_pretrained(str(base), str(weights), device="cpu", dtype="bf16", decoder_config=cfg)
+    sched = pipe.sdxl.scheduler
+    assert type(sched).__name__ == "DPMSolverMultistepScheduler" and sched.config.use_karras_sigmas
+    assert sched.config.algorithm_type == "dpmsolver++"
+    assert pipe.sdxl.unet.dtype == torch.bfloat16
+    assert next(pipe.decoder.parameters()).dtype == torch.float32  # not the model's bf16
+    half = LayerDiffusionPipeline.from_pretrained(str(base), str(weights), device="cpu", dtype="fp32",
+                                                  decoder_config=cfg, decoder_dtype="fp16", scheduler="euler_a")
+    assert next(half.decoder.parameters()).dtype == torch.float16
+    assert type(half.sdxl.scheduler).__name__ == "EulerAncestralDiscreteScheduler"
+    with pytest.raises(ValueError, match="scheduler must be one of"):
+        LayerDiffusionPipeline.from_pretrained(str(base), str(weights), device="cpu", scheduler="fast")
+
+
+@pytest.fixture(scope="module")
+def fp16_only_model(tmp_path_factory):
+    """The tiny SDXL saved with variant fp16 only (diffusion_pytorch_model.fp16.safetensors, ...)."""
+    from diffusers import StableDiffusionXLPipeline
+
+    root = tmp_path_factory.mktemp("variant")
+    comps = tiny_components(root / "build")
+    StableDiffusionXLPipeline(**comps, add_watermarker=False).save_pretrained(root / "base", variant="fp16")
+    return root / "base"
+
+
+def test_variant_is_passed_and_a_missing_variant_is_explained(fp16_only_model, saved_model, tmp_path, capsys):
+    from ldmatte.cli import main
+    from ldmatte.generate.weights import check_model_folder
+
+    _, weights, config = saved_model
+    assert (fp16_only_model / "unet" / "diffusion_pytorch_model.fp16.safetensors").exists()
+    cfg = json.loads(config.read_text())
+    with pytest.raises(FileNotFoundError, match=r"lacks plain \(no variant\) weights: unet holds only the "
+                                                r"variant\(s\) fp16 .*pass variant fp16"):  # fmt: skip
+        LayerDiffusionPipeline.from_pretrained(str(fp16_only_model), str(weights), device="cpu", dtype="fp32",
+                                               decoder_config=cfg)  # fmt: skip
+    pipe = LayerDiffusionPipeline.from_pretrained(str(fp16_only_model), str(weights), device="cpu", dtype="fp32",
+                                                  decoder_config=cfg, variant="fp16")  # fmt: skip
+    assert pipe.sdxl.unet.dtype == torch.float32
+    with pytest.raises(FileNotFoundError, match=r"lacks variant 'bf16'.*holds only the variant\(s\) fp16"):
+        check_model_folder(fp16_only_model, "bf16")
+    check_model_folder(saved_model[0], "fp16")  # plain files serve a missing variant (diffusers falls back)
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "a", "prompt": "x"}) + "\n")
+    argv = ["generate", "--prompts", str(prompts), "--base-model", str(fp16_only_model), "--layerdiffuse-weights",
+            str(weights), "--decoder-config", str(config), "-o", str(tmp_path / "o"), "--device", "cpu"]  # fmt: skip
+    assert main(argv) == 2
+    assert "--variant" in capsys.readouterr().err
+
+
+def test_decode_sub_batch_bounded_by_free_memory(pipe, monkeypatch):
+    import ldmatte.generate.pipeline as pipeline_mod
+
+    calls = []
+
+    def fake_auto(device, height, width, dtype, **kw):
+        calls.append((str(device), height, width, dtype))
+        return 3
+
+    monkeypatch.setattr(pipeline_mod, "auto_sub_batch", fake_auto)
+    assert pipe.sub_batch is None and pipe.decode_sub_batch(64, 96) == 3
+    assert calls == [("cpu", 64, 96, torch.float32)]
+    passes = []
+    monkeypatch.setattr(pipeline_mod, "decode_transparent",
+                        lambda dec, px, z, tta, sub: passes.append(sub) or decode_transparent(dec, px, z, tta, sub))
+    _run(pipe, PROMPTS[:1], [11], refine=False)
+    assert passes == [3]
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="sub_batch must be a positive int or None"):
+            LayerDiffusionPipeline(pipe.sdxl, pipe.decoder, sub_batch=bad)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+from ._generation_options import add_model_arguments, model_kwargs
+
 ORDER = 40
 
 
@@ -29,13 +31,11 @@ def register(sub) -> None:
     p.add_argument("--height", type=int, default=1024)
     p.add_argument("--width", type=int, default=1024)
     p.add_argument("--device", default=None, help="torch device (default cuda when available, else cpu)")
-    p.add_argument("--dtype", default=None, help="fp16, bf16 or fp32 (default fp16 on GPU, fp32 on CPU)")
-    p.add_argument("--vae-dtype", default=None, help="VAE precision (default bf16 on GPUs that have it)")
-    p.add_argument("--scheduler", default=None, choices=["euler", "euler_a", "dpmpp_2m", "ddim", "unipc"])
+    add_model_arguments(p)
     p.add_argument("--tta", default="batched", choices=["batched", "sequential", "none"])
-    p.add_argument("--sub-batch", type=int, default=16,
-                   help="most samples per decoder pass, 8 per image with TTA (default 16: two images per pass; "
-                   "lower it if the decoder runs out of memory)")  # fmt: skip
+    p.add_argument("--sub-batch", type=int, default=None,
+                   help="most samples per decoder pass, 8 per image with TTA (default: bounded by the free memory, "
+                   "about 0.8 GiB per sample at 1024x1024 in fp16)")  # fmt: skip
     p.add_argument("--vae-batch", type=int, default=None, help="most latents per VAE decode")
     p.add_argument("--negative-prompt", default=None, help="override the records' negative prompts")
     p.add_argument("--limit", type=int, default=None, help="generate at most this many new images")
@@ -54,9 +54,8 @@ def _load_pipeline(args, device, dtype):
         with open(args.decoder_config, encoding="utf-8") as f:
             config = json.load(f)
     pipe = LayerDiffusionPipeline.from_pretrained(
-        args.base_model, args.layerdiffuse_weights, device=device, dtype=dtype, vae_dtype=args.vae_dtype,
-        decoder_config=config, scheduler=args.scheduler, tta=args.tta, sub_batch=args.sub_batch,
-        vae_batch=args.vae_batch,
+        args.base_model, args.layerdiffuse_weights, device=device, dtype=dtype, decoder_config=config,
+        tta=args.tta, sub_batch=args.sub_batch, vae_batch=args.vae_batch, **model_kwargs(args),
     )  # fmt: skip
     pipe.sdxl.set_progress_bar_config(disable=True)
     return pipe
@@ -64,7 +63,7 @@ def _load_pipeline(args, device, dtype):
 
 def _settings(args, dtype) -> dict:
     return {"base_model": args.base_model, "steps": args.steps, "guidance": args.guidance, "height": args.height,
-            "width": args.width, "dtype": dtype, "scheduler": args.scheduler or "default", "tta": args.tta}  # fmt: skip
+            "width": args.width, "dtype": dtype, "scheduler": args.scheduler, "tta": args.tta}  # fmt: skip
 
 
 def run(args) -> int:
@@ -88,7 +87,11 @@ def run(args) -> int:
     print(f"{len(writer.done)} images already in the manifest, {len(todo)} to generate", file=sys.stderr)
     if not todo:
         return 0
-    pipe = _load_pipeline(args, device, dtype)
+    try:
+        pipe = _load_pipeline(args, device, dtype)
+    except (ValueError, OSError) as exc:  # bf16 on an old GPU, missing weight files, mismatched weights
+        print(f"ldmatte generate: {exc}", file=sys.stderr)
+        return 2
     timings: dict = {}
     with tqdm(total=len(todo), unit="img", desc="generate", file=sys.stderr) as bar:
         for start in range(0, len(todo), args.batch_size):

@@ -98,5 +98,23 @@ def decode_transparent(
 
 
 def rgba_to_uint8(rgba: torch.Tensor) -> torch.Tensor:
-    """``(x * 255).clip(0, 255)`` truncated to uint8, as LayerDiffuse writes its PNGs (same device)."""
-    return (rgba.float() * 255.0).clip(0, 255).to(torch.uint8)
+    """uint8 RGBA as LayerDiffuse writes its PNGs: ``x * 255`` in the decoder's dtype, then clipped
+    to [0, 255] in float32 and truncated (same device).
+
+    LayerDiffuse multiplies the float16 decoder output by 255 *in float16* and only then
+    converts to float32 and truncates. Rounding the product to float16 (steps of 1/8 above
+    128) lifts values just below an integer to it, so about 3 % of the values come out one
+    level above an exact float32 product; doing the same reproduces its PNGs bit for bit.
+    float32 input is scaled in float32 (what LayerDiffuse would do with a float32 decoder);
+    bfloat16 (never LayerDiffuse's) is scaled in float32, where the product is exact.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ldmatte.generate.decode import rgba_to_uint8
+    >>> x = torch.tensor([0.5019]).half()  # 0.50195... in float16; x 255 = 127.998 -> 128.0 in float16
+    >>> rgba_to_uint8(x).item(), rgba_to_uint8(x.float()).item()
+    (128, 127)
+    """
+    scaled = rgba * 255.0 if rgba.dtype in (torch.float16, torch.float32) else rgba.float() * 255.0
+    return scaled.float().clip(0, 255).to(torch.uint8)

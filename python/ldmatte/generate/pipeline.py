@@ -19,15 +19,28 @@ import torch
 
 from .decode import TTA_MODES, decode_transparent, rgba_to_uint8, unscale_latents, vae_decode
 from .decoder import load_transparent_decoder
-from .weights import UNET_OFFSET_FILE, load_weights, merge_unet_offset
+from .devices import auto_sub_batch, check_dtype_supported, default_decoder_dtype, default_vae_dtype
+from .weights import UNET_OFFSET_FILE, check_model_folder, load_weights, merge_unet_offset
 
-__all__ = ["GenerationResult", "LayerDiffusionPipeline", "parse_dtype"]
+__all__ = ["DEFAULT_SCHEDULER", "SCHEDULERS", "GenerationResult", "LayerDiffusionPipeline", "parse_dtype"]
 
 DEMO_NEGATIVE_PROMPT = "face asymmetry, eyes asymmetry, deformed eyes, open mouth"
 _DTYPES = {"fp16": torch.float16, "float16": torch.float16, "half": torch.float16, "bf16": torch.bfloat16,
            "bfloat16": torch.bfloat16, "fp32": torch.float32, "float32": torch.float32, "float": torch.float32}
-_SCHEDULERS = {"euler": "EulerDiscreteScheduler", "euler_a": "EulerAncestralDiscreteScheduler",
-               "dpmpp_2m": "DPMSolverMultistepScheduler", "ddim": "DDIMScheduler", "unipc": "UniPCMultistepScheduler"}
+_DPMPP_2M = {"algorithm_type": "dpmsolver++", "solver_order": 2}
+# name -> (diffusers class, settings over the base model's scheduler config)
+_SCHEDULER_CLASSES = {
+    "dpmpp_2m_karras": ("DPMSolverMultistepScheduler", {**_DPMPP_2M, "use_karras_sigmas": True}),
+    "dpmpp_2m": ("DPMSolverMultistepScheduler", {**_DPMPP_2M, "use_karras_sigmas": False}),
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
+    "ddim": ("DDIMScheduler", {}),
+    "unipc": ("UniPCMultistepScheduler", {}),
+}
+#: Sampler names; "model" keeps the base model's own scheduler.
+SCHEDULERS = (*_SCHEDULER_CLASSES, "model")
+#: DPM++ 2M Karras, the sampler of LayerDiffuse's demo.
+DEFAULT_SCHEDULER = "dpmpp_2m_karras"
 
 
 def parse_dtype(dtype) -> torch.dtype:
@@ -69,7 +82,11 @@ class LayerDiffusionPipeline:
         bfloat16; float16 batches that overflow are decoded again in float32.
     tta : {"batched", "sequential", "none"}
     sub_batch : int, optional
-        Most samples per decoder pass (an image contributes 8 with TTA).
+        Most samples per decoder pass (an image contributes 8 with TTA). Default:
+        bounded by the device's free memory at each call
+        (:func:`~ldmatte.generate.devices.auto_sub_batch`: 70 % of the free memory
+        over an estimated 0.8 GiB per sample at 1024 x 1024 in float16, scaled by
+        the pixel count and the element size), so a batch of 4 fits a 24 GB card.
     vae_batch : int, optional
         Most latents per VAE decode.
 
@@ -87,6 +104,8 @@ class LayerDiffusionPipeline:
         if tta not in TTA_MODES:
             raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
         self.sdxl, self.decoder = sdxl, decoder
+        if sub_batch is not None and (isinstance(sub_batch, bool) or not isinstance(sub_batch, int) or sub_batch < 1):
+            raise ValueError(f"sub_batch must be a positive int or None (bounded by free memory), got {sub_batch!r}")
         self.tta, self.sub_batch, self.vae_batch = tta, sub_batch, vae_batch
         if vae_dtype is not None:
             self.sdxl.vae.to(parse_dtype(vae_dtype))
@@ -109,8 +128,8 @@ class LayerDiffusionPipeline:
 
     @classmethod
     def from_pretrained(cls, base_model, layerdiffuse_weights, *, device="cuda", dtype="fp16", vae_dtype=None,
-                        decoder_dtype=None, decoder_config=None, scheduler=None, local_files_only=False,
-                        variant=None, **kwargs):  # fmt: skip
+                        decoder_dtype=None, decoder_config=None, scheduler=DEFAULT_SCHEDULER,
+                        local_files_only=False, variant=None, **kwargs):  # fmt: skip
         """Load an SDXL model (diffusers folder or hub id) and the LayerDiffuse weights.
 
         Parameters
@@ -122,40 +141,61 @@ class LayerDiffusionPipeline:
             ``ld_diffusers_sdxl_vae_transparent_decoder.safetensors``) or their hub repository.
         device, dtype
             Where and in which precision the UNet and text encoders run ("fp16", "bf16", "fp32").
+            bf16 needs a GPU of compute capability 8.0 or newer (ValueError otherwise).
         vae_dtype : optional
-            Default bfloat16 where supported (as LayerDiffuse's demo), else the model dtype.
+            Default bfloat16 on GPUs of compute capability >= 8.0 (as LayerDiffuse's demo)
+            unless ``dtype`` is fp32, else the model dtype.
         decoder_dtype : optional
-            Default ``dtype``.
+            Precision of the transparent decoder, independent of ``dtype``: default float16
+            on CUDA (LayerDiffuse's; bfloat16 is 20+ levels off) and float32 on the CPU.
         decoder_config : dict, optional
             :class:`TransparentDecoder` arguments for a non-standard decoder.
-        scheduler : {"euler", "euler_a", "dpmpp_2m", "ddim", "unipc"}, optional
-            Default: the base model's own.
+        scheduler : str, optional
+            One of :data:`SCHEDULERS`: "dpmpp_2m_karras" (default, DPM++ 2M with Karras
+            sigmas, LayerDiffuse's demo sampler), "dpmpp_2m", "euler", "euler_a", "ddim",
+            "unipc", or "model" for the base model's own; None means the default.
+        variant : str, optional
+            Weight file variant of the base model, e.g. "fp16" for folders holding only
+            ``*.fp16.safetensors``; a local folder without the files it needs is reported
+            with the variants it does hold.
         """
         from diffusers import StableDiffusionXLPipeline
 
-        device, dtype = torch.device(device), parse_dtype(dtype)
+        device, dtype, vae_dtype, decoder_dtype = resolve_dtypes(device, dtype, vae_dtype, decoder_dtype)
+        if scheduler is not None and scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {list(SCHEDULERS)}, got {scheduler!r}")
+        check_model_folder(base_model, variant)
         with warnings.catch_warnings():
             # Newer diffusers rename torch_dtype to dtype; the old name works everywhere.
             warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
-            sdxl = StableDiffusionXLPipeline.from_pretrained(
-                base_model, torch_dtype=dtype, add_watermarker=False, local_files_only=local_files_only,
-                variant=variant,
-            )
+            try:
+                sdxl = StableDiffusionXLPipeline.from_pretrained(
+                    base_model, torch_dtype=dtype, add_watermarker=False, local_files_only=local_files_only,
+                    variant=variant,
+                )
+            except OSError as exc:
+                hint = "" if variant else " (a folder holding only *.fp16.* weight files needs variant='fp16')"
+                raise OSError(f"could not load the SDXL model {base_model}: {exc}{hint}") from exc
         merge_unet_offset(sdxl.unet, load_weights(layerdiffuse_weights, UNET_OFFSET_FILE), f"{UNET_OFFSET_FILE}")
-        if scheduler is not None:
-            sdxl.scheduler = _make_scheduler(scheduler, sdxl.scheduler.config)
+        if scheduler != "model":
+            sdxl.scheduler = make_scheduler(scheduler or DEFAULT_SCHEDULER, sdxl.scheduler.config)
         sdxl.to(device)
-        decoder = load_transparent_decoder(
-            layerdiffuse_weights, device=device, dtype=parse_dtype(decoder_dtype or dtype), config=decoder_config
-        )
-        if vae_dtype is None:
-            bf16_ok = device.type == "cuda" and torch.cuda.is_bf16_supported()
-            vae_dtype = torch.bfloat16 if bf16_ok and dtype != torch.float32 else dtype
+        decoder = load_transparent_decoder(layerdiffuse_weights, device=device, dtype=decoder_dtype,
+                                           config=decoder_config)  # fmt: skip
         return cls(sdxl, decoder, vae_dtype=vae_dtype, **kwargs)
 
     @property
     def device(self) -> torch.device:
         return self.sdxl.unet.device
+
+    def decode_sub_batch(self, height: int, width: int) -> int | None:
+        """Samples per decoder pass: ``sub_batch`` if given, else bounded by the free memory now."""
+        if self.sub_batch is not None:
+            return self.sub_batch
+        param = next((p for p in self.decoder.parameters() if p.is_floating_point()), None)
+        if param is None:
+            return None
+        return auto_sub_batch(param.device, height, width, param.dtype)
 
     def to(self, device):
         self.sdxl.to(device)
@@ -211,7 +251,8 @@ class LayerDiffusionPipeline:
         pixel = vae_decode(vae, z, self.vae_batch)
         _sync(dev)
         t2 = time.perf_counter()
-        rgba = rgba_to_uint8(decode_transparent(self.decoder, pixel, z, self.tta, self.sub_batch))
+        sub_batch = self.decode_sub_batch(height, width)
+        rgba = rgba_to_uint8(decode_transparent(self.decoder, pixel, z, self.tta, sub_batch))
         _sync(dev)
         t3 = time.perf_counter()
         refined, reports = _refine(rgba, refine_kwargs or {}) if refine else (None, None)
@@ -227,7 +268,7 @@ class LayerDiffusionPipeline:
 def _refine(rgba: torch.Tensor, kwargs: dict):
     """:func:`ldmatte.refine` where the data is; on the host if the CUDA kernels are not available."""
     from .. import _backend
-    from ..refine import refine
+    from .._refine import refine
 
     if rgba.device.type == "cuda" and _backend.resolve_device("auto") == "cpu":
         rgba = rgba.cpu()
@@ -242,9 +283,40 @@ def _refine(rgba: torch.Tensor, kwargs: dict):
     return refined, list(reports)
 
 
-def _make_scheduler(name: str, config):
+def make_scheduler(name: str, config):
+    """A diffusers scheduler by name (see :data:`SCHEDULERS`) from a base model's scheduler config.
+
+    Examples
+    --------
+    >>> from diffusers import EulerDiscreteScheduler
+    >>> from ldmatte.generate.pipeline import make_scheduler
+    >>> s = make_scheduler("dpmpp_2m_karras", EulerDiscreteScheduler().config)
+    >>> type(s).__name__, s.config.algorithm_type, s.config.use_karras_sigmas, s.config.solver_order
+    ('DPMSolverMultistepScheduler', 'dpmsolver++', True, 2)
+    """
     import diffusers
 
-    if name not in _SCHEDULERS:
-        raise ValueError(f"scheduler must be one of {sorted(_SCHEDULERS)}, got {name!r}")
-    return getattr(diffusers, _SCHEDULERS[name]).from_config(config)
+    if name not in _SCHEDULER_CLASSES:
+        raise ValueError(f"scheduler must be one of {sorted(_SCHEDULER_CLASSES)}, got {name!r}")
+    cls_name, settings = _SCHEDULER_CLASSES[name]
+    return getattr(diffusers, cls_name).from_config(config, **settings)
+
+
+def resolve_dtypes(device, dtype="fp16", vae_dtype=None, decoder_dtype=None):
+    """(device, UNet dtype, VAE dtype, decoder dtype) with the defaults and checks of :mod:`.devices`.
+
+    bf16 anywhere on a CUDA GPU older than compute capability 8.0 is a ValueError.
+
+    Examples
+    --------
+    >>> from ldmatte.generate.pipeline import resolve_dtypes
+    >>> resolve_dtypes("cpu", "fp32")
+    (device(type='cpu'), torch.float32, torch.float32, torch.float32)
+    """
+    device = torch.device(device)
+    dtype = parse_dtype(dtype)
+    vae_dtype = default_vae_dtype(device, dtype) if vae_dtype is None else parse_dtype(vae_dtype)
+    decoder_dtype = default_decoder_dtype(device) if decoder_dtype is None else parse_dtype(decoder_dtype)
+    for what, value in (("dtype", dtype), ("vae dtype", vae_dtype), ("decoder dtype", decoder_dtype)):
+        check_dtype_supported(device, value, what)
+    return device, dtype, vae_dtype, decoder_dtype

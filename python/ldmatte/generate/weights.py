@@ -17,6 +17,7 @@ __all__ = [
     "HUB_REPO",
     "UNET_OFFSET_FILE",
     "WeightsMismatchError",
+    "check_model_folder",
     "check_state_dict",
     "load_weights",
     "merge_unet_offset",
@@ -114,6 +115,83 @@ def resolve_weights(spec, filename: str) -> str:
             f"could not fetch {name} from the hub repository {repo} ({type(exc).__name__}: {exc}); "
             "download it once and pass the local file or folder"
         ) from exc
+
+
+# Weight files of a diffusers / transformers component folder, optionally a variant and
+# shards: diffusion_pytorch_model[.fp16][-00001-of-00002].safetensors, model.fp16.safetensors,
+# pytorch_model.bin, diffusion_pytorch_model.safetensors.index.fp16.json ...
+_WEIGHT_FILE = re.compile(
+    r"^(?:diffusion_pytorch_model|model|pytorch_model|diffusion_flax_model|flax_model)"
+    r"(?:\.(?P<variant>[A-Za-z0-9_]+))?(?:-\d+-of-\d+)?\.(?:safetensors|bin|msgpack)$"
+)
+_WEIGHT_INDEX = re.compile(
+    r"^(?:diffusion_pytorch_model|model|pytorch_model)\.(?:safetensors|bin)\.index(?:\.(?P<variant>[A-Za-z0-9_]+))?\.json$"
+)
+
+
+def _weight_variants(folder: str) -> dict:
+    """{variant or None: [file names]} of the weight files in one component folder."""
+    found: dict = {}
+    for name in sorted(os.listdir(folder)):
+        m = _WEIGHT_FILE.match(name) or _WEIGHT_INDEX.match(name)
+        if m:
+            found.setdefault(m.group("variant"), []).append(name)
+    return found
+
+
+def check_model_folder(path, variant: str | None = None,
+                       components=("unet", "vae", "text_encoder", "text_encoder_2")) -> None:  # fmt: skip
+    """Check that a local diffusers folder holds weights of ``variant`` for every component.
+
+    Does nothing for hub ids and for folders without ``model_index.json`` (diffusers
+    reports those). Raises FileNotFoundError naming each component that has no weight
+    file of the requested variant and the variants it does hold, e.g. a folder with only
+    ``*.fp16.safetensors`` loaded without ``variant="fp16"``. A requested variant missing
+    where plain files exist is accepted (diffusers falls back to the plain files).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ldmatte.generate.weights import check_model_folder
+    >>> root = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(root, "model_index.json"), "w").write('{"unet": ["diffusers", "UNet2DConditionModel"]}')
+    >>> os.mkdir(os.path.join(root, "unet"))
+    >>> _ = open(os.path.join(root, "unet", "diffusion_pytorch_model.fp16.safetensors"), "wb")
+    >>> check_model_folder(root, "fp16")
+    >>> check_model_folder(root)
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: ... unet holds only the variant(s) fp16 (diffusion_pytorch_model.fp16.safetensors): pass variant fp16 ...
+    """
+    import json
+
+    path = os.fspath(path)
+    index = os.path.join(path, "model_index.json")
+    if not os.path.isfile(index):
+        return
+    with open(index, encoding="utf-8") as f:
+        listed = json.load(f)
+    problems = []
+    for comp in components:
+        entry = listed.get(comp)
+        if not isinstance(entry, list) or entry[0] is None:
+            continue  # optional component left out of this model
+        folder = os.path.join(path, comp)
+        found = _weight_variants(folder) if os.path.isdir(folder) else {}
+        if variant in found or (variant is not None and None in found):
+            continue
+        if not found:
+            problems.append(f"{comp} has no weight files")
+            continue
+        held = sorted(found, key=lambda v: (v is not None, v or ""))
+        names = ", ".join(n for v in held for n in found[v])
+        tags = ", ".join("plain" if v is None else v for v in held)
+        how = "pass variant " + " or ".join(v for v in held if v) if any(held) else "leave the variant unset"
+        problems.append(f"{comp} holds only the variant(s) {tags} ({names}): {how}")
+    if problems:
+        wanted = f"variant {variant!r}" if variant else "plain (no variant) weights"
+        raise FileNotFoundError(f"the SDXL folder {path} lacks {wanted}: " + "; ".join(problems)
+                                + " (the command line option is --variant)")  # fmt: skip
 
 
 def load_weights(spec, filename: str) -> dict:
