@@ -471,3 +471,23 @@ def test_fifo_and_device_are_not_regular_files_and_do_not_block(tmp_path):
             read_rgba(path)
         with pytest.raises(ImageReadError, match="not a regular file"):
             read_image(path)
+
+
+def test_dataset_readers_check_headers_too(tmp_path, rgba, no_decoding):
+    from ldmatte.io import read_gray, read_rgb
+
+    path = tmp_path / "fg.png"
+    path.write_bytes(_header_bombs(rgba)["tiff"])
+    for reader in (read_rgb, read_gray):
+        with pytest.raises(ImageReadError, match="TIFF image of 60,000x60,000"):
+            reader(path)
+
+
+def test_dataset_readers_decode_as_before(tmp_path, rgba):
+    from ldmatte.io import read_gray, read_rgb
+
+    cv2.imwrite(str(tmp_path / "c.png"), _bgra(rgba))
+    assert np.array_equal(read_rgb(tmp_path / "c.png"), rgba[..., :3])
+    assert np.array_equal(read_gray(tmp_path / "c.png"), cv2.imread(str(tmp_path / "c.png"), cv2.IMREAD_GRAYSCALE))
+    with pytest.raises(ImageReadError, match="no such file"):
+        read_rgb(tmp_path / "missing.png")

@@ -170,7 +170,7 @@ def _to_8bit(im: np.ndarray) -> np.ndarray:
     return ((im.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _decode(path, max_pixels, need_alpha: bool):
+def _decode(path, max_pixels, need_alpha: bool, flags: int = cv2.IMREAD_UNCHANGED):
     """Header checks, then the decoder: (image in the file's channel order, header)."""
     max_pixels = check_max_pixels(max_pixels)
     data = _read_bytes(path, max_pixels)
@@ -181,7 +181,7 @@ def _decode(path, max_pixels, need_alpha: bool):
     _check_size(path, header, max_pixels)
     if need_alpha and header.channels == 3:  # refused before decoding: nothing would come of it
         raise ImageReadError(path, _NO_ALPHA)
-    im = cv2.imdecode(np.frombuffer(header.data, np.uint8), cv2.IMREAD_UNCHANGED)
+    im = cv2.imdecode(np.frombuffer(header.data, np.uint8), flags)
     if im is None:
         raise ImageReadError(path, f"corrupt {header.format}: the image data does not decode")
     shape = (header.height, header.width)
@@ -401,11 +401,9 @@ def encode_png(image) -> bytes:
     return buf.tobytes()
 
 
-def _read_flat(path, flag: int, what: str) -> np.ndarray:
-    im = cv2.imread(os.fspath(path), flag)
-    if im is None:
-        raise ImageReadError(path, f"missing or unreadable {what} image")
-    return im
+def _read_flat(path, flag: int) -> np.ndarray:
+    # The checks of read_rgba (format, size from the header, truncation), then the decoder's own conversion.
+    return _decode(os.fspath(path), MAX_PIXELS, need_alpha=False, flags=flag)[0]
 
 
 def read_rgb(path) -> np.ndarray:
@@ -413,7 +411,7 @@ def read_rgb(path) -> np.ndarray:
 
     Raises :class:`ImageReadError` when the file is missing or does not decode.
     """
-    return cv2.cvtColor(_read_flat(path, cv2.IMREAD_COLOR, "colour"), cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(_read_flat(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 def read_gray(path) -> np.ndarray:
@@ -421,7 +419,7 @@ def read_gray(path) -> np.ndarray:
 
     Raises :class:`ImageReadError` when the file is missing or does not decode.
     """
-    return _read_flat(path, cv2.IMREAD_GRAYSCALE, "grayscale")
+    return _read_flat(path, cv2.IMREAD_GRAYSCALE)
 
 
 def write_json_atomic(path, obj, durable: bool = True) -> None:
