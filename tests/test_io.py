@@ -491,3 +491,38 @@ def test_dataset_readers_decode_as_before(tmp_path, rgba):
     assert np.array_equal(read_gray(tmp_path / "c.png"), cv2.imread(str(tmp_path / "c.png"), cv2.IMREAD_GRAYSCALE))
     with pytest.raises(ImageReadError, match="no such file"):
         read_rgb(tmp_path / "missing.png")
+
+
+def _tiff_by_hand(order: str, big: bool, width: int, height: int) -> bytes:
+    """A minimal TIFF (classic or BigTIFF, either byte order) whose first directory holds only a size."""
+    mark = b"II" if order == "<" else b"MM"
+    if big:
+        head = mark + struct.pack(order + "HHHQ", 43, 8, 0, 16)
+        ifd = struct.pack(order + "Q", 2) + b"".join(struct.pack(order + "HHQQ", tag, 16, 1, v)
+                                                     for tag, v in ((256, width), (257, height)))  # fmt: skip
+        return head + ifd + struct.pack(order + "Q", 0) + bytes(64)
+    head = mark + struct.pack(order + "HI", 42, 8)
+    ifd = struct.pack(order + "H", 2) + b"".join(struct.pack(order + "HHII", tag, 4, 1, v)
+                                                 for tag, v in ((256, width), (257, height)))  # fmt: skip
+    return head + ifd + struct.pack(order + "I", 0) + bytes(64)
+
+
+@pytest.mark.parametrize("order, big", [("<", False), (">", False), ("<", True), (">", True)])
+def test_tiff_headers_in_both_byte_orders_and_bigtiff(tmp_path, order, big, no_decoding):
+    (tmp_path / "t.png").write_bytes(_tiff_by_hand(order, big, 70_000, 50_000))
+    with pytest.raises(ImageReadError, match="TIFF image of 70,000x50,000 = 3,500,000,000 pixels is above the limit"):
+        read_image(tmp_path / "t.png")
+    (tmp_path / "cut.tif").write_bytes(_tiff_by_hand(order, big, 7, 5)[:14])
+    with pytest.raises(ImageReadError, match="truncated TIFF"):
+        read_image(tmp_path / "cut.tif")
+
+
+def test_icc_of_jpeg_and_pages_of_tiff_are_noted(tmp_path, rgba):
+    jpeg = cv2.imencode(".jpg", rgba[..., 0])[1].tobytes()
+    icc = b"ICC_PROFILE\0\x01\x01" + bytes(40)
+    (tmp_path / "icc.jpg").write_bytes(jpeg[:2] + b"\xff\xe2" + struct.pack(">H", len(icc) + 2) + icc + jpeg[2:])
+    out, info = read_rgba(tmp_path / "icc.jpg")
+    assert info.alpha_only and any("ICC colour profile ignored" in n for n in info.notes)
+    assert cv2.imwritemulti(str(tmp_path / "pages.tiff"), [_bgra(rgba), _bgra(255 - rgba)])
+    out, info = read_rgba(tmp_path / "pages.tiff")
+    assert np.array_equal(out, rgba) and "multi-page TIFF: only the first page is used" in info.notes
