@@ -31,8 +31,8 @@ void cuda_label(std::uintptr_t mask, std::uintptr_t labels, std::uintptr_t num, 
                 std::int64_t height, std::int64_t width, int connectivity, std::uintptr_t stream);
 
 // Connectivity-aware alpha refinement of alpha (uint8, (B, H, W)) into out (uint8,
-// (B, H, W)) with per-image statistics in stats (int64, (B, 12), the order of
-// reference.caar.STAT_FIELDS). min_subject_fraction < 0 turns the subject rule off.
+// (B, H, W)) with per-image statistics in stats (int64, (B, kNumStats), the order of
+// stat_fields.h). min_subject_fraction < 0 turns the subject rule off.
 void cuda_refine_alpha(std::uintptr_t alpha, std::uintptr_t out, std::uintptr_t stats, std::int64_t batch,
                        std::int64_t height, std::int64_t width, int fg_tol, int bg_tol, int connectivity, bool snap,
                        bool fill_interior, double min_subject_fraction, std::uintptr_t stream);

@@ -14,14 +14,13 @@
 // outcome writes 0 or 255, neither of which is in U).
 #include "ccl.cuh"
 #include "ops.h"
+#include "stat_fields.h"
 
 namespace ldmatte {
 namespace cuda {
 
-enum Stat {
-  kRaised, kLowered, kBand, kInterior, kFloating, kIsolated, kIslands, kIslandPixels,
-  kTransBefore, kTransAfter, kUncertain, kUncertainKept, kNumStats
-};
+// The statistics' indices kRaised .. kUncertainKept and kNumStats come from stat_fields.h
+// (namespace ldmatte), the order Python's ldmatte._stats and the bindings share.
 
 constexpr unsigned kTouchFg = 1u, kTouchBg = 2u;
 

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from .reference.caar import STAT_FIELDS
+from ._stats import STAT_FIELDS
 
 
 @dataclasses.dataclass(frozen=True)

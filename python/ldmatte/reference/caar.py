@@ -8,23 +8,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .._stats import STAT_FIELDS  # the contract of the statistics vector (re-exported here)
 from .label import structure
-
-# Per-image statistics, in this order, as int64 (the Numba and CUDA kernels fill the same vector).
-STAT_FIELDS = (
-    "pixels_raised",  # output > input
-    "pixels_lowered",  # output < input
-    "band_components",  # U components touching FG and BG (kept)
-    "interior_components",  # touching FG only (raised to 255)
-    "floating_components",  # touching BG only (lowered to 0)
-    "isolated_components",  # touching neither (kept, reported)
-    "islands_removed",  # support components removed by the subject rule
-    "island_pixels_removed",  # their pixels
-    "transition_pixels_before",  # 0 < input < 255
-    "transition_pixels_after",  # 0 < output < 255
-    "uncertain_pixels",  # |U|: bg_tol < input < 255 - fg_tol
-    "uncertain_pixels_kept",  # U pixels of kept components (band, isolated; interior if not filled) not removed
-)
 
 
 def _touching_labels(lab: np.ndarray, n: int, region: np.ndarray, st: np.ndarray) -> np.ndarray:
