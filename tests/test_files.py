@@ -14,6 +14,7 @@ import pytest
 from ldmatte.files import (
     MARKER,
     InputFile,
+    OutputFault,
     OutputFolder,
     UsageError,
     check_disjoint,
@@ -232,8 +233,10 @@ def test_claim_faults_and_bad_markers(tmp_path, monkeypatch):
         raise OSError(errno.EROFS, "Read-only file system", str(path))
 
     monkeypatch.setattr(os, "makedirs", makedirs)
-    with pytest.raises(UsageError, match="read-only file system"):
+    with pytest.raises(OutputFault, match="read-only file system") as err:
         OutputFolder.claim(tmp_path / "ro", "refine")
+    assert isinstance(err.value, UsageError) and err.value.errno == errno.EROFS
+    assert str(err.value) == f"{tmp_path / 'ro'}: read-only file system"
 
 
 # --- fault_message ----------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import stat
 import threading
 import uuid
 
-__all__ = ["UsageError", "InputFile", "InputProblem", "OutputFolder", "MARKER", "check_disjoint",
+__all__ = ["UsageError", "OutputFault", "InputFile", "InputProblem", "OutputFolder", "MARKER", "check_disjoint",
            "collect_images", "fault_message", "stop_on_signals", "StopFlag"]  # fmt: skip
 
 MARKER = ".ldmatte-output.json"
@@ -43,6 +43,19 @@ _IGNORABLE = {".DS_Store", "Thumbs.db", "desktop.ini"}
 
 class UsageError(ValueError):
     """A problem with what the command was asked to do: nothing is done; the CLI prints the line and exits 2."""
+
+
+class OutputFault(UsageError):
+    """The output folder cannot be made or marked (read-only file system, disk full, permission denied).
+
+    A fault rather than a usage mistake: nothing is done, and a CLI that tells
+    faults apart prints the line and exits 1 (catch it before UsageError).
+    ``errno`` and ``path`` are those of the OSError.
+    """
+
+    def __init__(self, exc: OSError, path):
+        self.errno, self.path = exc.errno, os.fspath(path)
+        super().__init__(fault_message(exc, path))
 
 
 # --- inputs and outputs -----------------------------------------------------------------------------------------
@@ -358,6 +371,9 @@ class OutputFolder:
         ------
         UsageError
             Naming the folder and the way out.
+        OutputFault
+            (a UsageError) when the folder cannot be made or marked: read-only,
+            disk full, permission denied.
 
         Examples
         --------
@@ -416,7 +432,7 @@ class OutputFolder:
                 write_json_atomic(os.path.join(path, MARKER), marker)
             return cls(path, kind, dict(marker["settings"]), False)
         except OSError as exc:
-            raise UsageError(fault_message(exc, path)) from exc
+            raise OutputFault(exc, path) from exc
 
 
 # --- faults -----------------------------------------------------------------------------------------------------

@@ -46,11 +46,14 @@ def report(command: str, run, noun: str, output: str) -> int:
 
 def run_batch(command: str, fn, noun: str, output: str, **kwargs) -> int:
     """Run ``fn(**kwargs, stop=...)`` with Ctrl-C / SIGTERM as a stop flag; usage errors exit 2, faults 1."""
-    from ..files import UsageError, fault_message, stop_on_signals
+    from ..files import OutputFault, UsageError, fault_message, stop_on_signals
 
     try:
         with stop_on_signals() as stop:
             run = fn(**kwargs, stop=stop)
+    except OutputFault as exc:  # the output folder cannot be made: read-only, disk full
+        print(f"ldmatte {command}: {exc}", file=sys.stderr)
+        return 1
     except (UsageError, ValueError, TypeError, FileNotFoundError, NotADirectoryError) as exc:
         print(f"ldmatte {command}: {exc}", file=sys.stderr)
         return 2
