@@ -22,7 +22,7 @@ COMBOS = list(itertools.product((8, 4), (True, False), (True, False), (0.05, Non
 
 def assert_matches_reference(alpha, fg_tol=8, bg_tol=8, connectivity=8, snap=True, fill=True, msf=0.05):
     stack = alpha if alpha.ndim == 3 else alpha[None]
-    out, stats = refine_alpha_batch(stack, fg_tol, bg_tol, connectivity, snap, fill, -1.0 if msf is None else msf)
+    out, stats = refine_alpha_batch(stack, ldmatte.RefineParams(fg_tol, bg_tol, connectivity, snap, fill, msf))
     ref, ref_stats = refine_alpha_reference(stack, fg_tol, bg_tol, connectivity, snap, fill, msf)
     assert out.dtype == np.uint8 and stats.dtype == np.int64 and stats.shape == (stack.shape[0], len(STAT_FIELDS))
     params = dict(fg_tol=fg_tol, bg_tol=bg_tol, connectivity=connectivity, snap=snap, fill=fill, msf=msf)

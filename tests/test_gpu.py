@@ -161,10 +161,9 @@ def test_label_property(mask, connectivity):
 
 
 def check_stats(dev, labels, num=None):
-    from ldmatte._cuda import component_stats_cuda
     from ldmatte.regions import component_stats
 
-    got, want = component_stats_cuda(dev.put(labels), num), component_stats(labels, num)
+    got, want = component_stats(dev.put(labels), num, backend="cuda"), component_stats(labels, num)
     for g, w in zip(np.atleast_1d(got), np.atleast_1d(want)):
         np.testing.assert_array_equal(g.area, w.area)
         np.testing.assert_array_equal(g.bbox, w.bbox)
@@ -186,13 +185,13 @@ def test_component_stats(dev, rng, connectivity):
 
 
 def test_component_stats_rejects_bad_labels(dev):
-    from ldmatte._cuda import component_stats_cuda
+    from ldmatte.regions import component_stats
 
     labels = np.array([[0, 1], [2, 3]], np.int32)
     with pytest.raises(ValueError):
-        component_stats_cuda(dev.put(labels), 2)
+        component_stats(dev.put(labels), 2, backend="cuda")
     with pytest.raises(ValueError):
-        component_stats_cuda(dev.put(-labels))
+        component_stats(dev.put(-labels), backend="cuda")
 
 
 # ------------------------------------------------------------------ refine_alpha

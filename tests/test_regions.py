@@ -7,24 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ldmatte
+from ldmatte.reference.regions import component_stats_reference as reference_stats
 from ldmatte.regions import ComponentStats, component_stats
 
 from patterns import adversarial_masks, random_mask, spiral
-
-
-def reference_stats(labels, n=None):
-    n = int(labels.max()) if n is None and labels.size else (n or 0)
-    area = np.zeros(n, np.int64)
-    bbox = np.zeros((n, 4), np.int64)
-    frame = np.zeros(n, bool)
-    h, w = labels.shape
-    for k in range(1, n + 1):
-        rr, cc = np.nonzero(labels == k)
-        area[k - 1] = rr.size
-        if rr.size:
-            bbox[k - 1] = (rr.min(), cc.min(), rr.max() + 1, cc.max() + 1)
-            frame[k - 1] = bool((rr == 0).any() or (rr == h - 1).any() or (cc == 0).any() or (cc == w - 1).any())
-    return area, bbox, frame
 
 
 def assert_stats(labels, n=None):

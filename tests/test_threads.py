@@ -130,9 +130,10 @@ def test_refine_batch_equals_one_by_one_and_two_stages(rng, n, h, w):
 
 def test_refine_kernel_parameters(rng):
     stack = mixed_stack(rng, 6, 30, 41)
-    for params in ((0, 0, 8, True, True, 0.05), (30, 2, 4, False, False, -1.0), (8, 8, 8, True, False, 0.5)):
-        out, stats = with_threads(2, refine_rgba_batch, stack, *params)
-        alpha, expected = refine_alpha_batch(np.ascontiguousarray(stack[..., 3]), *params)
+    for args in ((0, 0, 8, True, True, 0.05), (30, 2, 4, False, False, None), (8, 8, 8, True, False, 0.5)):
+        params = ldmatte.RefineParams(*args)
+        out, stats = with_threads(2, refine_rgba_batch, stack, params)
+        alpha, expected = refine_alpha_batch(np.ascontiguousarray(stack[..., 3]), params)
         assert np.array_equal(out, repad_rgba_batch(stack, alpha))
         assert np.array_equal(stats, expected)
 

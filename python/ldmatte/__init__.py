@@ -2,16 +2,30 @@
 
 Public API
 ----------
-label, component_stats, refine_alpha, refine, pad_rgb, RefineReport, info
-(and the modules io, metrics, dataset, generate)
+label, component_stats, refine_alpha, refine, pad_rgb, RefineParams, RefineReport, info
+(and the modules io, metrics, regions, dataset, generate). ``DEFAULTS`` is
+``RefineParams().as_dict()``, the default refinement settings as keywords.
 """
+from ._caar import refine_alpha
 from ._info import info
+from ._label import label
+from ._pad import pad_rgb
+from ._params import DEFAULTS, RefineParams
+from ._refine import refine
 from ._version import __version__
-from .caar import DEFAULTS, refine_alpha
-from .label import label
-from .pad import pad_rgb
-from .refine import refine
 from .regions import ComponentStats, component_stats
 from .report import RefineReport
 
-__all__ = ["ComponentStats", "DEFAULTS", "RefineReport", "component_stats", "__version__", "info", "label", "pad_rgb", "refine", "refine_alpha"]
+__all__ = [
+    "ComponentStats",
+    "DEFAULTS",
+    "RefineParams",
+    "RefineReport",
+    "component_stats",
+    "__version__",
+    "info",
+    "label",
+    "pad_rgb",
+    "refine",
+    "refine_alpha",
+]

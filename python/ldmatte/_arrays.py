@@ -6,11 +6,14 @@ stream, and results come back as the same array type on the same device.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import numpy as np
 
 __all__ = [
+    "ArrayInfo",
+    "describe",
     "array_kind",
     "as_host",
     "from_host",
@@ -56,7 +59,10 @@ def as_host(x) -> np.ndarray:
 
 def from_host(arr: np.ndarray, like):
     """Return ``arr`` as the array type of ``like``, on ``like``'s device."""
-    kind = array_kind(like)
+    return _from_host(arr, array_kind(like), like)
+
+
+def _from_host(arr: np.ndarray, kind: str, like):
     if kind == "numpy":
         return arr
     if kind == "torch":
@@ -69,9 +75,9 @@ def from_host(arr: np.ndarray, like):
         return cupy.asarray(arr)
 
 
-def _dtype_of(x):
+def _dtype_of(x, kind=None):
     """numpy dtype of any supported array."""
-    kind = array_kind(x)
+    kind = kind or array_kind(x)
     if kind == "torch":
         import torch
 
@@ -79,48 +85,137 @@ def _dtype_of(x):
     return np.dtype(x.dtype)
 
 
-def _is_c_contiguous(x) -> bool:
-    kind = array_kind(x)
+def _is_c_contiguous(x, kind=None) -> bool:
+    kind = kind or array_kind(x)
     if kind == "torch":
         return x.is_contiguous()
     return bool(x.flags.c_contiguous)
 
 
-def check_image_stack(x, name: str, dtypes, min_ndim: int = 2, max_ndim: int = 3, channels=None):
-    """Validate an image or a batch of images; return (kind, dtype, batched).
+@dataclasses.dataclass(frozen=True, eq=False)
+class ArrayInfo:
+    """What a public function learns about its input, once; it travels with the data from there on.
+
+    Attributes
+    ----------
+    source : the caller's array, untouched
+    kind : {"numpy", "torch", "cupy"}
+    on_gpu : bool
+        A torch CUDA tensor or a CuPy array.
+    dtype : numpy.dtype
+    batched : bool
+        The caller passed a batch; results drop the batch axis otherwise.
+    stack : the input as a batch, (B, H, W) or (B, H, W, C): a view of
+        ``source`` in the same array library, on the same device.
+    """
+
+    source: object
+    kind: str
+    on_gpu: bool
+    dtype: np.dtype
+    batched: bool
+    stack: object
+
+    @property
+    def height(self) -> int:
+        return int(self.stack.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.stack.shape[2])
+
+    def host_stack(self) -> np.ndarray:
+        """The stack as numpy: a view (numpy, CPU torch) or a copy (device arrays)."""
+        if self.kind == "numpy":
+            return self.stack
+        if self.kind == "torch":
+            return self.stack.detach().cpu().numpy()
+        return self.stack.get()
+
+    def with_stack(self, stack) -> "ArrayInfo":
+        """The description of another stack of the same library, device and batching (e.g. a plane of this one)."""
+        return dataclasses.replace(self, stack=stack, dtype=_dtype_of(stack, self.kind))
+
+    def unbatch(self, x):
+        """``x`` (a per-image result with a leading batch axis) as the caller's batching asks."""
+        return x if self.batched else x[0]
+
+    def to_caller(self, result_stack):
+        """A host or same-library result stack as the caller's array type, device and batching."""
+        if isinstance(result_stack, np.ndarray) and self.kind != "numpy":
+            result_stack = _from_host(result_stack, self.kind, self.source)
+        return self.unbatch(result_stack)
+
+
+def describe(
+    x,
+    name: str,
+    dtypes,
+    *,
+    channels: int | None = None,
+    batch: bool | None = None,
+    refuse_rgb: bool = False,
+) -> ArrayInfo:
+    """Validate an image or a batch of images once and describe it (:class:`ArrayInfo`).
 
     ``dtypes`` is a tuple of allowed numpy dtypes (``np.floating`` etc. accepted
-    as kinds). ``channels``, when given, is the required size of the last axis
-    and raises the ndim bounds by one.
+    as kinds). ``channels``, when given, is the required size of the last axis.
+    ``batch``: None accepts an image or a batch (told apart by ndim), True
+    demands a batch, False a single image. ``refuse_rgb``: an (H, W, 3 or 4)
+    uint8 array given where single-plane images are expected is refused unless
+    ``batch=True`` says it is a batch (it is far more often an RGB(A) image
+    than H images W pixels wide, and would give a plausible-looking wrong answer).
     """
     kind = array_kind(x)
-    dtype = _dtype_of(x)
+    dtype = _dtype_of(x, kind)
+    if not dtype.isnative:
+        raise TypeError(
+            f"{name}: byte order of dtype {dtype.str} is not this machine's (big-endian data); "
+            "convert it first, e.g. x.astype(x.dtype.newbyteorder('='))"
+        )
     if not any(dtype == d or (isinstance(d, type) and np.issubdtype(dtype, d)) for d in dtypes):
         allowed = ", ".join(getattr(d, "__name__", str(d)) for d in dtypes)
         raise TypeError(f"{name}: dtype {dtype} is not supported (expected {allowed})")
     ndim = x.ndim
-    lo, hi = (min_ndim + 1, max_ndim + 1) if channels is not None else (min_ndim, max_ndim)
-    if not lo <= ndim <= hi:
-        shape_txt = "(H, W, C)" if channels is not None else "(H, W)"
+    image_ndim = 2 if channels is None else 3
+    shape = tuple(int(v) for v in x.shape)
+    shape_txt = "(H, W)" if channels is None else "(H, W, C)"
+    allowed_ndim = {None: (image_ndim, image_ndim + 1), True: (image_ndim + 1,), False: (image_ndim,)}[batch]
+    if ndim not in allowed_ndim:
+        what = {None: f"a {shape_txt} image or a batch of them", True: f"a batch of {shape_txt} images",
+                False: f"a single {shape_txt} image"}[batch]  # fmt: skip
+        raise ValueError(f"{name}: expected {what}, got an array with shape {shape}")
+    if channels is not None and shape[-1] != channels:
+        raise ValueError(f"{name}: expected {channels} channels in the last axis, got shape {shape}")
+    if refuse_rgb and batch is None and ndim == 3 and dtype == np.uint8 and shape[-1] in (3, 4):
         raise ValueError(
-            f"{name}: expected a {shape_txt} image or a batch of them, got an array with shape {tuple(x.shape)}"
+            f"{name}: shape {shape} looks like an RGB(A) image, not {shape[0]} images of {shape[1]}x{shape[2]}; "
+            f"pass one plane (the alpha of an RGBA image is rgba[..., 3]), or batch=True if it is a batch"
         )
-    if channels is not None and x.shape[-1] != channels:
-        raise ValueError(f"{name}: expected {channels} channels in the last axis, got shape {tuple(x.shape)}")
-    if not _is_c_contiguous(x):
+    if not _is_c_contiguous(x, kind):
         raise ValueError(
             f"{name}: array is not C-contiguous (strides {tuple(x.stride() if kind == 'torch' else x.strides)}); "
             "pass np.ascontiguousarray(x) / x.contiguous()"
         )
-    batched = ndim == hi
-    return kind, dtype, batched
+    batched = ndim == image_ndim + 1
+    on_gpu = kind == "cupy" or (kind == "torch" and x.device.type == "cuda")
+    return ArrayInfo(x, kind, on_gpu, dtype, batched, x if batched else x[None])
+
+
+def check_image_stack(x, name: str, dtypes, channels=None):
+    """Validate an image or a batch of images; return (kind, dtype, batched).
+
+    :func:`describe` reduced to three facts, for callers that need no more.
+    """
+    info = describe(x, name, dtypes, channels=channels)
+    return info.kind, info.dtype, info.batched
 
 
 class DeviceAdapter:
     """Raw-pointer view of torch CUDA tensors or CuPy arrays for the CUDA kernels."""
 
-    def __init__(self, like):
-        self.kind = array_kind(like)
+    def __init__(self, like, kind: str | None = None):
+        self.kind = kind or array_kind(like)
         self.like = like
         if self.kind == "torch":
             import torch
@@ -164,4 +259,7 @@ class DeviceAdapter:
 
 
 def device_adapter(x) -> DeviceAdapter:
+    """The adapter of a device array, or of the stack an :class:`ArrayInfo` describes."""
+    if isinstance(x, ArrayInfo):
+        return DeviceAdapter(x.stack, x.kind)
     return DeviceAdapter(x)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 
-from ._arrays import array_kind, is_on_gpu
+from ._arrays import ArrayInfo, array_kind, is_on_gpu
 
 BACKENDS = ("auto", "cpu", "cuda")
 DEVICES = BACKENDS
@@ -109,10 +109,11 @@ def resolve_device(requested: str) -> str:
 
 
 def select_backend(x, backend: str = "auto") -> str:
-    """Return ``"cpu"`` or ``"cuda"`` for input ``x`` and the user's ``backend`` choice."""
+    """Return ``"cpu"`` or ``"cuda"`` for input ``x`` (an array or its :class:`ArrayInfo`) and ``backend``."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    on_gpu = is_on_gpu(x)
+    info = x if isinstance(x, ArrayInfo) else None
+    on_gpu = info.on_gpu if info is not None else is_on_gpu(x)
     if backend == "cpu" or (backend == "auto" and not on_gpu):
         return "cpu"
     if backend == "auto":
@@ -122,7 +123,7 @@ def select_backend(x, backend: str = "auto") -> str:
         raise BackendUnavailableError(f"{why}; use backend='cpu'")
     if not on_gpu:
         raise ValueError(
-            f"backend='cuda' needs a torch CUDA tensor or a CuPy array, got a host {array_kind(x)} array; "
+            f"backend='cuda' needs a torch CUDA tensor or a CuPy array, got a host {info.kind if info is not None else array_kind(x)} array; "
             "move it to the GPU first (torch.as_tensor(x, device='cuda') or cupy.asarray(x))"
         )
     return "cuda"

@@ -1,24 +1,27 @@
 """CUDA paths of :func:`~ldmatte.label`, :func:`~ldmatte.refine_alpha`, :func:`~ldmatte.pad_rgb`
 and :func:`~ldmatte.regions.component_stats`.
 
-The public functions validate their arguments and choose the backend; this module
-only converts dtypes on the device, allocates the outputs with the caller's array
+The public functions validate their arguments once (an :class:`~ldmatte._arrays.ArrayInfo`
+describes the input as a batch) and choose the backend; this module only converts
+dtypes on the device, allocates the outputs with the caller's array
 library on the caller's device, and enqueues the native kernels on the caller's
 current stream (torch's ``torch.cuda.current_stream()`` or CuPy's current stream).
-Nothing here synchronises with the host, except the NaN checks of float inputs
-(they read a flag back to raise a ``ValueError`` like the CPU path does) and
-:func:`component_stats_cuda`, whose results are host arrays by contract.
+Nothing here synchronises with the host, except the checks of float inputs (they
+read a flag back to raise a ``ValueError`` like the CPU path does) and
+:func:`component_stats_cuda`, whose results are host arrays by contract. This
+module imports nothing of the public modules (no cycle): results are plain arrays.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import _backend
-from ._arrays import as_host, device_adapter, from_host
+from ._arrays import ArrayInfo, as_host, device_adapter, from_host
+from ._params import RefineParams
+from ._stats import N_STATS
 
 __all__ = ["label_cuda", "refine_alpha_cuda", "pad_rgb_cuda", "component_stats_cuda"]
 
-N_STATS = 12  # len(reference.caar.STAT_FIELDS)
 
 
 def _ops():
@@ -37,6 +40,11 @@ def _has_nan(x, ad) -> bool:
     return bool(np.issubdtype(x.dtype, np.floating) and ad._cupy.isnan(x).any())
 
 
+def _outside_unit_range(x) -> bool:
+    """Any value below 0 or above 1 (infinities included); one read-back."""
+    return bool(((x < 0) | (x > 1)).any())
+
+
 def _mask_as_uint8(mask, ad):
     """0/1 (or any nonzero) uint8 view or device copy of a mask; NaN is an error, not 'nonzero'."""
     if ad.kind == "torch":
@@ -52,21 +60,21 @@ def _mask_as_uint8(mask, ad):
     return nonzero.view(ad._torch.uint8) if ad.kind == "torch" else nonzero.view(np.uint8)
 
 
-def label_cuda(mask, connectivity: int):
-    """Label an (H, W) or (B, H, W) device mask; return (int32 labels (B, H, W), int32 num (B,)).
+def label_cuda(info: ArrayInfo, connectivity: int):
+    """Label a described (B, H, W) device mask; return (int32 labels (B, H, W), int32 num (B,)).
 
     Examples
     --------
     >>> import torch, ldmatte
+    >>> from ldmatte._arrays import describe
     >>> m = torch.tensor([[1, 0, 1]], dtype=torch.bool, device="cuda")  # doctest: +SKIP
-    >>> label_cuda(m, 8)[0].tolist()  # doctest: +SKIP
+    >>> label_cuda(describe(m, "mask", (np.bool_,)), 8)[0].tolist()  # doctest: +SKIP
     [[[1, 0, 2]]]
     """
     ops = _ops()
-    ad = device_adapter(mask)
+    ad = device_adapter(info)
     with ad.device_guard():
-        stack = mask if mask.ndim == 3 else mask[None]
-        stack = _mask_as_uint8(stack, ad)
+        stack = _mask_as_uint8(info.stack, ad)
         batch, height, width = (int(s) for s in stack.shape)
         labels = ad.empty((batch, height, width), np.int32)
         num = ad.empty((batch,), np.int32)
@@ -76,49 +84,55 @@ def label_cuda(mask, connectivity: int):
     return labels, num
 
 
-def refine_alpha_cuda(stack, fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction):
-    """Refine a (B, H, W) uint8 device alpha; return (uint8 (B, H, W), int64 stats (B, 12)).
-
-    ``min_subject_fraction < 0`` turns the subject rule off.
+def refine_alpha_cuda(info: ArrayInfo, params: RefineParams):
+    """Refine a described (B, H, W) uint8 device alpha; return (uint8 (B, H, W), int64 stats (B, N_STATS)).
 
     Examples
     --------
     >>> import torch
+    >>> from ldmatte._arrays import describe
     >>> a = torch.full((1, 4, 4), 250, dtype=torch.uint8, device="cuda")  # doctest: +SKIP
-    >>> refine_alpha_cuda(a, 8, 8, 8, True, True, 0.05)[0].unique().tolist()  # doctest: +SKIP
+    >>> refine_alpha_cuda(describe(a, "alpha", (np.uint8,)), RefineParams())[0].unique().tolist()  # doctest: +SKIP
     [255]
     """
     ops = _ops()
-    ad = device_adapter(stack)
+    ad = device_adapter(info)
+    stack = info.stack
+    # The native op takes the subject fraction as a double, a negative one meaning "rule off".
+    fraction = params.min_subject_fraction if params.subject_rule else -1.0
     with ad.device_guard():
         batch, height, width = (int(s) for s in stack.shape)
         out = ad.empty((batch, height, width), np.uint8)
         stats = ad.empty((batch, N_STATS), np.int64)
         ops.cuda_refine_alpha(
             ad.ptr(stack), ad.ptr(out), ad.ptr(stats), batch, height, width,
-            int(fg_tol), int(bg_tol), int(connectivity), bool(snap), bool(fill_interior),
-            float(min_subject_fraction), ad.stream(),
+            params.fg_tol, params.bg_tol, params.connectivity, params.snap, params.fill_interior,
+            float(fraction), ad.stream(),
         )  # fmt: skip
     return out, stats
 
 
-def pad_rgb_cuda(stack, out_dtype):
-    """Pad a (B, H, W, 4) uint8 or float32 device RGBA; return (B, H, W, 3) of ``out_dtype``.
+def pad_rgb_cuda(info: ArrayInfo, out_dtype):
+    """Pad a described (B, H, W, 4) uint8 or float32 device RGBA; return (B, H, W, 3) of ``out_dtype``.
 
     Examples
     --------
     >>> import torch, numpy as np
+    >>> from ldmatte._arrays import describe
     >>> im = torch.zeros((1, 4, 4, 4), dtype=torch.uint8, device="cuda")  # doctest: +SKIP
-    >>> pad_rgb_cuda(im, np.uint8).shape  # doctest: +SKIP
+    >>> pad_rgb_cuda(describe(im, "rgba", (np.uint8,), channels=4), np.uint8).shape  # doctest: +SKIP
     torch.Size([1, 4, 4, 3])
     """
     ops = _ops()
-    ad = device_adapter(stack)
+    ad = device_adapter(info)
+    stack = info.stack
     out_dtype = np.dtype(out_dtype)
     with ad.device_guard():
-        in_float = stack.is_floating_point() if ad.kind == "torch" else stack.dtype == np.float32
+        in_float = info.dtype == np.float32
         if in_float and _has_nan(stack, ad):
             raise ValueError("rgba contains NaN")
+        if in_float and _outside_unit_range(stack):
+            raise ValueError("rgba: float values must lie in [0, 1] (divide uint8 data by 255, or pass it as uint8)")
         batch, height, width = (int(s) for s in stack.shape[:3])
         out = ad.empty((batch, height, width, 3), out_dtype)
         ops.cuda_pad_rgb(
@@ -160,26 +174,26 @@ def _counts(stack, num, ad, batched):
     return [int(v) for v in np.broadcast_to(host, (batch,))]
 
 
-def component_stats_cuda(labels, num=None):
-    """:func:`ldmatte.regions.component_stats` of a device label image, computed on the device.
+def component_stats_cuda(info: ArrayInfo, num=None):
+    """Per-image (area, bbox, touches_frame) host arrays of a described device label stack.
 
-    Returns host :class:`~ldmatte.regions.ComponentStats` (a list for a batch), like
-    the CPU path; this synchronises once to read the results back.
+    The measurements of :func:`ldmatte.regions.component_stats`, computed on the
+    device; one list entry per image of the stack. This synchronises once to
+    read the results back.
 
     Examples
     --------
-    >>> import torch, ldmatte
+    >>> import torch, numpy as np
+    >>> from ldmatte._arrays import describe
     >>> lab = torch.tensor([[1, 1, 0], [0, 0, 2]], dtype=torch.int32, device="cuda")  # doctest: +SKIP
-    >>> component_stats_cuda(lab).area.tolist()  # doctest: +SKIP
+    >>> component_stats_cuda(describe(lab, "labels", (np.integer,)))[0][0].tolist()  # doctest: +SKIP
     [2, 1]
     """
-    from .regions import ComponentStats
-
     ops = _ops()
-    ad = device_adapter(labels)
-    batched = labels.ndim == 3
+    ad = device_adapter(info)
+    batched = info.batched
     with ad.device_guard():
-        stack = _labels_as_int32(labels if batched else labels[None], ad)
+        stack = _labels_as_int32(info.stack, ad)
         batch, height, width = (int(s) for s in stack.shape)
         counts = _counts(stack, num, ad, batched)
         if any(n < 0 for n in counts):
@@ -199,8 +213,4 @@ def component_stats_cuda(labels, num=None):
         if int(as_host(bad)[0]):
             raise ValueError("labels must be in 0..num per image (0 is background, components 1..N)")
         area, bbox, frame = as_host(area), as_host(bbox), as_host(frame).astype(bool)
-    stats = [
-        ComponentStats(area[lo:hi].copy(), bbox[lo:hi].copy(), frame[lo:hi].copy())
-        for lo, hi in zip(offsets[:-1], offsets[1:])
-    ]
-    return stats if batched else stats[0]
+    return [(area[lo:hi].copy(), bbox[lo:hi].copy(), frame[lo:hi].copy()) for lo, hi in zip(offsets[:-1], offsets[1:])]

@@ -197,7 +197,7 @@ def _grad(p, g, region, sigma):
 
 def _largest_components(masks: np.ndarray) -> np.ndarray:
     """For a (K, H, W) bool stack, the largest 4-connected component of each mask (first one on ties)."""
-    from .label import label
+    from ._label import label
 
     labels, counts = label(np.ascontiguousarray(masks), connectivity=4, return_num=True)
     out = np.zeros(masks.shape, dtype=bool)

@@ -4,10 +4,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from numba import njit
 
 from . import _backend
-from ._arrays import as_host, check_image_stack
+from ._arrays import describe
+from ._cuda import component_stats_cuda
+from ._kernels.regions import component_stats_image
 
 __all__ = ["ComponentStats", "component_stats"]
 
@@ -43,41 +44,6 @@ class ComponentStats:
         return self.num
 
 
-@njit(cache=True, nogil=True)
-def _stats_kernel(labels, n, area, bbox, frame):
-    """One raster pass: area and bbox; then the frame pixels only, for frame contact."""
-    height, width = labels.shape
-    for k in range(n):
-        bbox[k, 0] = height
-        bbox[k, 1] = width
-    for r in range(height):
-        row = labels[r]
-        for c in range(width):
-            k = row[c] - 1
-            if k < 0:
-                continue
-            if area[k] == 0:
-                bbox[k, 0] = r  # raster order: the first pixel seen has the smallest row
-            area[k] += 1
-            bbox[k, 2] = r + 1  # ... and the last one the largest
-            if c < bbox[k, 1]:
-                bbox[k, 1] = c
-            if c >= bbox[k, 3]:
-                bbox[k, 3] = c + 1
-    for k in range(n):
-        if area[k] == 0:
-            bbox[k, 0] = 0
-            bbox[k, 1] = 0
-    for c in range(width):
-        for r in (0, height - 1):
-            if height > 0 and labels[r, c] > 0:
-                frame[labels[r, c] - 1] = True
-    for r in range(height):
-        for c in (0, width - 1):
-            if width > 0 and labels[r, c] > 0:
-                frame[labels[r, c] - 1] = True
-
-
 def _one(labels: np.ndarray, num) -> ComponentStats:
     top = int(labels.max()) if labels.size else 0
     if labels.size and int(labels.min()) < 0:
@@ -88,13 +54,8 @@ def _one(labels: np.ndarray, num) -> ComponentStats:
     area = np.zeros(n, np.int64)
     bbox = np.zeros((n, 4), np.int64)
     frame = np.zeros(n, np.bool_)
-    _stats_kernel(labels, n, area, bbox, frame)
+    component_stats_image(labels, n, area, bbox, frame)
     return ComponentStats(area, bbox, frame)
-
-
-def _use_cuda(labels, backend: str) -> bool:
-    """True where the device path runs: asked for, or "auto" with device labels and a usable CUDA build."""
-    return _backend.select_backend(labels, backend) == "cuda"
 
 
 def component_stats(labels, num=None, *, backend: str = "auto"):
@@ -126,19 +87,18 @@ def component_stats(labels, num=None, *, backend: str = "auto"):
     >>> s.area.tolist(), s.bbox.tolist(), s.touches_frame.tolist()
     ([2, 3], [[0, 0, 1, 2], [1, 2, 3, 4]], [True, True])
     """
-    _, _, batched = check_image_stack(labels, "labels", (np.integer,))
-    if _use_cuda(labels, backend):
-        from ._cuda import component_stats_cuda
-
-        return component_stats_cuda(labels, num)
-    host = as_host(labels)
+    info = describe(labels, "labels", (np.integer,))
+    if _backend.select_backend(info, backend) == "cuda":
+        stats = [ComponentStats(*arrays) for arrays in component_stats_cuda(info, num)]
+        return stats if info.batched else stats[0]
+    host = info.host_stack()
     if host.dtype != np.int32:
         if host.size and (host.min() < 0 or host.max() > np.iinfo(np.int32).max):
             raise ValueError("labels must be in 0..2**31-1")
         host = host.astype(np.int32)
-    if not batched:
+    if not info.batched:
         if num is not None and np.ndim(num) != 0:
             raise ValueError("num must be an int for a single label image")
-        return _one(host, num)
+        return _one(host[0], num)
     nums = [None] * host.shape[0] if num is None else list(np.broadcast_to(np.asarray(num), (host.shape[0],)))
     return [_one(img, k) for img, k in zip(host, nums)]

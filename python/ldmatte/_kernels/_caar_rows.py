@@ -2,16 +2,18 @@
 
 Pixel classes: FG ``v >= hi`` (hi = 255 - fg_tol), BG ``v <= lo`` (lo = bg_tol),
 U otherwise. ``fg_k`` / ``bg_k`` are the precomputed word constants of
-``_bytes.word_all_le`` for the complement (FG) and the value (BG), or
-``_bytes.NEVER`` when the tolerance is too large for the word test (then
+``_branchfree_bytes.word_all_le`` for the complement (FG) and the value (BG), or
+``_branchfree_bytes.NEVER`` when the tolerance is too large for the word test (then
 words go byte by byte).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-from ._bytes import (
+from ._branchfree_bytes import (
     ALL_FF,
     ZERO64,
     byte_class,
@@ -23,6 +25,29 @@ from ._bytes import (
 
 # Component classes, as touch flags: bit 0 = touches FG, bit 1 = touches BG.
 ISOLATED, INTERIOR, FLOATING, BAND = 0, 1, 2, 3
+
+# Slots of the pass-2 accumulator (int64 vector): the per-pixel counts the output row writers add up.
+ACC_RAISED, ACC_LOWERED, ACC_TRANSITION_BEFORE, ACC_TRANSITION_AFTER, ACC_UNCERTAIN_KEPT = range(5)
+ACC_SIZE = 5
+
+
+class PixelClasses(NamedTuple):
+    """The thresholds that class a pixel: BG ``v <= lo``, FG ``v >= hi``, U between; and their word constants."""
+
+    lo: int  # bg_tol
+    hi: int  # 255 - fg_tol
+    fg_k: np.uint64  # word_constant(fg_tol): word_all_le(~x, fg_k) is "all 8 bytes FG"
+    bg_k: np.uint64  # word_constant(bg_tol): word_all_le(x, bg_k) is "all 8 bytes BG"
+
+
+class RowPair(NamedTuple):
+    """An input row and its output row, with the aligned uint64 words both share from ``head`` on."""
+
+    a_row: np.ndarray
+    o_row: np.ndarray
+    head: int
+    w_in: np.ndarray
+    w_out: np.ndarray
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -110,14 +135,17 @@ def run_flags(img, r, s, e, ext, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def emit_gap(a_row, o_row, head, w_in, w_out, j, s, lo, hi, fg_k, bg_k, snap, sruns, sk, sstate, acc):
+def emit_gap(rows, j, s, classes, snap, sruns, sk, sstate, acc):
     """Write the non-U pixels ``[j, s)`` (FG or BG only), track support runs, count statistics.
 
-    ``w_in`` / ``w_out`` view both rows from ``head`` on as uint64; whole
-    words inside the gap that are all FG or all BG are written at once.
-    ``acc`` receives (raised, lowered, transition before, transition after).
-    Returns the new (sk, sstate).
+    ``rows`` is a :class:`RowPair`: whole words inside the gap that are all FG
+    or all BG are written at once. ``classes`` is a :class:`PixelClasses`.
+    Support runs go to ``sruns`` from slot ``sk``, ``sstate`` being 1 inside
+    one. ``acc`` receives raised, lowered, transition before and after (its
+    ``ACC_*`` slots). Returns the new (sk, sstate).
     """
+    a_row, o_row, head, w_in, w_out = rows
+    lo, hi, fg_k, bg_k = classes
     raised = lowered = before = after = 0
     q = max(0, (j - head + 7) >> 3)
     q_end = min(w_in.shape[0], (s - head) >> 3)
@@ -162,8 +190,8 @@ def emit_gap(a_row, o_row, head, w_in, w_out, j, s, lo, hi, fg_k, bg_k, snap, sr
         sk += fgb ^ sstate
         sstate = fgb
         p += 1
-    acc[0] += raised
-    acc[1] += lowered
-    acc[2] += before
-    acc[3] += after
+    acc[ACC_RAISED] += raised
+    acc[ACC_LOWERED] += lowered
+    acc[ACC_TRANSITION_BEFORE] += before
+    acc[ACC_TRANSITION_AFTER] += after
     return sk, sstate

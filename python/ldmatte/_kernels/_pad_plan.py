@@ -2,10 +2,36 @@
 the workspace layout, and the coarsest fill in numpy's summation orders."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-PAD = 17  # pixels between row buffers (see _row_px)
+# Extra pixels left between consecutive row buffers of the workspace (see _row_px): a gap
+# against 4K aliasing, not image padding.
+ROW_GAP_PX = 17
+
+
+class PadPlan(NamedTuple):
+    """Everything the padding kernel needs that depends only on the image size (``make_plan``)."""
+
+    shapes: np.ndarray  # (L, 2) int64 level sizes
+    level_start: np.ndarray  # (L + 1,) pixels stored before level i (level 0 is never stored)
+    row_start: np.ndarray  # (L + 2,) running sum of level heights (level L: the 1x1 seed)
+    col_start: np.ndarray  # (L + 2,) running sum of level widths
+    tap_index: np.ndarray  # int64 tap tables: area indices, linear i0, i1 (see table_offsets)
+    tap_weight: np.ndarray  # float32 weights of those taps
+    reach: np.ndarray  # per source column of a shrink: first / last output whose taps cover it
+
+
+class TableOffsets(NamedTuple):
+    """Where one level's tap tables along one axis start in ``tap_index`` / ``tap_weight``."""
+
+    area_index: int  # in tap_index: 3 source indices per output
+    area_weight: int  # in tap_weight: 3 rows of dsize weights
+    linear_i0: int  # in tap_index: first source of each output
+    linear_i1: int  # in tap_index: second source
+    linear_weight: int  # in tap_weight: 2 rows of dsize weights
 
 
 @njit(cache=True, nogil=True)
@@ -90,7 +116,7 @@ def linear_tab(ssize, dsize, ipp, clamp):
 def make_plan(h, w):
     """Everything that depends only on the image size: level shapes and all tap tables.
 
-    Returns ``(shapes, offs, ho, wo, ints, floats, reach)``: ``offs[i]`` is the
+    Returns a :class:`PadPlan` ``(shapes, offs, ho, wo, ints, floats, reach)``: ``offs[i]`` is the
     number of pixels stored before level i (levels 1.. are stored, level 0 never
     is); ``ho``/``wo`` are running sums of level heights / widths (level L is the
     1x1 seed) that locate each level's tables in ``ints`` (area indices, linear
@@ -142,28 +168,24 @@ def make_plan(h, w):
             ints[base_i + 3 * tot + o[i] : base_i + 3 * tot + o[i + 1]] = i0 * px
             ints[base_i + 4 * tot + o[i] : base_i + 4 * tot + o[i + 1]] = i1 * px
             floats[base_f + 3 * tot + 2 * o[i] : base_f + 3 * tot + 2 * o[i + 1]] = lw.ravel()
-    return shapes, offs, ho, wo, ints, floats, reach
+    return PadPlan(shapes, offs, ho, wo, ints, floats, reach)
 
 
 @njit(cache=True, nogil=True)
-def _toffs(plan, i, axis):
-    """Offsets of level i's tables along ``axis`` (0: rows, 1: columns).
-
-    Returns (area idx, area weights, linear i0, linear i1, linear weights): the
-    first, third and fourth index ``ints``, the others ``floats``.
-    """
-    shapes, ho, wo = plan[0], plan[2], plan[3]
+def table_offsets(plan, i, axis):
+    """:class:`TableOffsets` of level i's tables along ``axis`` (0: rows, 1: columns)."""
+    shapes, ho, wo = plan.shapes, plan.row_start, plan.col_start
     n = shapes.shape[0]
     o, tot = (ho, ho[n]) if axis == 0 else (wo, wo[n])
     bi, bf = 5 * ho[n] * axis, 5 * ho[n] * axis
-    return bi + 3 * o[i], bf + 3 * o[i], bi + 3 * tot + o[i], bi + 4 * tot + o[i], bf + 3 * tot + 2 * o[i]
+    return TableOffsets(bi + 3 * o[i], bf + 3 * o[i], bi + 3 * tot + o[i], bi + 4 * tot + o[i], bf + 3 * tot + 2 * o[i])
 
 
 @njit(cache=True, nogil=True)
 def workspace_size(plan):
     """float32 elements one image needs: levels 1.. plus six row buffers per level."""
-    offs, wo = plan[1], plan[3]
-    return 4 * offs[-1] + 24 * (wo[-1] + PAD * len(wo))
+    offs, wo = plan.level_start, plan.col_start
+    return 4 * offs[-1] + 24 * (wo[-1] + ROW_GAP_PX * len(wo))
 
 
 @njit(cache=True, nogil=True)
@@ -174,10 +196,10 @@ def _row_px(plan, i, slot):
     input rows (level 0), 2-3 the fill ring (levels >= 1 and the seed "level"),
     4-5 the enlarged fill rows.
     """
-    offs, wo = plan[1], plan[3]
-    # Slots are PAD pixels apart beyond their width, so that rows read and written together
+    offs, wo = plan.level_start, plan.col_start
+    # Slots are ROW_GAP_PX pixels apart beyond their width, so that rows read and written together
     # never sit a multiple of 4 KiB apart (4K aliasing stalls loads behind unrelated stores).
-    return offs[-1] + 6 * (wo[i] + PAD * i) + slot * (wo[i + 1] - wo[i] + PAD)
+    return offs[-1] + 6 * (wo[i] + ROW_GAP_PX * i) + slot * (wo[i + 1] - wo[i] + ROW_GAP_PX)
 
 
 @njit(cache=True, nogil=True)
@@ -185,7 +207,7 @@ def _src_px(plan, i, r):
     """First pixel of row r of level i - 1, the source of a shrink to level i."""
     if i == 1:
         return _row_px(plan, 0, 1 + r % 3)
-    return plan[1][i - 1] + r * plan[0][i - 1, 1]
+    return plan.level_start[i - 1] + r * plan.shapes[i - 1, 1]
 
 
 @njit(cache=True, nogil=True)

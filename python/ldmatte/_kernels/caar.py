@@ -13,17 +13,47 @@ subject rule. Only runs of removed islands are visited again.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-from ..reference.caar import STAT_FIELDS
-from ._bytes import word_constant
-from ._caar_rows import BAND, FLOATING, INTERIOR, ISOLATED, emit_gap, row_words, run_flags, u_runs
+from .._stats import (
+    BAND_COMPONENTS,
+    FLOATING_COMPONENTS,
+    INTERIOR_COMPONENTS,
+    ISLAND_PIXELS_REMOVED,
+    ISLANDS_REMOVED,
+    ISOLATED_COMPONENTS,
+    N_STATS,
+    PIXELS_LOWERED,
+    PIXELS_RAISED,
+    TRANSITION_PIXELS_AFTER,
+    TRANSITION_PIXELS_BEFORE,
+    UNCERTAIN_PIXELS,
+    UNCERTAIN_PIXELS_KEPT,
+)
+from ._branchfree_bytes import word_constant
+from ._caar_rows import (
+    ACC_LOWERED,
+    ACC_RAISED,
+    ACC_SIZE,
+    ACC_TRANSITION_AFTER,
+    ACC_TRANSITION_BEFORE,
+    ACC_UNCERTAIN_KEPT,
+    BAND,
+    FLOATING,
+    INTERIOR,
+    ISOLATED,
+    PixelClasses,
+    RowPair,
+    emit_gap,
+    row_words,
+    run_flags,
+    u_runs,
+)
 from ._threads import run_batch
-from ._runs import grow, initial_runs, merge_rows, resolve_labels
-
-(RAISED, LOWERED, N_BAND, N_INTERIOR, N_FLOATING, N_ISOLATED, ISLANDS, ISLAND_PX,
- T_BEFORE, T_AFTER, UNCERTAIN, UNCERTAIN_KEPT) = range(len(STAT_FIELDS))
+from ._run_union_find import grow, initial_runs, merge_rows, resolve_labels
 
 
 @njit(cache=True, nogil=True)
@@ -67,41 +97,41 @@ def _label_u(img, lo, hi, fg_k, bg_k, ext, row_ptr):
 @njit(cache=True, nogil=True, inline="always")
 def _write_u_run(a_row, o_row, s, e, c, fill, acc):
     """Write the U run ``[s, e)`` by its class; return 1 if it stays in the support, else 0."""
-    acc[2] += e - s  # every U pixel is transitional in the input
+    acc[ACC_TRANSITION_BEFORE] += e - s  # every U pixel is transitional in the input
     if c == FLOATING:
         o_row[s:e] = 0
-        acc[1] += e - s
+        acc[ACC_LOWERED] += e - s
         return 0
     if c == INTERIOR and fill:
         o_row[s:e] = 255
-        acc[0] += e - s
+        acc[ACC_RAISED] += e - s
         return 1
     o_row[s:e] = a_row[s:e]
-    acc[3] += e - s
-    acc[4] += e - s
+    acc[ACC_TRANSITION_AFTER] += e - s
+    acc[ACC_UNCERTAIN_KEPT] += e - s
     return 1
 
 
 @njit(cache=True, nogil=True)
 def _emit_row(a_row, o_row, runs, cls, lo_run, hi_run, classes, snap, fill, sruns, sk, acc):
     """Write one output row: gaps (FG/BG) and U runs in turn; append its support runs at slot ``sk``."""
-    lo, hi, fg_k, bg_k = classes
     width = a_row.shape[0]
     head, n_words = row_words(a_row, o_row)
     w_in = a_row[head : head + 8 * n_words].view(np.uint64)
     w_out = o_row[head : head + 8 * n_words].view(np.uint64)
+    rows = RowPair(a_row, o_row, head, w_in, w_out)
     sstate = 0
     j = 0
     for i in range(lo_run, hi_run):
         s = runs[2 * i]
         e = runs[2 * i + 1]
-        sk, sstate = emit_gap(a_row, o_row, head, w_in, w_out, j, s, lo, hi, fg_k, bg_k, snap, sruns, sk, sstate, acc)
+        sk, sstate = emit_gap(rows, j, s, classes, snap, sruns, sk, sstate, acc)
         b = _write_u_run(a_row, o_row, s, e, cls[i], fill, acc)
         sruns[sk] = s
         sk += b ^ sstate
         sstate = b
         j = e
-    sk, sstate = emit_gap(a_row, o_row, head, w_in, w_out, j, width, lo, hi, fg_k, bg_k, snap, sruns, sk, sstate, acc)
+    sk, sstate = emit_gap(rows, j, width, classes, snap, sruns, sk, sstate, acc)
     if sstate:
         sruns[sk] = width
         sk += 1
@@ -112,9 +142,9 @@ def _emit_row(a_row, o_row, runs, cls, lo_run, hi_run, classes, snap, fill, srun
 def _emit(img, out, classes, ext, snap, fill, subject, runs, cls, row_ptr, srow, acc):
     """Pass 2: write the output, count, and extract (and label, if ``subject``) the support runs.
 
-    ``classes`` is (lo, hi, fg_k, bg_k); ``acc`` collects raised, lowered,
-    transition before, transition after and U kept. Returns (support runs,
-    their union-find parents, number of support runs).
+    ``classes`` is a :class:`PixelClasses`; ``acc`` collects raised, lowered,
+    transition before, transition after and U kept (its ``ACC_*`` slots).
+    Returns (support runs, their union-find parents, number of support runs).
     """
     height, width = img.shape
     cap = initial_runs(height, width)
@@ -144,10 +174,10 @@ def _drop_run(a_row, o_row, s, e, lo, hi, acc):
     for p in range(s, e):
         vo = np.int64(o_row[p])
         va = np.int64(a_row[p])
-        acc[0] -= 1 if vo > va else 0
-        acc[1] += (1 if va > 0 else 0) - (1 if vo < va else 0)
-        acc[3] -= 1 if 0 < vo < 255 else 0
-        acc[4] -= 1 if (lo < va < hi and vo == va) else 0
+        acc[ACC_RAISED] -= 1 if vo > va else 0
+        acc[ACC_LOWERED] += (1 if va > 0 else 0) - (1 if vo < va else 0)
+        acc[ACC_TRANSITION_AFTER] -= 1 if 0 < vo < 255 else 0
+        acc[ACC_UNCERTAIN_KEPT] -= 1 if (lo < va < hi and vo == va) else 0
         o_row[p] = 0
 
 
@@ -176,60 +206,89 @@ def _subject_rule(img, out, lo, hi, msf, sruns, sparent, srow, ns, acc):
     return islands, pixels
 
 
+class CaarSettings(NamedTuple):
+    """:class:`ldmatte.RefineParams` as the kernel takes it (a Numba named tuple of scalars)."""
+
+    fg_tol: int
+    bg_tol: int
+    ext: int  # how far a run's neighbour spans reach past its ends: 1 for 8-connectivity, 0 for 4
+    snap: bool
+    fill_interior: bool
+    subject_rule: bool
+    subject_fraction: float  # only read when subject_rule
+
+
+def caar_settings(params) -> CaarSettings:
+    """The kernel's settings for a :class:`ldmatte.RefineParams`."""
+    return CaarSettings(
+        params.fg_tol,
+        params.bg_tol,
+        1 if params.connectivity == 8 else 0,
+        params.snap,
+        params.fill_interior,
+        params.subject_rule,
+        params.min_subject_fraction if params.subject_rule else 0.0,
+    )
+
+
 @njit(cache=True, nogil=True)
-def refine_image(img, out, stats, bg_tol, fg_tol, ext, snap, fill, msf):
-    """Refine one (H, W) alpha into ``out`` (fully written) and fill its ``stats`` row."""
+def refine_image(img, out, stats, settings):
+    """Refine one (H, W) alpha into ``out`` (fully written) and fill its ``stats`` row (``CaarSettings``)."""
     height, width = img.shape
-    lo = np.int64(bg_tol)
-    hi = np.int64(255 - fg_tol)
-    fg_k = word_constant(fg_tol)
-    bg_k = word_constant(bg_tol)
+    ext, snap, fill, subject = settings.ext, settings.snap, settings.fill_interior, settings.subject_rule
+    lo = np.int64(settings.bg_tol)
+    hi = np.int64(255 - settings.fg_tol)
+    fg_k = word_constant(settings.fg_tol)
+    bg_k = word_constant(settings.bg_tol)
     row_ptr = np.empty(height + 1, np.int32)
     runs, cls, n_u, counts = _label_u(img, lo, hi, fg_k, bg_k, ext, row_ptr)
-    subject = msf >= 0.0
     srow = np.empty(height + 1, np.int32)
-    acc = np.zeros(5, np.int64)
-    sruns, sparent, ns = _emit(img, out, (lo, hi, fg_k, bg_k), ext, snap, fill, subject, runs, cls, row_ptr, srow, acc)
+    acc = np.zeros(ACC_SIZE, np.int64)
+    classes = PixelClasses(lo, hi, fg_k, bg_k)
+    sruns, sparent, ns = _emit(img, out, classes, ext, snap, fill, subject, runs, cls, row_ptr, srow, acc)
     islands = pixels = 0
     if subject:
-        islands, pixels = _subject_rule(img, out, lo, hi, msf, sruns, sparent, srow, ns, acc)
-    stats[RAISED] = acc[0]
-    stats[LOWERED] = acc[1]
-    stats[N_BAND] = counts[BAND]
-    stats[N_INTERIOR] = counts[INTERIOR]
-    stats[N_FLOATING] = counts[FLOATING]
-    stats[N_ISOLATED] = counts[ISOLATED]
-    stats[ISLANDS] = islands
-    stats[ISLAND_PX] = pixels
-    stats[T_BEFORE] = acc[2]
-    stats[T_AFTER] = acc[3]
-    stats[UNCERTAIN] = 0
+        islands, pixels = _subject_rule(img, out, lo, hi, settings.subject_fraction, sruns, sparent, srow, ns, acc)
+    stats[PIXELS_RAISED] = acc[ACC_RAISED]
+    stats[PIXELS_LOWERED] = acc[ACC_LOWERED]
+    stats[BAND_COMPONENTS] = counts[BAND]
+    stats[INTERIOR_COMPONENTS] = counts[INTERIOR]
+    stats[FLOATING_COMPONENTS] = counts[FLOATING]
+    stats[ISOLATED_COMPONENTS] = counts[ISOLATED]
+    stats[ISLANDS_REMOVED] = islands
+    stats[ISLAND_PIXELS_REMOVED] = pixels
+    stats[TRANSITION_PIXELS_BEFORE] = acc[ACC_TRANSITION_BEFORE]
+    stats[TRANSITION_PIXELS_AFTER] = acc[ACC_TRANSITION_AFTER]
+    stats[UNCERTAIN_PIXELS] = 0
     for i in range(n_u):
-        stats[UNCERTAIN] += runs[2 * i + 1] - runs[2 * i]
-    stats[UNCERTAIN_KEPT] = acc[4]
+        stats[UNCERTAIN_PIXELS] += runs[2 * i + 1] - runs[2 * i]
+    stats[UNCERTAIN_PIXELS_KEPT] = acc[ACC_UNCERTAIN_KEPT]
 
 
 @njit(cache=True, nogil=True)
-def _refine_run(stack, out, stats, bg_tol, fg_tol, ext, snap, fill, msf):
+def _refine_run(stack, out, stats, settings):
     for b in range(stack.shape[0]):
-        refine_image(stack[b], out[b], stats[b], bg_tol, fg_tol, ext, snap, fill, msf)
+        refine_image(stack[b], out[b], stats[b], settings)
 
 
-def kernel_args(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction) -> tuple:
-    """The public parameters as ``refine_image`` takes them (after its three arrays)."""
-    return (int(bg_tol), int(fg_tol), 1 if connectivity == 8 else 0, bool(snap), bool(fill_interior),
-            float(min_subject_fraction))
+def refine_alpha_batch(stack, params):
+    """Refine a (B, H, W) uint8 stack with a :class:`ldmatte.RefineParams`.
 
+    Returns (uint8 (B, H, W), int64 stats (B, N_STATS)). No validation here
+    (see :func:`ldmatte.refine_alpha`). Images run in parallel on Numba's
+    thread count of threads (``_threads.run_batch``).
 
-def refine_alpha_batch(stack, fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction):
-    """Refine a (B, H, W) uint8 stack; return (uint8 (B, H, W), int64 stats (B, len(STAT_FIELDS))).
-
-    ``min_subject_fraction < 0`` turns the subject rule off. Images run in
-    parallel on Numba's thread count of threads (``_threads.run_batch``).
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ldmatte import RefineParams
+    >>> out, stats = refine_alpha_batch(np.full((1, 3, 3), 250, np.uint8), RefineParams())
+    >>> int(out.min()), int(stats[0, 0])  # every pixel raised to 255
+    (255, 9)
     """
     out = np.empty(stack.shape, np.uint8)
-    stats = np.zeros((stack.shape[0], len(STAT_FIELDS)), np.int64)
-    args = kernel_args(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction)
+    stats = np.zeros((stack.shape[0], N_STATS), np.int64)
+    settings = caar_settings(params)
     pixels = stack.shape[1] * stack.shape[2]
-    run_batch(stack.shape[0], pixels, lambda slot, lo, hi: _refine_run(stack[lo:hi], out[lo:hi], stats[lo:hi], *args))
+    run_batch(stack.shape[0], pixels, lambda slot, lo, hi: _refine_run(stack[lo:hi], out[lo:hi], stats[lo:hi], settings))
     return out, stats

@@ -14,7 +14,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ._runs import DENSE, grow, initial_runs, merge_rows, resolve_labels, row_runs, write_dense, write_sparse
+from ._run_union_find import DENSE, grow, initial_runs, merge_rows, resolve_labels, row_runs, write_dense, write_sparse
 from .ccl_strips import MIN_PIXELS, label_image_strips
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._runs import DENSE, find, merge_rows, resolve_range, row_runs, write_dense, write_sparse
+from ._run_union_find import DENSE, find, merge_rows, resolve_range, row_runs, write_dense, write_sparse
 
 # Below this many pixels a single image stays on one thread (the parallel region costs more).
 MIN_PIXELS = 1 << 18

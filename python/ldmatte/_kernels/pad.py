@@ -17,7 +17,7 @@ its output equals the reference's bit for bit (the tests allow one uint8 level):
   the 3-channel colour, pairwise for the contiguous alpha).
 
 Speed: pixels are interleaved float32 RGBA handled by the vector intrinsics
-of ``_pad_simd``; both directions run as row cascades. Going down, each new row
+of ``_pad_vector_ops``; both directions run as row cascades. Going down, each new row
 of a level immediately feeds the next coarser level while it is in cache.
 Going up, each level's fill rows are produced on demand for the finer level
 and live only in a two-row ring: fills are never written to memory, and level
@@ -35,33 +35,33 @@ import numba
 import numpy as np
 from numba import njit
 
-from ._pad_plan import _row_px, _seed, _src_px, _toffs, make_plan, workspace_size
+from ._pad_plan import _row_px, _seed, _src_px, make_plan, table_offsets, workspace_size
 from ._pad_plan import area_tab, level_shapes, linear_tab  # noqa: F401  (tables, for tests and tools)
 from ._threads import run_batch, scratch
-from ._pad_simd import (
+from ._pad_vector_ops import (
     WIDE,
-    area1,
-    areaW,
-    blend1_cv,
-    blend1_ipp,
-    blendW_cv,
-    blendW_ipp,
-    hlerp1_cv,
-    hlerp1_ipp,
-    pair1_cv,
-    pair1_ipp,
-    pairW_cv,
-    pairW_ipp,
-    out1_cv,
-    out1_ipp,
-    outW_cv,
-    outW_ipp,
-    premul1,
-    premulW,
-    vlerp1_cv,
-    vlerp1_ipp,
-    vlerpW_cv,
-    vlerpW_ipp,
+    shrink_area_1px,
+    shrink_area_wide,
+    enlarge_y_blend_level_1px_opencv,
+    enlarge_y_blend_level_1px_ipp,
+    enlarge_y_blend_level_wide_opencv,
+    enlarge_y_blend_level_wide_ipp,
+    enlarge_x_1px_opencv,
+    enlarge_x_1px_ipp,
+    enlarge_x_adjacent_1px_opencv,
+    enlarge_x_adjacent_1px_ipp,
+    enlarge_x_adjacent_wide_opencv,
+    enlarge_x_adjacent_wide_ipp,
+    enlarge_y_blend_output_1px_opencv,
+    enlarge_y_blend_output_1px_ipp,
+    enlarge_y_blend_output_wide_opencv,
+    enlarge_y_blend_output_wide_ipp,
+    premultiply_1px,
+    premultiply_wide,
+    enlarge_y_1px_opencv,
+    enlarge_y_1px_ipp,
+    enlarge_y_wide_opencv,
+    enlarge_y_wide_ipp,
 )
 
 
@@ -70,16 +70,16 @@ def _premul_row(src, alpha, s_px, n, dst, d_px):
     """dst pixels d_px.. = premultiplied src pixels s_px.. (n pixels; alpha from ``alpha`` unless None)."""
     m = n - n % WIDE
     for j in range(0, m, WIDE):
-        premulW(src, alpha, s_px + j, dst, d_px + j)
+        premultiply_wide(src, alpha, s_px + j, dst, d_px + j)
     for j in range(m, n):
-        premul1(src, alpha, s_px + j, dst, d_px + j)
+        premultiply_1px(src, alpha, s_px + j, dst, d_px + j)
 
 
 @njit(cache=True, nogil=True)
 def _take_input_row(img, alpha, ws, plan, spans, r):
     """Record input row r's span (alpha is 0 outside it) and premultiply it (plus two pixels each side,
     all a shrink reads) into the input ring. Narrow images are taken whole."""
-    w = plan[0][0, 1]
+    w = plan.shapes[0, 1]
     a, b = 0, w
     if w > 64:
         if alpha is None:
@@ -92,7 +92,7 @@ def _take_input_row(img, alpha, ws, plan, spans, r):
                 a += 1
             while b > a and alpha[r, b - 1] == 0:
                 b -= 1
-    k = 2 * (plan[2][0] + r)
+    k = 2 * (plan.row_start[0] + r)
     spans[k], spans[k + 1] = a, b
     if a < b:
         c0, c1 = max(a - 2, 0), min(b + 2, w)
@@ -123,8 +123,8 @@ def _shrink_row(ws, plan, spans, i, d, last):
             ws[o + c] = (((tmp[c] + tmp[4 + c]) + tmp[8 + c]) + tmp[12 + c]) * np.float32(0.25)
         spans[2 * (ho[i] + d)], spans[2 * (ho[i] + d) + 1] = 0, 1
         return
-    xi, xw = _toffs(plan, i, 1)[:2]
-    yi, yw = _toffs(plan, i, 0)[:2]
+    cols, rows = table_offsets(plan, i, 1), table_offsets(plan, i, 0)
+    xi, xw, yi, yw = cols.area_index, cols.area_weight, rows.area_index, rows.area_weight
     first, final = wo[i - 1], wo[n] + wo[i - 1]
     buf = _row_px(plan, i, 0)
     lo, hi = dw, 0  # the row's span: the hull of its taps' output ranges
@@ -152,9 +152,9 @@ def _shrink_row(ws, plan, spans, i, d, last):
             src = _src_px(plan, i, r)
             m = x1 - (x1 - x0) % WIDE
             for j in range(x0, m, WIDE):
-                areaW(ws, src, ints, xi, floats, xw, dw, j, ws, buf)
+                shrink_area_wide(ws, src, ints, xi, floats, xw, dw, j, ws, buf)
             for j in range(m, x1):
-                area1(ws, src, ints, xi, floats, xw, dw, j, ws, buf)
+                shrink_area_1px(ws, src, ints, xi, floats, xw, dw, j, ws, buf)
             last[i] = r
         bb = numba.uint64(4 * buf)
         for k in range(numba.uint64(4 * x0), numba.uint64(4 * x1)):
@@ -166,9 +166,9 @@ def _shrink_row(ws, plan, spans, i, d, last):
 @njit(cache=True, nogil=True)
 def _cascade(ws, plan, spans, done, last):
     """After a new input row: build every level row whose last source row is now available."""
-    shapes, ints = plan[0], plan[4]
+    shapes, ints = plan.shapes, plan.tap_index
     for i in range(1, shapes.shape[0]):
-        yi = _toffs(plan, i, 0)[0]
+        yi = table_offsets(plan, i, 0).area_index
         made = False
         while done[i] < shapes[i, 0] and ints[yi + 3 * done[i] + 2] < done[i - 1]:
             _shrink_row(ws, plan, spans, i, done[i], last)
@@ -185,31 +185,31 @@ def _hrow(ws, src_px, plan, i, ipp, dst_px):
     Away from the borders the second tap is the next pixel, loaded together
     with the first; the clamped border outputs take the general path.
     """
-    ints, floats = plan[4], plan[5]
-    dw = plan[0][i, 1]
-    t = _toffs(plan, i, 1)
+    ints, floats = plan.tap_index, plan.tap_weight
+    dw = plan.shapes[i, 1]
+    t = table_offsets(plan, i, 1)
     jl, jr = 0, dw
-    while jl < dw and ints[t[3] + jl] - ints[t[2] + jl] != 16:
+    while jl < dw and ints[t.linear_i1 + jl] - ints[t.linear_i0 + jl] != 16:
         jl += 1
-    while jr > jl and ints[t[3] + jr - 1] - ints[t[2] + jr - 1] != 16:
+    while jr > jl and ints[t.linear_i1 + jr - 1] - ints[t.linear_i0 + jr - 1] != 16:
         jr -= 1
     m = jr - (jr - jl) % WIDE
     if ipp:
         for j in range(jl, m, WIDE):
-            pairW_ipp(ws, src_px, ints, t[2], floats, t[4], dw, j, ws, dst_px)
+            enlarge_x_adjacent_wide_ipp(ws, src_px, ints, t.linear_i0, floats, t.linear_weight, dw, j, ws, dst_px)
         for j in range(m, jr):
-            pair1_ipp(ws, src_px, ints, t[2], floats, t[4], dw, j, ws, dst_px)
+            enlarge_x_adjacent_1px_ipp(ws, src_px, ints, t.linear_i0, floats, t.linear_weight, dw, j, ws, dst_px)
     else:
         for j in range(jl, m, WIDE):
-            pairW_cv(ws, src_px, ints, t[2], floats, t[4], dw, j, ws, dst_px)
+            enlarge_x_adjacent_wide_opencv(ws, src_px, ints, t.linear_i0, floats, t.linear_weight, dw, j, ws, dst_px)
         for j in range(m, jr):
-            pair1_cv(ws, src_px, ints, t[2], floats, t[4], dw, j, ws, dst_px)
+            enlarge_x_adjacent_1px_opencv(ws, src_px, ints, t.linear_i0, floats, t.linear_weight, dw, j, ws, dst_px)
     for k in range(jl + dw - jr):  # the border outputs: [0, jl) and [jr, dw)
         j = k if k < jl else jr + k - jl
         if ipp:
-            hlerp1_ipp(ws, src_px, ints, t[2], t[3], floats, t[4], dw, j, ws, dst_px)
+            enlarge_x_1px_ipp(ws, src_px, ints, t.linear_i0, t.linear_i1, floats, t.linear_weight, dw, j, ws, dst_px)
         else:
-            hlerp1_cv(ws, src_px, ints, t[2], t[3], floats, t[4], dw, j, ws, dst_px)
+            enlarge_x_1px_opencv(ws, src_px, ints, t.linear_i0, t.linear_i1, floats, t.linear_weight, dw, j, ws, dst_px)
 
 
 @njit(cache=True, nogil=True)
@@ -219,10 +219,10 @@ def _enlarged(ws, plan, i, d, tags, flip):
     They come from the two fill rows of level i + 1 held in that level's ring;
     each is enlarged once and kept while the next rows need it.
     """
-    shapes, ints, floats = plan[0], plan[4], plan[5]
+    shapes, ints, floats = plan.shapes, plan.tap_index, plan.tap_weight
     ipp = i + 1 < shapes.shape[0] and shapes[i + 1, 0] >= 2 and shapes[i + 1, 1] >= 2
-    t = _toffs(plan, i, 0)
-    r0, r1 = ints[t[2] + d], ints[t[3] + d]
+    t = table_offsets(plan, i, 0)
+    r0, r1 = ints[t.linear_i0 + d], ints[t.linear_i1 + d]
     if tags[i, 1] == r0 and tags[i, 0] != r0:  # the old second row is the new first one
         flip[i] ^= 1
         tags[i, 0], tags[i, 1] = tags[i, 1], tags[i, 0]
@@ -233,32 +233,32 @@ def _enlarged(ws, plan, i, d, tags, flip):
     if tags[i, 1] != r1:
         _hrow(ws, _row_px(plan, i + 1, 2 + r1 % 2), plan, i, ipp, hi)
         tags[i, 1] = r1
-    return lo, hi, floats[t[4] + d], floats[t[4] + shapes[i, 0] + d], ipp
+    return lo, hi, floats[t.linear_weight + d], floats[t.linear_weight + shapes[i, 0] + d], ipp
 
 
 @njit(cache=True, nogil=True)
 def _fill_row(ws, plan, spans, i, d, tags, flip):
     """Fill row d of level i >= 1 into its ring: C*a + fill * (1 - a) inside its span, the fill outside."""
     lo, hi, b0, b1, ipp = _enlarged(ws, plan, i, d, tags, flip)
-    w, col = plan[0][i, 1], plan[1][i] + d * plan[0][i, 1]
+    w, col = plan.shapes[i, 1], plan.level_start[i] + d * plan.shapes[i, 1]
     ring = _row_px(plan, i, 2 + d % 2)
-    s0, s1 = spans[2 * (plan[2][i] + d)], spans[2 * (plan[2][i] + d) + 1]
+    s0, s1 = spans[2 * (plan.row_start[i] + d)], spans[2 * (plan.row_start[i] + d) + 1]
     s1 = max(s0, s1)
     if ipp:
         _span_row(ws, lo, hi, b0, b1, ring, 0, s0, True)
         m = s1 - (s1 - s0) % WIDE
         for j in range(s0, m, WIDE):
-            blendW_ipp(ws, lo, hi, j, b0, b1, ws, None, col + j, ws, ring)
+            enlarge_y_blend_level_wide_ipp(ws, lo, hi, j, b0, b1, ws, None, col + j, ws, ring)
         for j in range(m, s1):
-            blend1_ipp(ws, lo, hi, j, b0, b1, ws, None, col + j, ws, ring)
+            enlarge_y_blend_level_1px_ipp(ws, lo, hi, j, b0, b1, ws, None, col + j, ws, ring)
         _span_row(ws, lo, hi, b0, b1, ring, s1, w, True)
     else:
         _span_row(ws, lo, hi, b0, b1, ring, 0, s0, False)
         m = s1 - (s1 - s0) % WIDE
         for j in range(s0, m, WIDE):
-            blendW_cv(ws, lo, hi, j, b0, b1, ws, None, col + j, ws, ring)
+            enlarge_y_blend_level_wide_opencv(ws, lo, hi, j, b0, b1, ws, None, col + j, ws, ring)
         for j in range(m, s1):
-            blend1_cv(ws, lo, hi, j, b0, b1, ws, None, col + j, ws, ring)
+            enlarge_y_blend_level_1px_opencv(ws, lo, hi, j, b0, b1, ws, None, col + j, ws, ring)
         _span_row(ws, lo, hi, b0, b1, ring, s1, w, False)
 
 
@@ -268,28 +268,28 @@ def _span_row(ws, lo, hi, b0, b1, dst, j0, j1, ipp):
     m = j1 - (j1 - j0) % WIDE
     if ipp:
         for j in range(j0, m, WIDE):
-            vlerpW_ipp(ws, lo, hi, j, b0, b1, ws, dst)
+            enlarge_y_wide_ipp(ws, lo, hi, j, b0, b1, ws, dst)
         for j in range(m, j1):
-            vlerp1_ipp(ws, lo, hi, j, b0, b1, ws, dst)
+            enlarge_y_1px_ipp(ws, lo, hi, j, b0, b1, ws, dst)
     else:
         for j in range(j0, m, WIDE):
-            vlerpW_cv(ws, lo, hi, j, b0, b1, ws, dst)
+            enlarge_y_wide_opencv(ws, lo, hi, j, b0, b1, ws, dst)
         for j in range(m, j1):
-            vlerp1_cv(ws, lo, hi, j, b0, b1, ws, dst)
+            enlarge_y_1px_opencv(ws, lo, hi, j, b0, b1, ws, dst)
 
 
 @njit(cache=True, nogil=True)
 def _pull(ws, plan, spans, d, done, target, tags, flip):
     """Make level 1 hold the fill rows output row d needs, producing rows of coarser levels on demand."""
-    ints = plan[4]
-    i, target[1] = 1, ints[_toffs(plan, 0, 0)[3] + d]
+    ints = plan.tap_index
+    i, target[1] = 1, ints[table_offsets(plan, 0, 0).linear_i1 + d]
     while True:
         if done[i] > target[i]:
             if i == 1:
                 return
             i -= 1
             continue
-        need = ints[_toffs(plan, i, 0)[3] + done[i]]
+        need = ints[table_offsets(plan, i, 0).linear_i1 + done[i]]
         if done[i + 1] <= need:
             target[i + 1] = need
             i += 1
@@ -302,24 +302,24 @@ def _pull(ws, plan, spans, d, done, target, tags, flip):
 def _output_row(img, alpha, out, ws, plan, d, tags, flip):
     """Output row d: the enlarged level-1 fill blended under the premultiplied input, quantised."""
     lo, hi, b0, b1, ipp = _enlarged(ws, plan, 0, d, tags, flip)
-    w = plan[0][0, 1]
+    w = plan.shapes[0, 1]
     o, m = d * w, w - w % WIDE
     if ipp:
         for j in range(0, m, WIDE):
-            outW_ipp(ws, lo, hi, j, b0, b1, img, alpha, o + j, out, 0)
+            enlarge_y_blend_output_wide_ipp(ws, lo, hi, j, b0, b1, img, alpha, o + j, out, 0)
         for j in range(m, w):
-            out1_ipp(ws, lo, hi, j, b0, b1, img, alpha, o + j, out, 0)
+            enlarge_y_blend_output_1px_ipp(ws, lo, hi, j, b0, b1, img, alpha, o + j, out, 0)
     else:
         for j in range(0, m, WIDE):
-            outW_cv(ws, lo, hi, j, b0, b1, img, alpha, o + j, out, 0)
+            enlarge_y_blend_output_wide_opencv(ws, lo, hi, j, b0, b1, img, alpha, o + j, out, 0)
         for j in range(m, w):
-            out1_cv(ws, lo, hi, j, b0, b1, img, alpha, o + j, out, 0)
+            enlarge_y_blend_output_1px_opencv(ws, lo, hi, j, b0, b1, img, alpha, o + j, out, 0)
 
 
 @njit(cache=True, nogil=True)
 def _pad_image(img, alpha, out, plan, ws):
     """Pad one (H, W, 4) image into ``out`` using the workspace ``ws``: levels down, seed, fills up."""
-    shapes, ho = plan[0], plan[2]
+    shapes, ho = plan.shapes, plan.row_start
     n, h = shapes.shape[0], shapes[0, 0]
     spans = np.empty(2 * ho[n], np.int64)  # per level row: columns [a, b) outside which it is 0
     done = np.zeros(n + 1, np.int64)  # rows built per level
@@ -334,7 +334,7 @@ def _pad_image(img, alpha, out, plan, ws):
         _premul_row(img, alpha, 0, h * shapes[0, 1], top, 0)
         _seed(top, seed)
     else:
-        _seed(ws[4 * plan[1][n - 1] : 4 * plan[1][n]], seed)
+        _seed(ws[4 * plan.level_start[n - 1] : 4 * plan.level_start[n]], seed)
     s = 4 * _row_px(plan, n, 2)
     ws[s : s + 4] = seed  # the seed is "level n": one row of one pixel
     done[:] = 0

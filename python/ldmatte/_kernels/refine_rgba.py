@@ -10,13 +10,15 @@ Results equal the two-stage composition bit for bit (the tests check).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 from numba import njit
 
-from ..reference.caar import STAT_FIELDS
+from .._stats import N_STATS
 from ._threads import run_batch, scratch
-from .caar import kernel_args, refine_image
+from .caar import caar_settings, refine_image
 from .pad import _pad_image, plan_for, workspaces
 
 
@@ -29,38 +31,49 @@ def _gather_alpha(img, alpha):
             alpha[r, c] = img[r, c, 3]
 
 
+class ThreadBuffers(NamedTuple):
+    """One thread's scratch for one image: its alpha in and out, and the padding plan with its workspace."""
+
+    alpha_in: np.ndarray  # (H, W) uint8
+    alpha_out: np.ndarray  # (H, W) uint8
+    plan: tuple  # _pad_plan.PadPlan of the image size
+    workspace: np.ndarray  # float32, _pad_plan.workspace_size(plan)
+
+
 @njit(cache=True, nogil=True)
-def _refine_rgba_run(stack, out, stats, lo, hi, a_in, a_out, plan, ws, bg_tol, fg_tol, ext, snap, fill, msf):
-    """Refine images lo..hi-1 of a (B, H, W, 4) stack into ``out``, with one thread's buffers."""
+def _refine_rgba_run(stack, out, stats, lo, hi, buffers, settings):
+    """Refine images lo..hi-1 of a (B, H, W, 4) stack into ``out`` with one thread's ``ThreadBuffers``."""
+    a_in, a_out, plan, ws = buffers
     for b in range(lo, hi):
         _gather_alpha(stack[b], a_in)
-        refine_image(a_in, a_out, stats[b], bg_tol, fg_tol, ext, snap, fill, msf)
+        refine_image(a_in, a_out, stats[b], settings)
         _pad_image(stack[b], a_out, out[b], plan, ws)
 
 
-def refine_rgba_batch(stack, fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction):
-    """Refine a C-contiguous (B, H, W, 4) uint8 stack; return (uint8 (B, H, W, 4), int64 stats (B, K)).
+def refine_rgba_batch(stack, params):
+    """Refine a C-contiguous (B, H, W, 4) uint8 stack with a :class:`ldmatte.RefineParams`.
 
-    The output has the refined alpha, the input's straight colour where it is
-    above 0 and LayerDiffuse padding computed with it where it is 0. No
-    validation here (see :func:`ldmatte.refine`); ``min_subject_fraction < 0``
-    turns the subject rule off. Images run in parallel on Numba's thread count
-    of threads.
+    Returns (uint8 (B, H, W, 4), int64 stats (B, N_STATS)). The output has the
+    refined alpha, the input's straight colour where it is above 0 and
+    LayerDiffuse padding computed with it where it is 0. No validation here
+    (see :func:`ldmatte.refine`). Images run in parallel on Numba's thread
+    count of threads.
 
     Examples
     --------
     >>> import numpy as np
+    >>> from ldmatte import RefineParams
     >>> im = np.zeros((1, 8, 8, 4), np.uint8); im[0, 2:6, 2:6] = (200, 50, 50, 250)
-    >>> out, stats = refine_rgba_batch(im, 8, 8, 8, True, True, 0.05)
+    >>> out, stats = refine_rgba_batch(im, RefineParams())
     >>> out[0, 3, 3].tolist(), out[0, 0, 0].tolist()
     ([200, 50, 50, 255], [200, 50, 50, 0])
     """
     b, h, w = stack.shape[:3]
     out = np.empty(stack.shape, np.uint8)
-    stats = np.zeros((b, len(STAT_FIELDS)), np.int64)
+    stats = np.zeros((b, N_STATS), np.int64)
     if not out.size:
         return out, stats
-    args = kernel_args(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction)
+    settings = caar_settings(params)
     plan = plan_for(h, w)
     n_slots = max(1, min(b, numba.get_num_threads()))
     stores = workspaces(n_slots, plan)
@@ -69,7 +82,7 @@ def refine_rgba_batch(stack, fg_tol, bg_tol, connectivity, snap, fill_interior, 
     def work(slot, lo, hi):
         a_in = planes[2 * slot, : h * w].reshape(h, w)
         a_out = planes[2 * slot + 1, : h * w].reshape(h, w)
-        _refine_rgba_run(stack, out, stats, lo, hi, a_in, a_out, plan, stores[slot], *args)
+        _refine_rgba_run(stack, out, stats, lo, hi, ThreadBuffers(a_in, a_out, plan, stores[slot]), settings)
 
     run_batch(b, h * w, work)
     return out, stats

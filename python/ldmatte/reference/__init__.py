@@ -6,5 +6,6 @@ and the benchmarks report speed-ups over them. They favour clarity over speed.
 from .caar import STAT_FIELDS, refine_alpha_reference
 from .label import label_reference
 from .pad import pad_rgb_reference
+from .regions import component_stats_reference
 
-__all__ = ["STAT_FIELDS", "label_reference", "pad_rgb_reference", "refine_alpha_reference"]
+__all__ = ["STAT_FIELDS", "component_stats_reference", "label_reference", "pad_rgb_reference", "refine_alpha_reference"]

@@ -4,25 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend
-from ._arrays import as_host, check_image_stack, from_host
-from .label import _check_connectivity
+from ._arrays import ArrayInfo, describe
+from ._params import DEFAULTS, RefineParams
 from .report import reports_from_stats
 
 __all__ = ["refine_alpha", "DEFAULTS"]
-
-# Chosen by measurement on the synthetic quality set (bench/quality.py, bench/RESULTS.md).
-DEFAULTS = dict(fg_tol=8, bg_tol=8, connectivity=8, snap=True, fill_interior=True, min_subject_fraction=0.05)
-
-
-def _check_params(fg_tol, bg_tol, connectivity, min_subject_fraction):
-    for name, tol in (("fg_tol", fg_tol), ("bg_tol", bg_tol)):
-        if isinstance(tol, bool) or not isinstance(tol, (int, np.integer)) or not 0 <= tol <= 254:
-            raise ValueError(f"{name} must be an integer in 0..254, got {tol!r}")
-    if bg_tol >= 255 - fg_tol:
-        raise ValueError(f"bg_tol ({bg_tol}) must be below 255 - fg_tol ({255 - fg_tol}): FG and BG would overlap")
-    _check_connectivity(connectivity)
-    if min_subject_fraction is not None and not 0.0 <= float(min_subject_fraction) <= 1.0:
-        raise ValueError(f"min_subject_fraction must be in [0, 1] or None, got {min_subject_fraction!r}")
 
 
 def refine_alpha(
@@ -36,6 +22,7 @@ def refine_alpha(
     return_report: bool = False,
     *,
     backend: str = "auto",
+    batch: bool | None = None,
 ):
     """Repair a Layer Diffusion alpha matte with the connectivity prior.
 
@@ -51,7 +38,9 @@ def refine_alpha(
     Parameters
     ----------
     alpha : (H, W) or (B, H, W) uint8 array
-        numpy, torch or CuPy; C-contiguous.
+        numpy, torch or CuPy; C-contiguous. An (H, W, 3) or (H, W, 4) array is
+        refused as a likely RGB(A) image (pass its alpha, ``rgba[..., 3]``, or
+        use :func:`ldmatte.refine` for the whole image) unless ``batch=True``.
     fg_tol, bg_tol : int
         Opaque and clear tolerances in levels.
     connectivity : {8, 4}
@@ -62,10 +51,14 @@ def refine_alpha(
         False for subjects with real see-through interiors (glass, veils).
     min_subject_fraction : float or None
         Keep support components at least this fraction of the largest; None
-        disables the subject rule.
+        disables the subject rule. (The settings as one object:
+        :class:`ldmatte.RefineParams`; ``refine_alpha(a, **params.as_dict())``.)
     return_report : bool
         Also return a :class:`RefineReport` (a list of them for a batch).
     backend : {"auto", "cpu", "cuda"}
+    batch : bool, optional
+        True: ``alpha`` is a (B, H, W) batch; False: one (H, W) image; None
+        (default): told apart by ndim.
 
     Returns
     -------
@@ -81,25 +74,25 @@ def refine_alpha(
     >>> int(out[3, 3]), int(out[7, 7]), rep.interior_components, rep.floating_components
     (255, 0, 1, 1)
     """
-    _check_params(fg_tol, bg_tol, connectivity, min_subject_fraction)
-    kind, _, batched = check_image_stack(alpha, "alpha", (np.uint8,))
-    msf = -1.0 if min_subject_fraction is None else float(min_subject_fraction)
-    params = (int(fg_tol), int(bg_tol), int(connectivity), bool(snap), bool(fill_interior), msf)
-    height, width = alpha.shape[-2:]
-    if _backend.select_backend(alpha, backend) == "cuda":
+    params = RefineParams(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction)
+    info = describe(alpha, "alpha", (np.uint8,), batch=batch, refuse_rgb=True)
+    out, stats = refine_alpha_described(info, params, _backend.select_backend(info, backend))
+    out, stats = info.to_caller(out), info.unbatch(stats)
+    if return_report:
+        return out, reports_from_stats(stats, info.height, info.width)
+    return out
+
+
+def refine_alpha_described(info: ArrayInfo, params: RefineParams, where: str):
+    """Refine the described (B, H, W) alpha stack on ``where`` ("cpu" or "cuda").
+
+    Returns (refined stack, int64 statistics (B, N_STATS)): device arrays of the
+    input's library for "cuda", numpy for "cpu".
+    """
+    if where == "cuda":
         from ._cuda import refine_alpha_cuda
 
-        stack = alpha if batched else alpha[None]
-        out, stats = refine_alpha_cuda(stack, *params)
-    else:
-        from ._kernels.caar import refine_alpha_batch
+        return refine_alpha_cuda(info, params)
+    from ._kernels.caar import refine_alpha_batch
 
-        host = as_host(alpha)
-        stack = host if batched else host[None]
-        out, stats = refine_alpha_batch(stack, *params)
-        out = from_host(out, alpha)
-    if not batched:
-        out, stats = out[0], stats[0]
-    if return_report:
-        return out, reports_from_stats(stats, height, width)
-    return out
+    return refine_alpha_batch(info.host_stack(), params)

@@ -6,6 +6,16 @@ pixels are loaded one by one and joined into a wide vector. Numba leaves LLVM's
 SLP vectoriser off, so without these the horizontal passes would run lane by
 lane. All arithmetic is plain IEEE float32, lane-wise, in the reference's order;
 ``fma`` appears only where the reference (IPP) rounds once.
+
+Names are ``<step>_<1px|wide>[_<opencv|ipp>]``: ``premultiply`` (C*a, a),
+``shrink_area`` (INTER_AREA, up to three taps), ``enlarge_x`` (horizontal
+INTER_LINEAR, any two taps), ``enlarge_x_adjacent`` (its second tap the pixel
+after the first), ``enlarge_y`` (vertical INTER_LINEAR alone),
+``enlarge_y_blend_level`` (vertical, then blended under a pyramid level) and
+``enlarge_y_blend_output`` (vertical, blended under the input and written as
+the result); ``1px`` works on one output pixel, ``wide`` on ``WIDE``;
+``opencv`` rounds like OpenCV's own code (``a * w0 + b * w1``), ``ipp`` like
+IPP (``fma(b - a, w1, a)``).
 """
 from __future__ import annotations
 
@@ -304,15 +314,15 @@ def _make_ops(npx):
 
 
 _OPS1, _OPSW = _make_ops(1), _make_ops(WIDE)
-premul1, premulW = _OPS1["premul"], _OPSW["premul"]
-area1, areaW = _OPS1["area"], _OPSW["area"]
-hlerp1_cv, hlerp1_ipp = _OPS1["hlerp"]
-hlerpW_cv, hlerpW_ipp = _OPSW["hlerp"]
-pair1_cv, pair1_ipp = _OPS1["hlerp_pair"]
-pairW_cv, pairW_ipp = _OPSW["hlerp_pair"]
-blend1_cv, blend1_ipp = _OPS1["blend"]
-blendW_cv, blendW_ipp = _OPSW["blend"]
-out1_cv, out1_ipp = _OPS1["out"]
-vlerp1_cv, vlerp1_ipp = _OPS1["vlerp"]
-vlerpW_cv, vlerpW_ipp = _OPSW["vlerp"]
-outW_cv, outW_ipp = _OPSW["out"]
+premultiply_1px, premultiply_wide = _OPS1["premul"], _OPSW["premul"]
+shrink_area_1px, shrink_area_wide = _OPS1["area"], _OPSW["area"]
+enlarge_x_1px_opencv, enlarge_x_1px_ipp = _OPS1["hlerp"]
+enlarge_x_wide_opencv, enlarge_x_wide_ipp = _OPSW["hlerp"]
+enlarge_x_adjacent_1px_opencv, enlarge_x_adjacent_1px_ipp = _OPS1["hlerp_pair"]
+enlarge_x_adjacent_wide_opencv, enlarge_x_adjacent_wide_ipp = _OPSW["hlerp_pair"]
+enlarge_y_blend_level_1px_opencv, enlarge_y_blend_level_1px_ipp = _OPS1["blend"]
+enlarge_y_blend_level_wide_opencv, enlarge_y_blend_level_wide_ipp = _OPSW["blend"]
+enlarge_y_blend_output_1px_opencv, enlarge_y_blend_output_1px_ipp = _OPS1["out"]
+enlarge_y_1px_opencv, enlarge_y_1px_ipp = _OPS1["vlerp"]
+enlarge_y_wide_opencv, enlarge_y_wide_ipp = _OPSW["vlerp"]
+enlarge_y_blend_output_wide_opencv, enlarge_y_blend_output_wide_ipp = _OPSW["out"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend
-from ._arrays import as_host, check_image_stack, from_host
+from ._arrays import ArrayInfo, describe
 
 __all__ = ["pad_rgb"]
 
@@ -21,8 +21,9 @@ def pad_rgb(rgba, out_dtype=np.uint8, *, backend: str = "auto"):
     Parameters
     ----------
     rgba : (H, W, 4) or (B, H, W, 4) array
-        uint8 (0..255) or float32 in [0, 1], straight (not premultiplied)
-        colour; numpy, torch or CuPy; C-contiguous.
+        uint8 (0..255) or float32 in [0, 1] (values outside, NaN and
+        infinities are a ValueError), straight (not premultiplied) colour;
+        numpy, torch or CuPy; C-contiguous.
     out_dtype : {np.uint8, np.float32}
         uint8 is ``(x * 255).clip(0, 255)`` truncated, as LayerDiffuse writes it.
     backend : {"auto", "cpu", "cuda"}
@@ -41,17 +42,30 @@ def pad_rgb(rgba, out_dtype=np.uint8, *, backend: str = "auto"):
     out_dtype = np.dtype(out_dtype)
     if out_dtype not in (np.uint8, np.float32):
         raise TypeError(f"out_dtype must be uint8 or float32, got {out_dtype}")
-    kind, dtype, batched = check_image_stack(rgba, "rgba", (np.uint8, np.float32), channels=4)
-    if _backend.select_backend(rgba, backend) == "cuda":
+    info = describe(rgba, "rgba", (np.uint8, np.float32), channels=4)
+    return info.to_caller(pad_rgb_described(info, out_dtype, _backend.select_backend(info, backend)))
+
+
+def pad_rgb_described(info: ArrayInfo, out_dtype: np.dtype, where: str):
+    """Pad the described (B, H, W, 4) stack on ``where``; a device stack for "cuda", numpy for "cpu"."""
+    if where == "cuda":
         from ._cuda import pad_rgb_cuda
 
-        out = pad_rgb_cuda(rgba if batched else rgba[None], out_dtype)
-        return out if batched else out[0]
+        return pad_rgb_cuda(info, out_dtype)
     from ._kernels.pad import pad_rgb_batch
 
-    host = as_host(rgba)
-    if dtype == np.float32 and np.isnan(host).any():
+    host = info.host_stack()
+    if info.dtype == np.float32:
+        check_unit_range(host)
+    return pad_rgb_batch(host, out_dtype == np.uint8)
+
+
+def check_unit_range(host: np.ndarray) -> None:
+    """float colour must be finite and in [0, 1]: the kernels do not clip, and NaN would spread."""
+    if np.isnan(host).any():
         raise ValueError("rgba contains NaN")
-    out = pad_rgb_batch(host if batched else host[None], out_dtype == np.uint8)
-    out = from_host(out, rgba)
-    return out if batched else out[0]
+    if host.size and not (host.min() >= 0.0 and host.max() <= 1.0):
+        raise ValueError(
+            f"rgba: float values must lie in [0, 1], got min {float(host.min())!r}, max {float(host.max())!r} "
+            "(divide uint8 data by 255, or pass it as uint8)"
+        )

@@ -4,17 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend
-from ._arrays import as_host, check_image_stack, from_host
+from ._arrays import describe
+from ._params import check_connectivity
 
 __all__ = ["label"]
 
 _MASK_DTYPES = (np.bool_, np.integer, np.floating)
-
-
-def _check_connectivity(connectivity) -> int:
-    if connectivity not in (4, 8) or isinstance(connectivity, bool):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    return int(connectivity)
 
 
 def _mask_as_uint8(mask: np.ndarray) -> np.ndarray:
@@ -26,7 +21,7 @@ def _mask_as_uint8(mask: np.ndarray) -> np.ndarray:
     return (mask != 0).view(np.uint8)
 
 
-def label(mask, connectivity: int = 8, return_num: bool = False, *, backend: str = "auto"):
+def label(mask, connectivity: int = 8, return_num: bool = False, *, backend: str = "auto", batch: bool | None = None):
     """Label the connected components of a mask.
 
     Parameters
@@ -34,6 +29,9 @@ def label(mask, connectivity: int = 8, return_num: bool = False, *, backend: str
     mask : (H, W) or (B, H, W) array
         bool or uint8 (any nonzero value is foreground; other integer and float
         dtypes are accepted, NaN is not). numpy, torch or CuPy, C-contiguous.
+        An (H, W, 3) or (H, W, 4) uint8 array is refused as a likely RGB(A)
+        image (label one plane, e.g. ``rgba[..., 3] > 0``) unless
+        ``batch=True``.
     connectivity : {8, 4}
         8 counts diagonal neighbours, 4 only edge neighbours.
     return_num : bool
@@ -41,7 +39,11 @@ def label(mask, connectivity: int = 8, return_num: bool = False, *, backend: str
         array of shape (B,) for a batch, left on the device for GPU input so
         no host synchronisation happens).
     backend : {"auto", "cpu", "cuda"}
-        Where to run; "auto" follows the input (host → Numba, device → CUDA).
+        Where to run; "auto" follows the input (host → Numba, device → CUDA
+        when it can run, see :func:`ldmatte._backend.resolve_device`).
+    batch : bool, optional
+        True: ``mask`` is a (B, H, W) batch; False: one (H, W) image; None
+        (default): told apart by ndim.
 
     Returns
     -------
@@ -63,25 +65,19 @@ def label(mask, connectivity: int = 8, return_num: bool = False, *, backend: str
     >>> ldmatte.label(m, connectivity=4, return_num=True)[1]
     3
     """
-    _check_connectivity(connectivity)
-    kind, _, batched = check_image_stack(mask, "mask", _MASK_DTYPES)
-    where = _backend.select_backend(mask, backend)
-    if where == "cuda":
+    check_connectivity(connectivity)
+    info = describe(mask, "mask", _MASK_DTYPES, batch=batch, refuse_rgb=True)
+    if _backend.select_backend(info, backend) == "cuda":
         from ._cuda import label_cuda
 
-        labels, num = label_cuda(mask, connectivity)
-        if not batched:
-            labels, num = labels[0], num[0]
+        labels, num = label_cuda(info, connectivity)
+        labels, num = info.unbatch(labels), info.unbatch(num)
         return (labels, num) if return_num else labels
 
     from ._kernels.ccl import label_batch
 
-    host = _mask_as_uint8(as_host(mask))
-    stack = host if batched else host[None]
-    labels, num = label_batch(stack, connectivity)
-    if not batched:
-        labels, num = labels[0], int(num[0])
-    labels = from_host(labels, mask)
+    labels, num = label_batch(_mask_as_uint8(info.host_stack()), connectivity)
+    labels = info.to_caller(labels)
     if return_num:
-        return labels, (from_host(num, mask) if batched else num)
+        return labels, (info.to_caller(num) if info.batched else int(num[0]))
     return labels

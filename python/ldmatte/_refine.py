@@ -4,24 +4,24 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend
-from ._arrays import array_kind, check_image_stack
-from .caar import DEFAULTS, _check_params, refine_alpha
-from ._kernels.refine_rgba import refine_rgba_batch
-from .pad import pad_rgb
+from ._arrays import ArrayInfo, describe
+from ._caar import refine_alpha_described
+from ._pad import pad_rgb_described
+from ._params import DEFAULTS, RefineParams
 from .report import reports_from_stats
 
 __all__ = ["refine"]
 
 
-def _compose(rgba, alpha, padded):
+def _compose(kind, rgba, alpha, padded):
     """RGBA out: straight colour where alpha > 0, padded colour where alpha == 0."""
-    if array_kind(rgba) == "torch":
+    if kind == "torch":
         import torch
 
         visible = (alpha > 0).unsqueeze(-1)
         rgb = torch.where(visible, rgba[..., :3], padded)
         return torch.cat([rgb, alpha.unsqueeze(-1)], dim=-1).contiguous()
-    xp = np if array_kind(rgba) == "numpy" else __import__("cupy")
+    xp = np if kind == "numpy" else __import__("cupy")
     visible = (alpha > 0)[..., None]
     rgb = xp.where(visible, rgba[..., :3], padded)
     return xp.ascontiguousarray(xp.concatenate([rgb, alpha[..., None]], axis=-1))
@@ -56,6 +56,9 @@ def refine(
     return_report : bool
         Also return the :class:`RefineReport` (list for a batch).
     backend : {"auto", "cpu", "cuda"}
+        On the CPU every input (numpy, or torch / CuPy copied to the host and
+        back) runs the one-pass kernel; on the GPU the alpha is repaired, then
+        the colour padded, on the caller's stream.
 
     Returns
     -------
@@ -70,28 +73,29 @@ def refine(
     >>> int(out[3, 3, 3]), out[0, 0, :3].tolist()  # snapped alpha, padded colour
     (255, [200, 50, 50])
     """
-    kind, _, batched = check_image_stack(rgba, "rgba", (np.uint8,), channels=4)
-    params = (fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction)
-    if _backend.select_backend(rgba, backend) == "cpu" and kind == "numpy":
-        return _refine_numpy(rgba, batched, params, return_report)
-    alpha_in = rgba[..., 3]
-    alpha_in = alpha_in.contiguous() if kind == "torch" else alpha_in.copy()
-    result = refine_alpha(alpha_in, *params, return_report, backend=backend)
-    alpha, report = result if return_report else (result, None)
-    with_alpha = _compose(rgba, alpha, rgba[..., :3])  # straight colour + refined alpha
-    padded = pad_rgb(with_alpha, np.uint8, backend=backend)
-    out = _compose(rgba, alpha, padded)
-    return (out, report) if return_report else out
-
-
-def _refine_numpy(rgba, batched, params, return_report):
-    """The CPU path: each image's alpha repair and padding run back to back on one thread."""
-    _check_params(*params[:3], params[5])
-    msf = -1.0 if params[5] is None else float(params[5])
-    stack = rgba if batched else rgba[None]
-    out, stats = refine_rgba_batch(np.ascontiguousarray(stack), *params[:5], msf)
-    if not batched:
-        out, stats = out[0], stats[0]
+    info = describe(rgba, "rgba", (np.uint8,), channels=4)
+    params = RefineParams(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction)
+    where = _backend.select_backend(info, backend)
+    out, stats = _refine_on_device(info, params) if where == "cuda" else _refine_on_cpu(info, params)
+    out, stats = info.to_caller(out), info.unbatch(stats)
     if return_report:
-        return out, reports_from_stats(stats, *rgba.shape[-3:-1])
+        return out, reports_from_stats(stats, info.height, info.width)
     return out
+
+
+def _refine_on_cpu(info: ArrayInfo, params: RefineParams):
+    """Each image's alpha repair and padding back to back on one thread (``_kernels.refine_rgba``)."""
+    from ._kernels.refine_rgba import refine_rgba_batch
+
+    return refine_rgba_batch(info.host_stack(), params)
+
+
+def _refine_on_device(info: ArrayInfo, params: RefineParams):
+    """The alpha repaired on the device, then the colour padded with it, in the input's array library."""
+    stack = info.stack
+    alpha_in = stack[..., 3]
+    alpha_in = alpha_in.contiguous() if info.kind == "torch" else alpha_in.copy()
+    alpha, stats = refine_alpha_described(info.with_stack(alpha_in), params, "cuda")
+    with_alpha = _compose(info.kind, stack, alpha, stack[..., :3])  # straight colour + refined alpha
+    padded = pad_rgb_described(info.with_stack(with_alpha), np.dtype(np.uint8), "cuda")
+    return _compose(info.kind, stack, alpha, padded), stats
