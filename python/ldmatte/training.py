@@ -291,6 +291,12 @@ def composite_dataset(dataset, backgrounds, out, *, per_fg: int = 1, seed: int =
     batch after the items in flight, as does ``stop`` (a
     :class:`ldmatte.files.StopFlag`, set by Ctrl-C in the CLI).
 
+    Memory: each worker holds one sample at a time (foreground, alpha,
+    background as decoded and resized, the composite and its PNG: about
+    14 bytes per foreground pixel plus 3 per background pixel); images above
+    ``max_pixels`` (default :data:`ldmatte.io.MAX_PIXELS`) are refused from
+    their header before decoding.
+
     Returns
     -------
     FolderRun
@@ -352,7 +358,8 @@ def trimap_folder(source, out, *, erode=10, dilate=10, seed: int = 0, fg_thresho
     (``ldmatte trimap DS -o DS/alpha`` is refused with
     :class:`ldmatte.files.UsageError`). An image that cannot be read is listed
     in ``failures`` and the others finish; see :func:`composite_dataset` for
-    faults and ``stop``.
+    faults and ``stop``. Memory: each worker holds one image at a time (as
+    decoded, up to 4 bytes per pixel, its matte and its trimap).
 
     Returns
     -------
