@@ -180,7 +180,10 @@ def build(source, out_dir, *, shard=(0, 1), qc: QCConfig | None = None, refine_k
     stop : StopFlag, optional
         When set (Ctrl-C), no new sample starts; those in flight finish and are listed.
     executor : optional
-        Another executor of the batch engine (see :mod:`ldmatte.batch.engine`).
+        Another executor of the batch engine (see :mod:`ldmatte.batch.engine`). One with a
+        ``run_build`` method (:class:`ldmatte.dataset.ray_engine.RayExecutor`) runs the source on
+        its workers too and hands back the manifest rows; this function still claims, locks and
+        repairs the folder and writes every manifest line.
 
     Returns
     -------
@@ -202,8 +205,12 @@ def build(source, out_dir, *, shard=(0, 1), qc: QCConfig | None = None, refine_k
     with lock(root, shard):
         entries = prepare(root, shard, source)
         _write_settings(root, source, qc, refine_kwargs)
-        summary = _run(source, entries, root, shard, qc, refine_kwargs, limit, workers, progress, durable, stop,
-                       executor)  # fmt: skip
+        run_build = getattr(executor, "run_build", None)
+        if run_build is not None:  # an executor whose workers also produce the samples (Ray: generation per GPU)
+            summary = run_build(source, entries, root, shard, qc, refine_kwargs, limit, progress, durable, stop)
+        else:
+            summary = _run(source, entries, root, shard, qc, refine_kwargs, limit, workers, progress, durable, stop,
+                           executor)  # fmt: skip
         try:
             write_derived(root, shard, summary.errors)
         except OSError as exc:
