@@ -329,3 +329,38 @@ def test_despill_only_lowers_the_screen_channel(px, mix, expand):
     assert (out[..., 1] <= img[..., 1]).all()
     np.testing.assert_array_equal(out[..., [0, 2]], img[..., [0, 2]])
     assert (out[..., 1] <= np.maximum(img[..., 0], img[..., 2]).astype(int) + 1).all()  # green no longer dominates
+
+
+# ---------------------------------------------------------------- GPU (torch CUDA, CuPy): run where a GPU is visible
+
+
+def _cuda_torch():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU visible to torch")
+    return torch
+
+
+@pytest.mark.parametrize("method", keying.METHODS)
+def test_torch_cuda_matches_numpy(method):
+    torch = _cuda_torch()
+    stack = np.stack([IMAGES["near_key"], IMAGES["near_key"][::-1].copy()])
+    t = torch.from_numpy(stack).cuda()
+    out = keying.key(t, method)
+    assert out.device.type == "cuda" and out.dtype == torch.uint8
+    np.testing.assert_array_equal(out.cpu().numpy(), keying.key(stack, method))
+    forced = keying.key(t, method, backend="cpu")  # Numba on the host, handed back on the device
+    assert forced.device.type == "cuda"
+    np.testing.assert_array_equal(forced.cpu().numpy(), out.cpu().numpy())
+    for name, img in IMAGES.items():
+        got = keying.key(torch.from_numpy(img).cuda(), method, key_color=SCREEN_GREEN, backend="cuda")
+        np.testing.assert_array_equal(got.cpu().numpy(), keying.key(img, method, key_color=SCREEN_GREEN), name)
+
+
+def test_cupy_in_cupy_out():
+    _cuda_torch()
+    cupy = pytest.importorskip("cupy")
+    img = IMAGES["near_key"]
+    out = keying.key(cupy.asarray(img), "chromakey")
+    assert isinstance(out, cupy.ndarray)
+    np.testing.assert_array_equal(cupy.asnumpy(out), keying.key(img, "chromakey"))
