@@ -526,3 +526,24 @@ def test_icc_of_jpeg_and_pages_of_tiff_are_noted(tmp_path, rgba):
     assert cv2.imwritemulti(str(tmp_path / "pages.tiff"), [_bgra(rgba), _bgra(255 - rgba)])
     out, info = read_rgba(tmp_path / "pages.tiff")
     assert np.array_equal(out, rgba) and "multi-page TIFF: only the first page is used" in info.notes
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(["png", "jpg", "tiff", "webp", "bmp"]), st.integers(0, 2**32 - 1), st.floats(0, 1))
+def test_property_damaged_files_are_refused_with_a_reason_never_a_crash(tmp_path, kind, seed, frac):
+    """Any prefix, or a few flipped bytes, of a file of any format: a decoded image or ImageReadError, nothing else."""
+    rng = np.random.default_rng(seed)
+    im = rng.integers(0, 256, (9, 13, 4), dtype=np.uint8)
+    data = bytearray(cv2.imencode(f".{kind}", im[..., :3] if kind == "jpg" else im)[1].tobytes())
+    if seed % 2:
+        data = data[: int(len(data) * frac)]
+    else:
+        for at in rng.integers(0, len(data), 3):
+            data[at] = int(rng.integers(0, 256))
+    (tmp_path / "x").write_bytes(bytes(data))
+    try:
+        out, info = read_image(tmp_path / "x")
+    except ImageReadError as exc:
+        assert exc.reason and "\n" not in exc.reason
+    else:
+        assert out.dtype == np.uint8 and out.shape[:2] == (info.height, info.width)

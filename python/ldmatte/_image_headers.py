@@ -208,11 +208,10 @@ _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0
 def _jpeg(data: bytes) -> Header:
     pos, notes, icc = 2, [], False
     while True:
-        while pos < len(data) and data[pos] != 0xFF:  # bytes between segments (tolerated by decoders)
+        pos = data.find(b"\xff", pos)  # bytes between segments are tolerated by decoders
+        while 0 <= pos < len(data) and data[pos] == 0xFF:  # fill bytes
             pos += 1
-        while pos < len(data) and data[pos] == 0xFF:  # fill bytes
-            pos += 1
-        if pos >= len(data):
+        if not 0 <= pos < len(data):
             raise HeaderError("truncated JPEG: the file ends before its frame header")
         marker = data[pos]
         pos += 1
@@ -316,11 +315,11 @@ def _webp(data: bytes) -> Header:
         width, height = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
         channels = 4 if (bits >> 28) & 1 else 3
     elif kind == b"VP8X":
+        if len(data) < body + 10:
+            raise IndexError  # reported as a truncated header
         flags = data[body]
         width = 1 + int.from_bytes(data[body + 4 : body + 7], "little")
         height = 1 + int.from_bytes(data[body + 7 : body + 10], "little")
-        if len(data) < body + 10:
-            raise IndexError
         if flags & 0x20:
             notes.append(ICC_NOTE)
         if flags & 0x02:
