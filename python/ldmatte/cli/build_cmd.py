@@ -74,7 +74,10 @@ def register(sub) -> None:
     ld.add_argument("--negative-prompt", default=None, help="override the records' negative prompts")
     ld.add_argument("--scheduler", default=None, choices=["euler", "euler_a", "dpmpp_2m", "ddim", "unipc"])
     ld.add_argument("--decoder-config", default=None, help="JSON file of decoder arguments (non-standard decoders)")
-    for parser in (syn, folder, ld):
+    from .greenscreen_args import add_greenscreen_parser
+
+    gs = add_greenscreen_parser(sources)
+    for parser in (syn, folder, ld, gs):
         _common(parser)
         parser.set_defaults(func=run)
 
@@ -98,6 +101,10 @@ def _source(args):
         return SyntheticSource(args.count, args.seed, _size(args.size), args.artifacts, args.bad_fraction)
     if args.source == "folder":
         return FolderSource(args.folder, args.pattern, args.recursive, args.metadata, args.follow_symlinks)
+    if args.source == "greenscreen":
+        from .greenscreen_args import greenscreen_source
+
+        return greenscreen_source(args)
     return _ld_source(args)
 
 
