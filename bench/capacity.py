@@ -24,24 +24,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
-
-def _baseline(benchmark) -> dict:
-    """Mean metrics of the trimap-only prediction (known regions, unknown = 0.5) on the benchmark."""
-    from ldmatte import metrics
-    from ldmatte.matting.benchmarks import benchmark_items, item_trimap
-    from ldmatte.matting.evaluate import _u8, read_matte
-    from ldmatte.matting.predictor import trimap_only
-
-    items, _ = benchmark_items(*benchmark)
-    rows = []
-    for it in items:
-        gt = read_matte(it.gt)
-        tri = item_trimap(it, _u8(gt))
-        rows.append(metrics.evaluate(trimap_only(tri), gt, tri))
-    return {k: float(np.nanmean([r[k] for r in rows])) for k in metrics.METRICS}
-
 
 def _plot(rows, baseline, path, title):
     import matplotlib
@@ -74,7 +56,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="vitmatte-tiny")
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--crop", type=int, default=192)
-    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--lr", type=float, help="peak learning rate (default: ldmatte train's)")
     ap.add_argument("--backgrounds", default="synthetic", help="background folder or 'synthetic'")
     ap.add_argument("--benchmark", nargs=2, metavar=("NAME", "ROOT"),
                     help="benchmark layout (default: held-out synthetic composites of --heldout-n samples)")
@@ -89,6 +71,7 @@ def main(argv=None) -> int:
 
     from ldmatte.dataset import SyntheticSource, build
     from ldmatte.matting import TrainConfig, evaluate_folders, load_predictor, train, write_heldout_set
+    from ldmatte.matting.evaluate import trimap_only_metrics
     from ldmatte.matting.predictor import predict_files, prediction_jobs
 
     if args.threads:
@@ -107,7 +90,7 @@ def main(argv=None) -> int:
         write_heldout_set([heldout], os.path.join(work, "heldout"), seed=args.seed + 1, max_side=args.size,
                           kernel=max(3, args.crop * 16 // 512))  # fmt: skip
         benchmark = ("ldmatte", os.path.join(work, "heldout"))
-    baseline = _baseline(benchmark)
+    baseline = trimap_only_metrics(benchmark)
     rows = []
     for n in sizes:
         run = os.path.join(work, f"run-{n}")

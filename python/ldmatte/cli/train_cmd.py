@@ -34,7 +34,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, metavar="N",
                    help="train on N samples only: the first N of an order drawn from --seed (nested subsets)")
-    p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
+    p.add_argument("--lr", type=float,
+                   help="peak learning rate (default 5e-4; 5e-3 for vitmatte-tiny trained from scratch)")
     p.add_argument("--val-every", type=int, default=100, help="validate every N steps (default 100)")
     p.add_argument("--save-every", type=int, default=200, help="checkpoint every N steps (default 200)")
     p.add_argument("--workers", type=int, default=1, help="threads preparing batches (default 1)")

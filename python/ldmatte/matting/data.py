@@ -28,7 +28,7 @@ from ..training import composite, fit_background, trimap
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
-__all__ = ["Sample", "collect_samples", "split_samples", "synthetic_background", "BackgroundPool",
+__all__ = ["Sample", "seeded_rng", "collect_samples", "split_samples", "synthetic_background", "BackgroundPool",
            "SampleReader", "AugmentConfig", "nested_subset", "training_example", "fixed_example", "write_heldout_set",
            "to_model_input"]  # fmt: skip
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .benchmarks import BenchmarkItem, _stems, benchmark_items, item_trimap, read_trimap
 
-__all__ = ["evaluate_folders", "read_matte", "CONVENTION", "EvalPair"]
+__all__ = ["evaluate_folders", "trimap_only_metrics", "read_matte", "CONVENTION", "EvalPair"]
 
 CONVENTION = ("alphas in [0, 1] (8-bit / 255, 16-bit / 65535); SAD, Grad, Conn = sums / 1000 per image; MSE, MAD = "
               "means over the region (tables print them x1e3); Grad: Gaussian-derivative filters sigma 1.4; Conn: "
@@ -171,3 +171,18 @@ def evaluate_folders(pred_dir, gt_dir=None, *, trimap_dir=None, benchmark=None, 
     return {"convention": CONVENTION.format(region="whole image" if region == "whole" else
                                             "unknown pixels of the trimap (== 128)"),
             "region": region, "count": len(rows), "images": rows, "mean": mean, "failures": failures}  # fmt: skip
+
+
+def trimap_only_metrics(benchmark) -> dict:
+    """Mean metrics (unknown region) of the trimap-only baseline on a benchmark: known regions as the
+    trimap says, exactly 0.5 in the unknown region. What a model must beat to have learned anything."""
+    from .. import metrics
+    from .predictor import trimap_only
+
+    items, _ = benchmark_items(*benchmark)
+    rows = []
+    for it in items:
+        gt = read_matte(it.gt)
+        tri = item_trimap(it, _u8(gt))
+        rows.append(metrics.evaluate(trimap_only(tri), gt, tri))
+    return {k: float(np.nanmean([r[k] for r in rows])) for k in metrics.METRICS}

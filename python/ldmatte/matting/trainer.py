@@ -55,7 +55,7 @@ class TrainConfig:
     val: float = 0.1
     seed: int = 0
     limit: int | None = None  # train on the first N samples of a seeded order (nested subsets: capacity studies)
-    lr: float = 5e-4
+    lr: float | None = None  # peak learning rate; default see default_lr()
     weight_decay: float = 0.01
     warmup: int | None = None  # steps; default 5 % of --steps (at most 500), or 20 for a time budget
     log_every: int = 10
@@ -83,6 +83,13 @@ class TrainConfig:
         for name in ("log_every", "val_every", "save_every", "val_max", "workers"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+
+
+def default_lr(model: str, init) -> float:
+    """5e-4 (ViTMatte's fine-tuning rate) for ``vitmatte-small``, a config folder or any ``init``; 5e-3 for
+    ``vitmatte-tiny`` from scratch, whose 0.45 M parameters learn too slowly at 5e-4 for a CPU demo
+    (held-out SAD still at the trimap-only baseline after 3 minutes, 23 % below it at 5e-3)."""
+    return 5e-3 if model == "vitmatte-tiny" and init is None else 5e-4
 
 
 @dataclasses.dataclass
@@ -319,6 +326,8 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
     from .predictor import Predictor
 
     cfg.check()
+    if cfg.lr is None:
+        cfg = dataclasses.replace(cfg, lr=default_lr(os.fspath(cfg.model), cfg.init))
     say = log or (lambda msg: print(msg, file=sys.stderr))
     device = resolve_device(cfg.device)
     samples = collect_samples(cfg.datasets)
