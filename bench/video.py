@@ -74,8 +74,9 @@ def _panel(clip, frames, path, picks):
         rgba = np.dstack([fr.frame, fr.alpha])
         err = np.abs(fr.alpha.astype(np.int16) - clip.alphas[i].astype(np.int16)).clip(0, 255).astype(np.uint8)
         tri = fr.trimap if fr.trimap is not None else np.zeros_like(fr.alpha)
+        err_map = cv2.applyColorMap(255 - np.minimum(err * 4, 255).astype(np.uint8), cv2.COLORMAP_BONE)[..., ::-1]
         cells = [fr.frame, cv2.cvtColor(tri, cv2.COLOR_GRAY2RGB), cv2.cvtColor(fr.alpha, cv2.COLOR_GRAY2RGB),
-                 composite(rgba), cv2.applyColorMap(255 - np.minimum(err * 4, 255).astype(np.uint8), cv2.COLORMAP_BONE)[..., ::-1]]
+                 composite(rgba), err_map]
         rows.append(np.concatenate(cells, axis=1))
     sheet = np.concatenate(rows, axis=0)
     sheet = caption(sheet, f"frames {', '.join(map(str, picks))}: source | trimap from the propagated mask | "
@@ -130,8 +131,9 @@ def main(argv=None) -> int:
     speed["whole run"] = n / wall
     speed["propagation alone (flow + mask)"] = n / t_open
 
-    print(f"synthetic clip: {args.frames} frames of {args.size}x{args.size}, seed {args.seed}, matting {res.info['matting']}, "
-          f"band {res.info['band_width']} px; {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    print(f"synthetic clip: {args.frames} frames of {args.size}x{args.size}, seed {args.seed}, "
+          f"matting {res.info['matting']}, band {res.info['band_width']} px; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
     print("\n| method | IoU min | IoU mean | SAD | MSE x1e3 | Grad | Conn | dtSSD |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
@@ -145,7 +147,8 @@ def main(argv=None) -> int:
         "dtSSD below per-frame matting's": st["dtssd"] < pf["dtssd"],
     }
     print(f"\nSAD cut vs the propagated mask: {100 * (1 - st['sad'] / pm['sad']):.1f} %; "
-          f"dtSSD vs per-frame: {st['dtssd']:.3f} vs {pf['dtssd']:.3f} ({100 * (1 - st['dtssd'] / pf['dtssd']):.1f} % lower)")
+          f"dtSSD vs per-frame: {st['dtssd']:.3f} vs {pf['dtssd']:.3f} "
+          f"({100 * (1 - st['dtssd'] / pf['dtssd']):.1f} % lower)")
     print("\n| stage | frames/s |")
     print("| --- | --- |")
     for stage, fps in speed.items():

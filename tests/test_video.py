@@ -69,7 +69,8 @@ def test_probe_and_read(clip_files):
 def test_command_writes_everything_and_resumes(clip_files, tmp_path, capsys):
     out = tmp_path / "out"
     args = [
-        "video", str(clip_files["mp4"]), "-o", str(out), "--mask", str(clip_files["mask"]), "--format", "png,webm,preview",
+        "video", str(clip_files["mp4"]), "-o", str(out), "--mask", str(clip_files["mask"]),
+        "--format", "png,webm,preview",
     ]  # fmt: skip
     assert main(args) == 0
     names = [f"{i:06d}.png" for i in range(N)]
@@ -117,7 +118,8 @@ def test_refusals(clip_files, tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err and (other / "keep.txt").exists()
     assert main([*base, "-o", str(tmp_path / "x"), "--format", "gif"]) == 2
     assert main([*base, "-o", str(tmp_path / "y"), "--model", str(tmp_path / "no-such-run")]) == 2
-    assert main(["video", str(tmp_path / "none.mp4"), "-o", str(tmp_path / "z"), "--mask", str(clip_files["mask"])]) == 2
+    missing = tmp_path / "none.mp4"
+    assert main(["video", str(missing), "-o", str(tmp_path / "z"), "--mask", str(clip_files["mask"])]) == 2
 
 
 def test_missing_encoder_degrades(clip_files, tmp_path, monkeypatch, capsys):

@@ -22,8 +22,8 @@ def register(sub) -> None:
     seg = p.add_mutually_exclusive_group(required=True)
     seg.add_argument("--mask", help="first-frame mask image (subject > 50%%), propagated through the video")
     seg.add_argument("--masks", help="folder of per-frame masks, paired with frames in sorted name order")
-    seg.add_argument("--segmenter", help="'sam2' (needs the sam2 package, --segmenter-checkpoint and --first-mask) "
-                                         "or MODULE:FACTORY returning an object with segment(frame, index)")  # fmt: skip
+    seg.add_argument("--segmenter", help="'sam2' (needs the sam2 package, --segmenter-checkpoint and "
+                     "--first-mask) or MODULE:FACTORY returning an object with segment(frame, index)")
     p.add_argument("--first-mask", help="first-frame mask for --segmenter (sam2 starts from it)")
     p.add_argument("--segmenter-checkpoint", help="local SAM 2 weights (.safetensors)")
     p.add_argument("--segmenter-config", default="configs/sam2.1/sam2.1_hiera_t.yaml", help="SAM 2 model config")

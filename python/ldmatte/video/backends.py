@@ -69,7 +69,8 @@ class ClosedFormMatting:
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
             raise ValueError(f"images must be (B, H, W, 3) uint8, got {images.shape} {images.dtype}")
         if trimaps.shape != images.shape[:3] or trimaps.dtype != np.uint8:
-            raise ValueError(f"trimaps must be (B, H, W) uint8 matching the images, got {trimaps.shape} {trimaps.dtype}")
+            raise ValueError(f"trimaps must be (B, H, W) uint8 matching the images, got {trimaps.shape} "
+                             f"{trimaps.dtype}")
         return np.stack([self._one(i, t) for i, t in zip(images, trimaps)])
 
 
@@ -85,7 +86,8 @@ def load_matting(spec: str, device: str = "auto", batch_size: int = 4):
         return ClosedFormMatting()
     path = os.fspath(spec)
     if not os.path.isdir(path):
-        raise ValueError(f"--model must be {CLOSED_FORM!r} or a training run / checkpoint folder; {path!r} is not a folder")
+        raise ValueError(f"--model must be {CLOSED_FORM!r} or a training run / checkpoint folder; "
+                         f"{path!r} is not a folder")
     from ..matting import load_predictor  # torch and transformers only when a model is asked for
 
     predictor = load_predictor(path, device=device, batch_size=batch_size)

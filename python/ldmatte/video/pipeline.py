@@ -62,7 +62,7 @@ class VideoMattingSettings:
         """The settings that change the frames (recorded in the output folder's marker)."""
         return {"model": self.model, "band_width": self.band_width, "feedback": self.feedback,
                 "estimate_foreground": self.estimate_foreground, "segmentation": self.segmentation,
-                "propagation": dataclasses.asdict(self.propagation), "stabilise": dataclasses.asdict(self.stabilise)}  # fmt: skip
+                "propagation": dataclasses.asdict(self.propagation), "stabilise": dataclasses.asdict(self.stabilise)}
 
 
 @dataclasses.dataclass
@@ -199,7 +199,9 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
 
     def done(index: int) -> np.ndarray | None:
         alpha_path = os.path.join(alpha_dir, frame_name(index))
-        if not os.path.exists(alpha_path) or ("png" in formats and not os.path.exists(os.path.join(rgba_dir, frame_name(index)))):
+        if not os.path.exists(alpha_path):
+            return None
+        if "png" in formats and not os.path.exists(os.path.join(rgba_dir, frame_name(index))):
             return None
         alpha = _read_png(alpha_path, cv2.IMREAD_GRAYSCALE)
         return alpha if alpha is not None and alpha.shape == (info.height, info.width) else None

@@ -10,8 +10,6 @@ import dataclasses
 import os
 from fractions import Fraction
 
-import numpy as np
-
 __all__ = ["VideoInfo", "VideoReadError", "probe", "iter_frames"]
 
 BACKENDS = ("auto", "pyav", "opencv")

@@ -76,7 +76,8 @@ def read_mask(path) -> np.ndarray:
         raise ValueError(f"{path}: not a readable image")
     if im.ndim == 3:
         # A mask saved as RGBA: its alpha is the mask when it is not all opaque; otherwise the grey value.
-        im = im[..., 3] if im.shape[2] == 4 and im[..., 3].min() < 255 else cv2.cvtColor(im[..., :3], cv2.COLOR_BGR2GRAY)
+        has_alpha = im.shape[2] == 4 and im[..., 3].min() < 255
+        im = im[..., 3] if has_alpha else cv2.cvtColor(im[..., :3], cv2.COLOR_BGR2GRAY)
     if im.dtype == np.uint16:
         im = (im >> 8).astype(np.uint8)
     return to_mask(im, name=path)
@@ -89,7 +90,9 @@ class PropagationSettings:
     ``smoothing``: weight of the warped history in the soft mask (0 = only the
     newest thresholded mask; higher is steadier). ``blur``: Gaussian sigma (pixels at 512 px, scaled with the
     frame) applied to the warped mask before re-thresholding, so flow noise does not roughen the edge.
-    ``min_island``: pieces smaller than this share of the largest are dropped, holes smaller than it filled.
+    ``min_island``: pieces smaller than this share of the largest are dropped (holes are kept: a hand on the
+    hip encloses real background). ``confident``: when a matte corrects the mask, alpha below it or above
+    ``1 - confident`` decides; between, the propagated state stays (0.5: the matte decides everywhere).
     ``motion``: ``"affine"`` (the subject's motion fitted to the flow inside the mask; edges follow the
     subject, not the flow smoothed across its boundary) or ``"flow"`` (every pixel along the dense flow).
     """
@@ -98,6 +101,7 @@ class PropagationSettings:
     smoothing: float = 0.5
     blur: float = 1.0
     min_island: float = 0.002
+    confident: float = 0.5
     flow: FlowSettings = dataclasses.field(default_factory=FlowSettings)
 
     def __post_init__(self):
@@ -105,12 +109,14 @@ class PropagationSettings:
             raise ValueError(f"smoothing must be in [0, 1), got {self.smoothing!r}")
         if self.motion not in ("affine", "flow"):
             raise ValueError(f"motion must be 'affine' or 'flow', got {self.motion!r}")
+        if not 0 < self.confident <= 0.5:
+            raise ValueError(f"confident must be in (0, 0.5], got {self.confident!r}")
         if self.blur < 0 or not 0 <= self.min_island < 1:
             raise ValueError("blur must be >= 0 and min_island in [0, 1)")
 
 
 def _clean(mask: np.ndarray, min_share: float) -> np.ndarray:
-    """Drop foreground pieces and fill holes smaller than ``min_share`` of the largest piece."""
+    """Drop foreground pieces smaller than ``min_share`` of the largest piece."""
     if min_share <= 0:
         return mask
     out = mask.copy()
@@ -121,11 +127,6 @@ def _clean(mask: np.ndarray, min_share: float) -> np.ndarray:
         small = np.flatnonzero(areas < limit) + 1
         if len(small):
             out[np.isin(lab, small)] = 0
-        inv = (out == 0).view(np.uint8)
-        n, lab, stats, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
-        small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < limit) + 1
-        if len(small):
-            out[np.isin(lab, small)] = 255
     return out
 
 
@@ -194,10 +195,21 @@ class FlowPropagator:
         self._index = index
         return mask
 
-    def correct(self, mask, index: int) -> None:
-        """Replace the state of frame ``index`` (the last one segmented) with a better mask of it."""
-        if index == self._index and self._soft is not None:
-            self._soft = to_mask(mask, self._soft.shape).astype(np.float32) / 255
+    def correct(self, alpha, index: int, confident: float | None = None) -> None:
+        """Correct the state of frame ``index`` (the last one segmented) with a matte of it (uint8 alpha).
+
+        Where the matte is confident (alpha below ``confident`` or above ``1 - confident``; default
+        from the settings) it decides; in between the propagated state stays.
+        """
+        if index != self._index or self._soft is None:
+            return
+        confident = self.settings.confident if confident is None else confident
+        a = np.asarray(alpha)
+        if a.shape != self._soft.shape:
+            a = cv2.resize(a, self._soft.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        unit = a.astype(np.float32) / 255 if a.dtype == np.uint8 else a.astype(np.float32)
+        self._soft = np.where(unit > 1 - confident, 1.0, np.where(unit <= confident, 0.0, self._soft))
+        self._soft = self._soft.astype(np.float32)
 
 
 class FolderMasks:

@@ -1,0 +1,24 @@
+"""bench/video.py still runs (smallest settings; its figures are checked in bench/RESULTS.md, not here)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+pytest.importorskip("av")
+pytest.importorskip("pymatting")
+
+
+def test_video_bench_runs(tmp_path):
+    out = tmp_path / "v.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "video.py"), "--size", "96", "--frames", "4",
+                           "--json", str(out), "--panel", str(tmp_path / "p.png")],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert [r["method"] for r in result["rows"]][0] == "stabilised (shipped)" and result["fps"]["matting"] > 0
+    assert (tmp_path / "p.png").stat().st_size > 1000
