@@ -26,8 +26,6 @@ import statistics
 import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
 
 def _sync(device):
     import torch
@@ -105,10 +103,8 @@ def bench_decoder(args) -> dict:
 def _tiny_pipeline(tmp):
     import torch
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    from _tiny_sdxl import TINY_DECODER_CONFIG, tiny_components, tiny_decoder_weights, tiny_unet_offset
-
     from ldmatte.generate import LayerDiffusionPipeline, load_transparent_decoder
+    from ldmatte.generate.tiny_model import TINY_DECODER_CONFIG, tiny_components, tiny_decoder_weights, tiny_unet_offset
 
     comps = tiny_components(tmp)
     dec = load_transparent_decoder(tiny_decoder_weights(), dtype=torch.float32, config=TINY_DECODER_CONFIG)

@@ -26,11 +26,10 @@ import time
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 
 import ldmatte  # noqa: E402
 from ldmatte.reference import label_reference, pad_rgb_reference, refine_alpha_reference  # noqa: E402
-from patterns import (  # noqa: E402
+from ldmatte.reference.patterns import (  # noqa: E402
     adversarial_masks, alpha_from_mask, blobs, chessboard, comb, diagonal_stripes, random_mask, snake, spiral,
 )  # fmt: skip
 
@@ -119,9 +118,10 @@ def check_label(ck, name, stack, ref=True):
 
 
 def check_stats(ck, name, labels):
+    from ldmatte._cuda import component_stats_cuda
     from ldmatte.regions import component_stats
 
-    got, want = component_stats(dev(labels), backend="cuda"), component_stats(labels)
+    got, want = component_stats_cuda(dev(labels)), component_stats(labels)
     for i, (g, w) in enumerate(zip(got, want)):
         for field in ("area", "bbox", "touches_frame"):
             ck.equal(f"component_stats {name} image {i} {field}", getattr(g, field), getattr(w, field))
@@ -234,10 +234,9 @@ def giant_batch(ck, rng):
     compare("label labels", labels, [r[0] for r in ref])
     compare("label num", num, [np.int32(r[1]) for r in ref])
     del labels, num, masks
-    from ldmatte._arrays import describe
     from ldmatte._cuda import refine_alpha_cuda
 
-    out, stats = refine_alpha_cuda(describe(src, "alpha", (np.uint8,), batch=True), ldmatte.RefineParams())
+    out, stats = refine_alpha_cuda(src, 8, 8, 8, True, True, 0.05)
     ref = [refine_alpha_reference(a) for a in alphas]
     compare("refine_alpha alpha", out, [r[0] for r in ref])
     compare("refine_alpha stats", stats, [r[1] for r in ref])

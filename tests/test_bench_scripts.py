@@ -6,15 +6,15 @@ import os
 import subprocess
 import sys
 
+import pathlib
+
 import pytest
 
-from conftest import DATA_DIR, ROOT
-
-NEEDS_DATA = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"real samples not found at {DATA_DIR}")
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def run_script(name, *args, timeout=300):
-    env = dict(os.environ, LDMATTE_DATA=str(DATA_DIR))
+def run_script(name, *args, timeout=300, data_dir=None):
+    env = dict(os.environ, **({"LDMATTE_DATA": str(data_dir)} if data_dir else {}))
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / name), *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, env=env, cwd=ROOT)  # fmt: skip
     assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -36,23 +36,22 @@ def test_qc_table(tmp_path):
     assert "8 of 8 caught by the expected rule" in out and (tmp_path / "qc.md").exists()
 
 
-@NEEDS_DATA
-def test_quality_defaults_only(tmp_path):
-    out = run_script("quality.py", "--n", 2, "--size", 128, "--no-sweep", "--ablation-n", 1, "--out", tmp_path / "q.md")
+def test_quality_defaults_only(tmp_path, data_dir):
+    out = run_script("quality.py", "--n", 2, "--size", 128, "--no-sweep", "--ablation-n", 1, "--out", tmp_path / "q.md",
+                     data_dir=data_dir)  # fmt: skip
     assert "refine_alpha, current DEFAULTS" in out and "all but halo" in out
 
 
-@NEEDS_DATA
 @pytest.mark.parametrize("name", ["bench_label.py", "bench_caar.py", "bench_pad.py", "bench_refine.py"])
-def test_speed_benchmarks(name, tmp_path):
-    run_script(name, "--repeat", 1, "--json", tmp_path / "r.json")
+def test_speed_benchmarks(name, tmp_path, data_dir):
+    run_script(name, "--repeat", 1, "--json", tmp_path / "r.json", data_dir=data_dir)
     rows = json.loads((tmp_path / "r.json").read_text())["rows"]
     assert rows
 
 
-@NEEDS_DATA
-def test_thread_scaling_rounds(tmp_path):
-    out = run_script("bench_scaling.py", "--rounds", 2, "--window", 0.2, "--json", tmp_path / "s.json", "--plot", tmp_path / "s.png")
+def test_thread_scaling_rounds(tmp_path, data_dir):
+    out = run_script("bench_scaling.py", "--rounds", 2, "--window", 0.2, "--json", tmp_path / "s.json", "--plot",
+                     tmp_path / "s.png", data_dir=data_dir)  # fmt: skip
     assert len(json.loads((tmp_path / "s.json").read_text())["rows"]) == 2 and (tmp_path / "s.png").exists(), out
 
 

@@ -17,6 +17,7 @@ import pytest
 
 import ldmatte
 from ldmatte.cli import main
+from patterns import load_rgba
 from ldmatte.dataset import FolderSource, SyntheticSource, build, prepare, read_manifest
 from ldmatte.dataset.layout import paths, read_sample
 from ldmatte.dataset.manifest import (append_line, check_id, lock, parse_shard, read_lines, repair_tail, shard_of,
@@ -336,8 +337,7 @@ def test_folder_source_real_samples_with_metadata(data_dir, tmp_path):
     rejected = {i: e["qc"]["reasons"] for i, e in entries.items() if e["status"] == "rejected"}
     assert rejected == {"woman_controlnet_sd15": ["haze_left"], "dreamshaper_sd15": ["cut_at_sides"]}
     assert "### kind" in (tmp_path / "real" / "README.md").read_text()
-    rgba = ldmatte.refine(np.ascontiguousarray(
-        cv2.cvtColor(cv2.imread(str(data_dir / "dog_sd15.png"), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)))
+    rgba = ldmatte.refine(load_rgba(data_dir / "dog_sd15.png"))
     assert np.array_equal(read_sample(str(tmp_path / "real"), dog), rgba)
 
 
@@ -346,7 +346,7 @@ def test_folder_source_real_samples_with_metadata(data_dir, tmp_path):
 
 def test_layerdiffusion_source_with_a_tiny_model(tmp_path, capsys):
     pytest.importorskip("diffusers")
-    from _tiny_sdxl import save_tiny_model
+    from ldmatte.generate.tiny_model import save_tiny_model
 
     from ldmatte.dataset.ld_source import file_sha256
     from ldmatte.generate.dataset import image_seed

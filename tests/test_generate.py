@@ -16,8 +16,8 @@ from hypothesis import strategies as st  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
 import ldmatte  # noqa: E402
-from _tiny_sdxl import TINY_DECODER_CONFIG, save_tiny_model, tiny_components, tiny_decoder_weights  # noqa: E402
-from _tiny_sdxl import tiny_unet_offset  # noqa: E402
+from ldmatte.generate.tiny_model import (TINY_DECODER_CONFIG, save_tiny_model, tiny_components,  # noqa: E402
+                                         tiny_decoder_weights, tiny_unet_offset)
 from ldmatte.generate import (  # noqa: E402
     DECODER_FILE,
     LayerDiffusionPipeline,
@@ -450,9 +450,9 @@ def test_from_pretrained_matches_components(saved_model, batch3):
 
 
 def _read_png(path):
-    import cv2
+    from ldmatte.io import read_rgba
 
-    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
+    return read_rgba(path)[0]
 
 
 def test_cli_generate_writes_resumes_and_reproduces(tmp_path, saved_model, capsys):

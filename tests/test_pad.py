@@ -20,21 +20,9 @@ import ldmatte
 from ldmatte._kernels.pad import area_tab, level_shapes, pad_rgb_batch, repad_rgba_batch
 from ldmatte.reference.pad import pad_rgb_reference
 
-from patterns import adversarial_masks, alpha_from_mask, blobs, chessboard, snake, spiral
+from patterns import adversarial_masks, alpha_from_mask, blobs, chessboard, snake, spiral, load_rgba, real_rgba
 
 FLOAT_TOL = 2e-6  # ~16 float32 ulps at 1.0
-
-
-def read_rgba(path) -> np.ndarray:
-    """The project's reading convention: OpenCV BGRA -> RGBA."""
-    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
-
-
-def real_rgba(data_dir):
-    for path in sorted(data_dir.glob("*.png")):
-        im = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if im is not None and im.ndim == 3 and im.shape[2] == 4:
-            yield path.stem, cv2.cvtColor(im, cv2.COLOR_BGRA2RGBA)
 
 
 def assert_close_to_reference(rgba, what=""):
@@ -71,7 +59,7 @@ def random_rgba(rng, h, w, kind="random", dtype=np.uint8):
 
 
 def test_golden_pair(data_dir):
-    rgba = read_rgba(data_dir / "pad_input.png")
+    rgba = load_rgba(data_dir / "pad_input.png")
     golden = cv2.imread(str(data_dir / "pad_reference_output.png"))[..., ::-1]
     assert np.array_equal(pad_rgb_reference(rgba), golden), "the reference itself no longer reproduces the golden pair"
     out = ldmatte.pad_rgb(rgba)

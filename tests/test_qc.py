@@ -71,12 +71,9 @@ REAL_REJECTED = {
 
 @pytest.fixture(scope="module")
 def real_verdicts(data_dir):
-    out = {}
-    for path in sorted(data_dir.glob("*.png")):
-        im = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if im.ndim == 3 and im.shape[2] == 4:
-            out[path.stem] = _judge(cv2.cvtColor(im, cv2.COLOR_BGRA2RGBA))
-    return out
+    from patterns import real_rgba
+
+    return {name: _judge(rgba) for name, rgba in real_rgba(data_dir)}
 
 
 def test_real_samples_verdicts(real_verdicts):

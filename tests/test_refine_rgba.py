@@ -7,24 +7,13 @@ alpha (``pad_rgb``) where it is 0.
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 import ldmatte
 from ldmatte import RefineReport
 
-from patterns import adversarial_masks, alpha_from_mask, blobs
-
-
-def make_rgba(rng, h, w):
-    """A subject with a noisy interior, a soft rim, haze and specks, over random colour."""
-    body = blobs(rng, h, w, 3.0, 0.35) if min(h, w) > 2 else rng.random((h, w)) < 0.35
-    rim = (blobs(rng, h, w, 3.0, 0.45) if min(h, w) > 2 else rng.random((h, w)) < 0.1) & ~body
-    a = np.where(body, rng.integers(240, 256, (h, w)), rng.integers(0, 12, (h, w)))
-    a = np.where(rim, rng.integers(20, 230, (h, w)), a)
-    rgb = rng.integers(0, 256, (h, w, 3))
-    return np.concatenate([rgb, a[..., None]], axis=-1).astype(np.uint8)
+from patterns import adversarial_masks, alpha_from_mask, make_rgba, real_rgba
 
 
 def assert_refine_contract(rgba, out, **params):
@@ -36,16 +25,6 @@ def assert_refine_contract(rgba, out, **params):
     with_alpha = np.ascontiguousarray(np.concatenate([rgba[..., :3], alpha[..., None]], axis=-1))
     padded = ldmatte.pad_rgb(with_alpha)
     assert np.array_equal(out[..., :3][~visible], padded[~visible]), "hidden colour is not the padding"
-
-
-def real_rgba(data_dir, size=None, limit=None):
-    found = []
-    for path in sorted(data_dir.glob("*.png")):
-        im = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if im is None or im.ndim != 3 or im.shape[2] != 4 or (size and im.shape[:2] != size):
-            continue
-        found.append((path.stem, cv2.cvtColor(im, cv2.COLOR_BGRA2RGBA)))
-    return found[:limit]
 
 
 # --- the contract ----------------------------------------------------------------------------------

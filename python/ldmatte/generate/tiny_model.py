@@ -1,7 +1,9 @@
-"""Tiny random-weight SDXL + LayerDiffuse components, built from configs, for CPU tests in seconds.
+"""Tiny random-weight SDXL + LayerDiffuse components, built from configs: the pipeline end to end on a CPU in seconds.
 
-Sizes: 64x64 pixels, 8x8 latents. The tokenizer is a byte-level CLIP BPE with no
-merges, written by the tests themselves (vocab.json, merges.txt).
+For tests and benchmarks (no weights are downloaded or shipped): the outputs are
+noise, the code paths are those of a real model. Sizes: 64x64 pixels, 8x8
+latents. The tokenizer is a byte-level CLIP BPE with no merges, written here
+(vocab.json, merges.txt).
 """
 from __future__ import annotations
 
