@@ -130,3 +130,13 @@ def test_compare_two_builds(two_builds, tmp_path, capsys):
     assert html.count('class="row"') == 4 and "_sheet/a-" in html and "_sheet/b-" in html
     assert main(["compare", str(a), str(b), "-o", str(a / "x"), "-q"]) == 2  # output inside an input
     assert main(["compare", str(a), str(tmp_path / "missing"), "-o", str(tmp_path / "c2"), "-q"]) == 2
+
+
+def test_key_device_choice(shots, tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    rc = main(["key", str(shots / "a.png"), "-o", str(tmp_path / "o"), "--device", "cuda", "-q"])
+    if torch.cuda.is_available():
+        assert rc == 0
+    else:
+        assert rc == 2 and "--device cuda" in capsys.readouterr().err
+    assert main(["key", str(shots / "a.png"), "-o", str(tmp_path / "o2"), "--device", "auto", "-q"]) == 0

@@ -75,11 +75,27 @@ def settings_from(args):
     return KeySettings(args.method, params, args.key_color, despill)
 
 
+def choose_device(requested: str) -> str:
+    """"cpu" or "cuda" for --device: keying on the GPU needs torch with CUDA only (no ldmatte CUDA build)."""
+    from ..files import UsageError
+
+    if requested == "cpu":
+        return "cpu"
+    try:
+        import torch
+
+        usable = torch.cuda.is_available()
+    except ImportError:
+        usable = False
+    if not usable and requested == "cuda":
+        raise UsageError("--device cuda: torch with a usable CUDA GPU is needed; use --device cpu")
+    return "cuda" if usable else "cpu"
+
+
 def run(args) -> int:
     import dataclasses
 
     from ..batch import check_count
-    from ..batch.refine_files import choose_device
     from ..files import OutputFolder, UsageError, stop_on_signals
     from ..keying.key_files import KIND, finish, key_files, plan_key
 
