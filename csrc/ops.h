@@ -35,7 +35,7 @@ void cuda_label(std::uintptr_t mask, std::uintptr_t labels, std::uintptr_t num, 
 // stat_fields.h). min_subject_fraction < 0 turns the subject rule off.
 void cuda_refine_alpha(std::uintptr_t alpha, std::uintptr_t out, std::uintptr_t stats, std::int64_t batch,
                        std::int64_t height, std::int64_t width, int fg_tol, int bg_tol, int connectivity, bool snap,
-                       bool fill_interior, double min_subject_fraction, std::uintptr_t stream);
+                       bool fill_interior, double min_subject_fraction, bool hysteresis, std::uintptr_t stream);
 
 // LayerDiffuse alpha-pyramid padding of straight RGBA (B, H, W, 4), uint8 or float32
 // (in_float), into RGB (B, H, W, 3), uint8 (out_uint8) or float32.

@@ -176,8 +176,9 @@ def test_options_reach_refine_and_jobs_do_not_change_outputs(tmp_path):
     for i, im in enumerate(images):
         cv2.imwrite(str(src / f"{i}.png"), _bgra(im))
     opts = ["--fg-tol", "4", "--bg-tol", "12", "--connectivity", "4", "--no-snap", "--keep-translucent-interior",
-            "--no-subject-rule"]  # fmt: skip
-    kwargs = dict(fg_tol=4, bg_tol=12, connectivity=4, snap=False, fill_interior=False, min_subject_fraction=None)
+            "--no-subject-rule", "--hysteresis"]  # fmt: skip
+    kwargs = dict(fg_tol=4, bg_tol=12, connectivity=4, snap=False, fill_interior=False, min_subject_fraction=None,
+                  hysteresis=True)  # fmt: skip
     for jobs in ("1", "3"):
         assert main(["refine", str(src), "-o", str(tmp_path / jobs), "-q", "--jobs", jobs, *opts]) == 0
     for i, im in enumerate(images):

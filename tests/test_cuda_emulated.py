@@ -42,7 +42,7 @@ def ops(tmp_path_factory):
     mod = ctypes.CDLL(str(lib))
     p, i64, i = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
     mod.emu_label.argtypes = [p, p, p, i64, i64, i64, i]
-    mod.emu_refine_alpha.argtypes = [p, p, p, i64, i64, i64, i, i, i, i, i, ctypes.c_double]
+    mod.emu_refine_alpha.argtypes = [p, p, p, i64, i64, i64, i, i, i, i, i, ctypes.c_double, i]
     mod.emu_pad_rgb.argtypes = [p, i, p, i, i64, i64, i64]
     mod.emu_component_stats.argtypes = [p, p, i64, p, p, p, p, i64, i64, i64]
     return mod
@@ -64,7 +64,8 @@ def emulated_refine(ops, stack, params):
     stats = np.zeros((stack.shape[0], _stats.N_STATS), np.int64)
     fraction = params.min_subject_fraction if params.subject_rule else -1.0
     rc = ops.emu_refine_alpha(_ptr(stack), _ptr(out), _ptr(stats), *stack.shape, params.fg_tol, params.bg_tol,
-                              params.connectivity, params.snap, params.fill_interior, fraction)  # fmt: skip
+                              params.connectivity, params.snap, params.fill_interior, fraction,
+                              params.hysteresis)  # fmt: skip
     assert rc == 0
     return out, stats
 
@@ -88,11 +89,14 @@ def test_label_matches_numba(ops, rng, connectivity):
 @pytest.mark.parametrize(
     "params",
     [ldmatte.RefineParams(), ldmatte.RefineParams(connectivity=4, min_subject_fraction=None),
-     ldmatte.RefineParams(fg_tol=30, bg_tol=2, snap=False, fill_interior=False, min_subject_fraction=0.5)],  # fmt: skip
+     ldmatte.RefineParams(fg_tol=30, bg_tol=2, snap=False, fill_interior=False, min_subject_fraction=0.5),
+     ldmatte.RefineParams(hysteresis=True), ldmatte.RefineParams(hysteresis=True, connectivity=4, bg_tol=20),
+     ldmatte.RefineParams(hysteresis=True, min_subject_fraction=0.5)],  # fmt: skip
 )
 def test_refine_alpha_matches_numba(ops, rng, params):
     alphas = [alpha_from_mask(blobs(rng, 33, 41, 3.0, 0.4), rng) for _ in range(3)]
     alphas += [rng.choice(np.array([0, 4, 50, 128, 200, 250, 255], np.uint8), size=(23, 31))]
+    alphas += [rng.choice(np.array([0, 1, 3, 8, 9, 30, 128, 250, 255], np.uint8), size=(29, 19))]  # faint pixels
     alphas += [np.zeros((5, 7), np.uint8), np.full((6, 3), 255, np.uint8), np.full((1, 40), 128, np.uint8)]
     for alpha in alphas:
         stack = np.ascontiguousarray(alpha[None])

@@ -8,6 +8,9 @@
 //   caar_area       component areas by warp-aggregated atomicAdd at the roots, per-image maximum
 //   caar_finalize   per pixel: drop support components with area < fraction * max (compared in
 //                   float64 exactly like the reference), then the per-pixel statistics
+//   hysteresis      (optional, with snap) forest of the faint pixels 1..bg_tol; caar_faint_touch
+//                   flags the roots of faint components next to a kept band pixel, caar_faint_keep
+//                   gives their pixels the input value back and corrects lowered / transition after
 // Statistics are reduced per block in shared memory, then added with one atomic per block.
 // "Uncertain pixels kept" needs no per-pixel class: a U pixel is kept exactly when its
 // final value still equals its input (band and isolated values are kept, every other
@@ -190,11 +193,82 @@ __global__ void __launch_bounds__(kChunkThreads) caar_finalize(const uint8_t* al
   flush_stats(count, shared, stats + c.img * kNumStats, 0);
 }
 
+// A U pixel next to a faint (BG) pixel belongs to a component touching BG: the band or
+// floating haze. Floating haze and removed islands are 0 in the output, so "U and output ==
+// input" is exactly "a band pixel that survived the subject rule".
+LD_DEV bool next_to_kept_band(const uint8_t* A, const uint8_t* O, int y, int x, const Geometry& g,
+                              const CaarParams& p) {
+  for (int dy = -1; dy <= 1; ++dy) {
+    const int yy = y + dy;
+    if (yy < 0 || yy >= g.height) continue;
+    for (int dx = -1; dx <= 1; ++dx) {
+      const int xx = x + dx;
+      if ((dy == 0 && dx == 0) || xx < 0 || xx >= g.width || (p.conn == 4 && dy != 0 && dx != 0)) continue;
+      const long long j = static_cast<long long>(yy) * g.width + xx;
+      const int v = A[j];
+      if (v > p.bg_hi && v < p.fg_lo && O[j] == v) return true;
+    }
+  }
+  return false;
+}
+
+__global__ void __launch_bounds__(kChunkThreads) caar_faint_touch(const uint8_t* alpha, const uint8_t* out,
+                                                                  int32_t* parent, unsigned* flags, Geometry g,
+                                                                  CaarParams p) {
+  const ChunkIndex c = chunk_index(g);
+  const uint8_t* A = alpha + c.img * g.hw;
+  const uint8_t* O = out + c.img * g.hw;
+  int32_t* P = parent + c.img * g.hw;
+  unsigned* F = flags + c.img * g.hw;
+  for (int r = 0; r < kChunkRounds; ++r) {
+    const long long i = c.first + r * kChunkThreads + threadIdx.x;
+    if (i >= g.hw) break;
+    const int v = load_relaxed(P + i);
+    if (v == kBackground) continue;
+    const int root = v == i ? v : find_root(P, v);
+    if (root != v) store_relaxed(P + i, static_cast<int32_t>(root));
+    if (load_relaxed(F + root)) continue;  // the component is kept already
+    const int y = static_cast<int>(i / g.width), x = static_cast<int>(i - static_cast<long long>(y) * g.width);
+    if (next_to_kept_band(A, O, y, x, g, p)) atomicOr(F + root, 1u);
+  }
+}
+
+__global__ void __launch_bounds__(kChunkThreads) caar_faint_keep(const uint8_t* alpha, const int32_t* parent,
+                                                                 const unsigned* flags, uint8_t* out,
+                                                                 unsigned long long* stats, Geometry g) {
+  int* shared = reinterpret_cast<int*>(dynamic_smem());
+  zero_shared<1>(shared);
+  const ChunkIndex c = chunk_index(g);
+  const uint8_t* A = alpha + c.img * g.hw;
+  const int32_t* P = parent + c.img * g.hw;
+  const unsigned* F = flags + c.img * g.hw;
+  uint8_t* O = out + c.img * g.hw;
+  int kept = 0;
+  for (int r = 0; r < kChunkRounds; ++r) {
+    const long long i = c.first + r * kChunkThreads + threadIdx.x;
+    if (i >= g.hw) break;
+    const int root = P[i];  // compressed by caar_faint_touch
+    if (root != kBackground && F[root]) {
+      O[i] = A[i];  // was snapped to 0 (counted lowered), now a transition pixel
+      ++kept;
+    }
+  }
+  if (kept) atomicAdd(shared, kept);
+  __syncthreads();
+  if (threadIdx.x == 0 && *shared) {
+    unsigned long long* S = stats + c.img * kNumStats;
+    const unsigned long long n = static_cast<unsigned long long>(*shared);
+    atomicAdd(S + kLowered, ~n + 1ull);  // subtract n (modular)
+    atomicAdd(S + kTransAfter, n);
+  }
+}
+
 }  // namespace cuda
 
 void cuda_refine_alpha(std::uintptr_t alpha, std::uintptr_t out, std::uintptr_t stats, std::int64_t batch,
                        std::int64_t height, std::int64_t width, int fg_tol, int bg_tol, int connectivity, bool snap,
-                       bool fill_interior, double min_subject_fraction, std::uintptr_t stream_handle) {
+                       bool fill_interior, double min_subject_fraction, bool hysteresis,
+                       std::uintptr_t stream_handle) {
   using namespace cuda;
   if (connectivity != 4 && connectivity != 8) throw std::invalid_argument("ldmatte: connectivity must be 4 or 8");
   if (fg_tol < 0 || fg_tol > 254 || bg_tol < 0 || bg_tol > 254 || bg_tol >= 255 - fg_tol) {
@@ -234,6 +308,12 @@ void cuda_refine_alpha(std::uintptr_t alpha, std::uintptr_t out, std::uintptr_t 
   }
   launch("caar_finalize", caar_finalize, chunks, block, kNumStats * sizeof(int), stream, A, parent, perroot,
          max_area, O, S, g, p, subject ? min_subject_fraction : -1.0);
+  if (hysteresis && snap && bg_tol >= 1) {
+    LD_CUDA_CHECK(cudaMemsetAsync(perroot, 0, sizeof(unsigned) * n, stream));
+    build_forest(AlphaBetween{A, 0, p.bg_hi + 1}, parent, g, batch, connectivity, stream);
+    launch("caar_faint_touch", caar_faint_touch, chunks, block, 0, stream, A, O, parent, perroot, g, p);
+    launch("caar_faint_keep", caar_faint_keep, chunks, block, sizeof(int), stream, A, parent, perroot, O, S, g);
+  }
 }
 
 }  // namespace ldmatte

@@ -18,7 +18,7 @@ void register_cuda_ops(py::module_& m) {
   m.def("cuda_refine_alpha", &cuda_refine_alpha, release(), py::arg("alpha"), py::arg("out"), py::arg("stats"),
         py::arg("batch"), py::arg("height"), py::arg("width"), py::arg("fg_tol"), py::arg("bg_tol"),
         py::arg("connectivity"), py::arg("snap"), py::arg("fill_interior"), py::arg("min_subject_fraction"),
-        py::arg("stream"),
+        py::arg("hysteresis"), py::arg("stream"),
         "Refine alpha (uint8 (B, H, W)) into out (uint8 (B, H, W)) and stats (int64 (B, 12)); a negative\n"
         "min_subject_fraction turns the subject rule off. Enqueued on `stream`.");
   m.def("cuda_pad_rgb", &cuda_pad_rgb, release(), py::arg("rgba"), py::arg("in_float"), py::arg("out"),

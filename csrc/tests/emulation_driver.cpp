@@ -37,11 +37,12 @@ int emu_label(const void* mask, void* labels, void* num, std::int64_t batch, std
 
 int emu_refine_alpha(const void* alpha, void* out, void* stats, std::int64_t batch, std::int64_t height,
                      std::int64_t width, int fg_tol, int bg_tol, int connectivity, int snap, int fill_interior,
-                     double min_subject_fraction) {
+                     double min_subject_fraction, int hysteresis) {
   return guarded([&] {
     ldmatte::cuda_refine_alpha(reinterpret_cast<std::uintptr_t>(alpha), reinterpret_cast<std::uintptr_t>(out),
                                reinterpret_cast<std::uintptr_t>(stats), batch, height, width, fg_tol, bg_tol,
-                               connectivity, snap != 0, fill_interior != 0, min_subject_fraction, 0);
+                               connectivity, snap != 0, fill_interior != 0, min_subject_fraction,
+                               hysteresis != 0, 0);
   });
 }
 

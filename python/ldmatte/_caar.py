@@ -21,6 +21,7 @@ def refine_alpha(
     min_subject_fraction: float | None = DEFAULTS["min_subject_fraction"],
     return_report: bool = False,
     *,
+    hysteresis: bool = DEFAULTS["hysteresis"],
     backend: str = "auto",
     batch: bool | None = None,
 ):
@@ -55,6 +56,12 @@ def refine_alpha(
         :class:`ldmatte.RefineParams`; ``refine_alpha(a, **params.as_dict())``.)
     return_report : bool
         Also return a :class:`RefineReport` (a list of them for a batch).
+    hysteresis : bool
+        Keep faint pixels (``1 <= alpha <= bg_tol``) that are connected through
+        faint pixels to the kept border band (faint hair tips) instead of
+        snapping them to 0; isolated faint speckle still goes to 0. Acts only
+        with ``snap``. The kept pixels show in the report as fewer pixels
+        lowered and more transition pixels after.
     backend : {"auto", "cpu", "cuda"}
     batch : bool, optional
         True: ``alpha`` is a (B, H, W) batch; False: one (H, W) image; None
@@ -74,7 +81,7 @@ def refine_alpha(
     >>> int(out[3, 3]), int(out[7, 7]), rep.interior_components, rep.floating_components
     (255, 0, 1, 1)
     """
-    params = RefineParams(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction)
+    params = RefineParams(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction, hysteresis)
     info = describe(alpha, "alpha", (np.uint8,), batch=batch, refuse_rgb=True)
     out, stats = refine_alpha_described(info, params, _backend.select_backend(info, backend))
     out, stats = info.to_caller(out), info.unbatch(stats)

@@ -107,7 +107,7 @@ def refine_alpha_cuda(info: ArrayInfo, params: RefineParams):
         ops.cuda_refine_alpha(
             ad.ptr(stack), ad.ptr(out), ad.ptr(stats), batch, height, width,
             params.fg_tol, params.bg_tol, params.connectivity, params.snap, params.fill_interior,
-            float(fraction), ad.stream(),
+            float(fraction), params.hysteresis, ad.stream(),
         )  # fmt: skip
     return out, stats
 

@@ -44,6 +44,11 @@ class RefineParams:
     min_subject_fraction : float or None
         Keep support components at least this fraction (0..1) of the largest;
         None turns the subject rule off.
+    hysteresis : bool
+        Faint pixels (``1 <= alpha <= bg_tol``) connected, through faint
+        pixels, to the kept border band keep their value instead of snapping
+        to 0 (hair tips; as in Canny's edge hysteresis); isolated faint speckle
+        still goes to 0. Only acts with ``snap``.
 
     Examples
     --------
@@ -63,6 +68,7 @@ class RefineParams:
     snap: bool = True
     fill_interior: bool = True
     min_subject_fraction: float | None = 0.05
+    hysteresis: bool = False
 
     def __post_init__(self):
         fg_tol = _tolerance("fg_tol", self.fg_tol)
@@ -81,7 +87,7 @@ class RefineParams:
         # Normalised plain Python values: the kernels and the CUDA binding get exactly these.
         for name, value in (("fg_tol", fg_tol), ("bg_tol", bg_tol), ("connectivity", connectivity),
                             ("snap", bool(self.snap)), ("fill_interior", bool(self.fill_interior)),
-                            ("min_subject_fraction", msf)):  # fmt: skip
+                            ("min_subject_fraction", msf), ("hysteresis", bool(self.hysteresis))):  # fmt: skip
             object.__setattr__(self, name, value)
 
     @property

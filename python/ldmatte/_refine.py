@@ -37,6 +37,7 @@ def refine(
     min_subject_fraction: float | None = DEFAULTS["min_subject_fraction"],
     return_report: bool = False,
     *,
+    hysteresis: bool = DEFAULTS["hysteresis"],
     backend: str = "auto",
 ):
     """Refine a transparent image: repair the alpha, then re-pad the colour.
@@ -51,7 +52,7 @@ def refine(
     ----------
     rgba : (H, W, 4) or (B, H, W, 4) uint8 array
         numpy, torch or CuPy; C-contiguous.
-    fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction
+    fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction, hysteresis
         As in :func:`refine_alpha`.
     return_report : bool
         Also return the :class:`RefineReport` (list for a batch).
@@ -74,7 +75,7 @@ def refine(
     (255, [200, 50, 50])
     """
     info = describe(rgba, "rgba", (np.uint8,), channels=4)
-    params = RefineParams(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction)
+    params = RefineParams(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction, hysteresis)
     where = _backend.select_backend(info, backend)
     out, stats = _refine_on_device(info, params) if where == "cuda" else _refine_on_cpu(info, params)
     out, stats = info.to_caller(out), info.unbatch(stats)

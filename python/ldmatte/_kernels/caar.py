@@ -10,6 +10,11 @@ Pass 2 writes every output pixel once (FG/BG snapped or copied, U runs by
 class), counts the statistics on the way, and extracts the runs of the
 support ``{out > bg_tol}``, labelling them with the same union-find for the
 subject rule. Only runs of removed islands are visited again.
+
+Hysteresis (optional, with snapping) then grows from the kept band runs into
+the faint pixels (``1 <= alpha <= bg_tol``) around them, through faint pixels
+only, and gives those their input value back: its cost is the band's outline
+plus the pixels it keeps, never another pass over the image.
 """
 from __future__ import annotations
 
@@ -206,6 +211,64 @@ def _subject_rule(img, out, lo, hi, msf, sruns, sparent, srow, ns, acc):
     return islands, pixels
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _keep_faint(img, out, r, c, lo, stack, n, acc):
+    """Give the faint pixel (r, c) its input value back if it is faint and still 0; push it. Returns (stack, n)."""
+    v = img[r, c]
+    if 1 <= v <= lo and out[r, c] == 0:
+        out[r, c] = v
+        acc[ACC_LOWERED] -= 1  # pass 2 counted it as lowered (snapped to 0)
+        acc[ACC_TRANSITION_AFTER] += 1
+        stack = grow(stack, n + 1)
+        stack[n] = np.int64(r) * img.shape[1] + c
+        n += 1
+    return stack, n
+
+
+@njit(cache=True, nogil=True)
+def _hysteresis(img, out, runs, cls, row_ptr, ext, lo, acc):
+    """Keep the faint pixels connected through faint pixels to a kept band run (after the subject rule).
+
+    Seeds: the faint neighbours of every band run that survived (its first
+    pixel still equals the input: a removed island is 0 there, U values are
+    above ``lo``). Then a depth-first fill over faint pixels. A pixel is
+    restored once (its output stops being 0), so the stack holds each at most once.
+    """
+    height, width = img.shape
+    stack = np.empty(256, np.int64)
+    n = 0
+    for r in range(height):
+        for i in range(row_ptr[r], row_ptr[r + 1]):
+            s = runs[2 * i]
+            e = runs[2 * i + 1]
+            if cls[i] != BAND or out[r, s] != img[r, s]:
+                continue
+            if s > 0:
+                stack, n = _keep_faint(img, out, r, s - 1, lo, stack, n, acc)
+            if e < width:
+                stack, n = _keep_faint(img, out, r, e, lo, stack, n, acc)
+            c0 = max(s - ext, 0)
+            c1 = min(e + ext, width)
+            for rr in (r - 1, r + 1):
+                if 0 <= rr < height:
+                    for c in range(c0, c1):
+                        stack, n = _keep_faint(img, out, rr, c, lo, stack, n, acc)
+    while n > 0:
+        n -= 1
+        p = stack[n]
+        r = p // width
+        c = p - r * width
+        for dr in range(-1, 2):
+            rr = r + dr
+            if rr < 0 or rr >= height:
+                continue
+            for dc in range(-1, 2):
+                cc = c + dc
+                if cc < 0 or cc >= width or (dr == 0 and dc == 0) or (ext == 0 and dr != 0 and dc != 0):
+                    continue
+                stack, n = _keep_faint(img, out, rr, cc, lo, stack, n, acc)
+
+
 class CaarSettings(NamedTuple):
     """:class:`ldmatte.RefineParams` as the kernel takes it (a Numba named tuple of scalars)."""
 
@@ -216,6 +279,7 @@ class CaarSettings(NamedTuple):
     fill_interior: bool
     subject_rule: bool
     subject_fraction: float  # only read when subject_rule
+    hysteresis: bool  # keep faint pixels connected to the kept band (only with snap)
 
 
 def caar_settings(params) -> CaarSettings:
@@ -228,6 +292,7 @@ def caar_settings(params) -> CaarSettings:
         params.fill_interior,
         params.subject_rule,
         params.min_subject_fraction if params.subject_rule else 0.0,
+        params.hysteresis,
     )
 
 
@@ -249,6 +314,8 @@ def refine_image(img, out, stats, settings):
     islands = pixels = 0
     if subject:
         islands, pixels = _subject_rule(img, out, lo, hi, settings.subject_fraction, sruns, sparent, srow, ns, acc)
+    if settings.hysteresis and snap and lo >= 1:
+        _hysteresis(img, out, runs, cls, row_ptr, ext, lo, acc)
     stats[PIXELS_RAISED] = acc[ACC_RAISED]
     stats[PIXELS_LOWERED] = acc[ACC_LOWERED]
     stats[BAND_COMPONENTS] = counts[BAND]

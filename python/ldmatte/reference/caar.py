@@ -21,7 +21,7 @@ def _touching_labels(lab: np.ndarray, n: int, region: np.ndarray, st: np.ndarray
     return hit
 
 
-def _refine_one(a, fg_tol, bg_tol, st, snap, fill_interior, min_subject_fraction, stats):
+def _refine_one(a, fg_tol, bg_tol, st, snap, fill_interior, min_subject_fraction, hysteresis, stats):
     fg = a >= 255 - fg_tol
     bg = a <= bg_tol
     u = ~fg & ~bg
@@ -56,6 +56,16 @@ def _refine_one(a, fg_tol, bg_tol, st, snap, fill_interior, min_subject_fraction
             out[drop] = 0
     kept_class = band | isolated | (interior if not fill_interior else False)
     kept_u = u & kept_class[lab] & ~drop
+    if hysteresis and snap:
+        # Faint pixels (1..bg_tol) whose faint component touches a band pixel that survived
+        # the subject rule keep their value (hair tips); other faint pixels stay snapped to 0.
+        faint = bg & (a > 0)
+        flab, fn = ndimage.label(faint, structure=st)
+        kept_band = u & band[lab] & ~drop
+        keep = _touching_labels(flab, fn, kept_band, st)
+        keep[0] = False
+        restored = keep[flab]
+        out[restored] = a[restored]
     stats[:] = (
         np.count_nonzero(out > a),
         np.count_nonzero(out < a),
@@ -81,13 +91,16 @@ def refine_alpha_reference(
     snap: bool = True,
     fill_interior: bool = True,
     min_subject_fraction: float | None = 0.05,
+    hysteresis: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Refine an (H, W) or (B, H, W) uint8 alpha; return (refined, stats).
 
     ``stats`` is int64 of shape (len(STAT_FIELDS),) or (B, len(STAT_FIELDS)).
     ``fill_interior=False`` keeps translucent regions enclosed by the opaque core
     (glass, veils) instead of raising them to 255. ``min_subject_fraction=None``
-    turns the subject rule off.
+    turns the subject rule off. ``hysteresis=True`` (with ``snap``) keeps the
+    faint pixels (1..bg_tol) whose 4/8-connected faint component touches a kept
+    band pixel (after the subject rule).
     """
     alpha = np.asarray(alpha)
     if alpha.dtype != np.uint8:
@@ -98,5 +111,5 @@ def refine_alpha_reference(
     out = np.empty_like(stack)
     stats = np.zeros((stack.shape[0], len(STAT_FIELDS)), dtype=np.int64)
     for i, a in enumerate(stack):
-        out[i] = _refine_one(a, fg_tol, bg_tol, st, snap, fill_interior, min_subject_fraction, stats[i])
+        out[i] = _refine_one(a, fg_tol, bg_tol, st, snap, fill_interior, min_subject_fraction, hysteresis, stats[i])
     return (out, stats) if batched else (out[0], stats[0])
