@@ -66,7 +66,7 @@ def _panel(clip, frames, path, picks):
     import cv2
 
     from ldmatte.io import write_png_atomic
-    from ldmatte.panels import caption, composite
+    from ldmatte.panels import caption, composite, fit_width
 
     rows = []
     for i in picks:
@@ -78,7 +78,7 @@ def _panel(clip, frames, path, picks):
         cells = [fr.frame, cv2.cvtColor(tri, cv2.COLOR_GRAY2RGB), cv2.cvtColor(fr.alpha, cv2.COLOR_GRAY2RGB),
                  composite(rgba), err_map]
         rows.append(np.concatenate(cells, axis=1))
-    sheet = np.concatenate(rows, axis=0)
+    sheet = fit_width(np.concatenate(rows, axis=0), min(1200, 5 * clip.frames.shape[2]))
     sheet = caption(sheet, f"frames {', '.join(map(str, picks))}: source | trimap from the propagated mask | "
                            "alpha (closed-form, stabilised) | on a checkerboard | |error| x4 (dark = error)")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

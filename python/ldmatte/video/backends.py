@@ -8,6 +8,8 @@ checkpoint folder (:func:`ldmatte.matting.load_predictor`).
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 
 import numpy as np
@@ -59,7 +61,8 @@ class ClosedFormMatting:
             return out
         crop_i = image[y0:y1, x0:x1].astype(np.float64) / 255
         unit_t = np.where(known, crop_t / 255.0, 0.5)
-        alpha = self._cf(crop_i, unit_t)
+        with contextlib.redirect_stdout(io.StringIO()):  # pymatting prints preconditioner notes to stdout
+            alpha = self._cf(crop_i, unit_t)
         a8 = np.clip(np.round(alpha * 255), 0, 255).astype(np.uint8)
         out[y0:y1, x0:x1] = np.where(crop_t == 255, 255, np.where(crop_t == 0, 0, a8))
         return out
