@@ -245,3 +245,19 @@ def test_info_ray_and_dry_run_show_the_cluster(cluster, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "plan: 2 Ray worker(s) x (1 CPUs, 0 GPUs), batches of 4 ids" in text and "9 to do" in text
     assert not out.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script, args, expect", [
+    ("bench_ray.py", ["-n", 4, "--size", SIZE, "--repeat", 1, "--no-warmup", "--generation-seconds", 2.0],
+     "GPU-hours"),
+    ("ray_kill_resume.py", ["-n", 24, "--size", SIZE, "--kills", 1], "checks: all passed"),
+])  # fmt: skip
+def test_bench_scripts_smallest_settings(cluster, tmp_path, script, args, expect):
+    from conftest import ROOT
+
+    argv = [sys.executable, str(ROOT / "bench" / script), *map(str, args), "--ray-address", cluster,
+            "--json", str(tmp_path / "r.json")]  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, f"{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    assert expect in out.stdout and json.loads((tmp_path / "r.json").read_text())

@@ -105,7 +105,7 @@ class RayBuildSummary(BuildSummary):
     """What a build on Ray did: a :class:`BuildSummary` plus what each worker did and why it stopped early."""
 
     workers: list = dataclasses.field(default_factory=list)  # per worker: name, node, gpus, samples, busy_seconds, deaths
-    interrupted: str | None = None  # the signal that stopped the run before the end
+    startup_seconds: float = 0.0  # until the first batch came back: actors started, source loaded, first batch done
 
 
 # --- the cluster -------------------------------------------------------------------------------------------------
@@ -696,6 +696,7 @@ def _run_build(executor: RayExecutor, source, entries: dict, root: str, shard, q
 
     with _progress(len(todo), f"build {source.name} on ray", progress) as bar:
         for out in executor.map(work, batches, stop=_EitherStop(stop, halt), total=len(batches)):
+            summary.startup_seconds = summary.startup_seconds or time.perf_counter() - start
             if out.error is None:
                 results = out.value
             else:
