@@ -202,7 +202,7 @@ def _report_workers(summary) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..batch import check_count
     from ..dataset import build, parse_shard
-    from ..files import stop_on_signals
+    from ..files import OutputFault, stop_on_signals
     from .qc_cmd import config_from_args
 
     args.output = args.output or args.output_before_source
@@ -226,6 +226,9 @@ def run(args: argparse.Namespace) -> int:
             summary = build(source, args.output, shard=shard, qc=qc, limit=args.limit, workers=args.workers,
                             progress=not args.no_progress, durable=not args.no_fsync, stop=stop,
                             executor=executor)  # fmt: skip
+    except OutputFault as exc:  # the dataset folder cannot be made or marked: a fault, not a usage mistake
+        print(f"ldmatte build: {exc}", file=sys.stderr)
+        return 1
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"ldmatte build: {exc}", file=sys.stderr)
         return 2

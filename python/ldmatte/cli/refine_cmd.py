@@ -23,12 +23,6 @@ def add_refine_options(p) -> None:
     g.add_argument("--no-snap", action="store_true", help="keep the values of the core and background")
     g.add_argument("--keep-translucent-interior", action="store_true",
                    help="do not fill translucent regions enclosed by the core (glass, veils)")  # fmt: skip
-    hy = g.add_mutually_exclusive_group()
-    hy.add_argument("--hysteresis", dest="hysteresis", action="store_true", default=DEFAULTS["hysteresis"],
-                    help="keep faint pixels (1..bg_tol) connected to the kept border band, e.g. hair tips"
-                    + (" (default)" if DEFAULTS["hysteresis"] else ""))  # fmt: skip
-    hy.add_argument("--no-hysteresis", dest="hysteresis", action="store_false",
-                    help="snap every faint pixel to 0" + ("" if DEFAULTS["hysteresis"] else " (default)"))
     sub = g.add_mutually_exclusive_group()
     sub.add_argument("--min-subject-fraction", type=float, default=DEFAULTS["min_subject_fraction"],
                      help="keep parts at least this fraction of the largest (default %(default)s)")  # fmt: skip
@@ -38,8 +32,7 @@ def add_refine_options(p) -> None:
 def refine_kwargs(args) -> dict:
     return dict(fg_tol=args.fg_tol, bg_tol=args.bg_tol, connectivity=args.connectivity, snap=not args.no_snap,
                 fill_interior=not args.keep_translucent_interior,
-                min_subject_fraction=None if args.no_subject_rule else args.min_subject_fraction,
-                hysteresis=args.hysteresis)  # fmt: skip
+                min_subject_fraction=None if args.no_subject_rule else args.min_subject_fraction)  # fmt: skip
 
 
 def add_run_options(p) -> None:
@@ -90,7 +83,7 @@ def check_options(args, settings: dict) -> None:
 def run(args) -> int:
     from ..batch import FileRefiner, plan_refine, refine_files
     from ..batch.refine_files import KIND, choose_device, finish
-    from ..files import OutputFolder, UsageError, stop_on_signals
+    from ..files import OutputFault, OutputFolder, UsageError, fault_message, stop_on_signals
 
     settings = refine_kwargs(args)
     try:
@@ -101,9 +94,15 @@ def run(args) -> int:
         if not jobs and not failures:
             raise UsageError("no PNG files found in the inputs" + ("" if args.recursive else " (try --recursive)"))
         OutputFolder.claim(args.output, KIND, overwrite=args.overwrite)
-    except (UsageError, ValueError, OSError) as exc:
+    except OutputFault as exc:  # the output folder cannot be made or marked: a fault, not a usage mistake
+        print(f"ldmatte refine: {exc}", file=sys.stderr)
+        return 1
+    except (UsageError, ValueError) as exc:
         print(f"ldmatte refine: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"ldmatte refine: {fault_message(exc)}", file=sys.stderr)
+        return 1
     refiner = FileRefiner(args.output, settings, device, args.max_pixels, args.thumb_width)
     with stop_on_signals() as stop:
         done = refine_files(jobs, refiner, overwrite=args.overwrite, workers=args.jobs, stop=stop,
