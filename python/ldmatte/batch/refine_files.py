@@ -267,32 +267,15 @@ def check_settings(settings: dict) -> None:
 def choose_device(requested: str) -> str:
     """"cpu" or "cuda" for a --device choice ("cpu", "cuda", "auto"); UsageError when cuda cannot run.
 
-    Decided by ``ldmatte._backend.resolve_device`` where the installed version has it.
+    Decided by :func:`ldmatte._backend.resolve_device`, the one place that does.
     """
-    from .. import _backend
+    from .._backend import BackendUnavailableError, resolve_device
     from ..files import UsageError
 
-    resolve = getattr(_backend, "resolve_device", None)
-    if resolve is not None:
-        try:
-            return resolve(requested)
-        except (RuntimeError, ImportError) as exc:
-            raise UsageError(f"--device {requested}: {exc}; use --device cpu") from None
-    if requested == "cpu":
-        return "cpu"
-    why = None
     try:
-        import torch
-
-        if not torch.cuda.is_available():
-            why = "torch sees no CUDA GPU"
-    except ImportError:
-        why = "torch is not installed"
-    if why is None and not _backend.cuda_usable():
-        why = "ldmatte was built without its CUDA kernels (reinstall with a CUDA compiler and LDMATTE_CUDA=ON)"
-    if why and requested == "cuda":
-        raise UsageError(f"--device cuda: {why}; use --device cpu")
-    return "cpu" if why else "cuda"
+        return resolve_device(requested)
+    except (BackendUnavailableError, ValueError) as exc:
+        raise UsageError(f"--device {requested}: {exc}; use --device cpu") from None
 
 
 def finish(outdir, run: RefineRun, settings: dict, title: str = "ldmatte refine", extra_lines=()):
