@@ -61,8 +61,12 @@ def test_init_loads_weights_and_refuses_others(tiny, tmp_path):
     other = build_model("vitmatte-tiny", init=folder, seed=123)
     key = "backbone.embeddings.projection.weight"
     assert torch.equal(other.state_dict()[key], model.state_dict()[key])
+    narrow = json.loads((folder / "config.json").read_text())
+    narrow["hidden_size"] = narrow["backbone_config"]["hidden_size"] = 32  # another architecture
+    (tmp_path / "narrow").mkdir()
+    (tmp_path / "narrow" / "config.json").write_text(json.dumps(narrow))
     with pytest.raises(ValueError, match="do not fit"):
-        build_model("vitmatte-small", init=folder)
+        build_model(str(tmp_path / "narrow"), init=folder)
     (tmp_path / "config.json").write_text((folder / "config.json").read_text())
     (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")
     with pytest.raises(ValueError, match="safetensors"):

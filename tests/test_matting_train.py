@@ -69,10 +69,10 @@ def test_losses():
     pred = torch.full_like(gt, 0.5, requires_grad=True)
     terms = matting_loss(pred, gt, unknown)
     terms["loss"].backward()
-    assert float(terms["l1"]) > 0 and float(terms["laplacian"]) > 0 and pred.grad.abs().sum() > 0
+    assert terms["l1"].item() > 0 and terms["laplacian"].item() > 0 and pred.grad.abs().sum() > 0
     outside = pred.detach().clone()
     outside[unknown == 0] = 0.0  # errors outside the unknown region do not count
-    assert float(matting_loss(outside, gt, unknown)["l1"]) == pytest.approx(float(terms["l1"]))
+    assert matting_loss(outside, gt, unknown)["l1"].item() == pytest.approx(terms["l1"].item())
 
 
 def test_run_folder(run):

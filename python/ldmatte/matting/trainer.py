@@ -140,15 +140,15 @@ def plot_curve(run, path=None) -> str:
         for key in ("l1", "laplacian", "gradient"):
             axes[0].plot(steps, [r.get(key, np.nan) for r in train], lw=0.8, alpha=0.7, label=key)
         axes[0].set_yscale("log")
+        axes[0].legend(fontsize=8)
     axes[0].set(xlabel="step", ylabel="training loss", title="loss (unknown region)")
-    axes[0].legend(fontsize=8)
     if val:
         steps = [r["step"] for r in val]
         axes[1].plot(steps, [r["val"]["sad"] for r in val], "o-", label="model")
         axes[1].plot(steps, [r["baseline"]["sad"] for r in val], "--", color="grey", label="trimap only (0.5)")
         axes[1].set_ylim(bottom=0)
+        axes[1].legend(fontsize=8)
     axes[1].set(xlabel="step", ylabel="SAD / image (unknown region)", title="held-out samples")
-    axes[1].legend(fontsize=8)
     fig.tight_layout()
     import io
 
