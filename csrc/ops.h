@@ -52,6 +52,26 @@ void cuda_component_stats(std::uintptr_t labels, std::uintptr_t offsets, std::in
 
 // Give the memory the ops keep reserved between calls back to the driver.
 void cuda_release_workspace();
+
+// A uint8 device array of up to four axes: pointer and element strides (unused axes 0).
+struct StridedU8 {
+  std::uintptr_t ptr = 0;
+  std::int64_t stride[4] = {0, 0, 0, 0};
+};
+
+// out (B, H, W, 4) = (alpha > 0 or fill.ptr == 0 ? src.rgb : fill.rgb, alpha) for src
+// (B, H, W, >= 3), alpha (B, H, W) and fill (B, H, W, 3), any strides (out may alias src).
+// One pass; the fused replacement of where + cat in the GPU refine (compose.cu).
+void cuda_compose_rgba(const StridedU8& src, const StridedU8& alpha, const StridedU8& fill, const StridedU8& out,
+                       std::int64_t batch, std::int64_t height, std::int64_t width, std::uintptr_t stream);
+
+// The architectures compiled in, comma-separated: machine code ("75,80,86,89,90"), PTX
+// ("90"), and the CMAKE_CUDA_ARCHITECTURES setting they came from (arch_info.cu).
+const char* cuda_built_sass();
+const char* cuda_built_ptx();
+const char* cuda_archs_setting();
+// Compute capability of a device as 10 * major + minor (e.g. 86); throws on failure.
+int cuda_device_capability(int device);
 #endif
 
 }  // namespace ldmatte

@@ -2,6 +2,10 @@
 // or CuPy, see python/ldmatte/_cuda.py); the GIL is released while the ops enqueue
 // their kernels. std::invalid_argument becomes ValueError, std::runtime_error RuntimeError.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
 
 #include "ops.h"
 
@@ -30,6 +34,39 @@ void register_cuda_ops(py::module_& m) {
         py::arg("height"), py::arg("width"), py::arg("stream"),
         "Area, bbox and frame contact of the components of labels (int32 (B, H, W)); rows offsets[b] + k - 1.\n"
         "Enqueued on `stream`; bad (int32 (1,)) becomes nonzero for labels outside 0..N.");
+  m.def(
+      "cuda_compose_rgba",
+      [](std::uintptr_t src, const std::vector<std::int64_t>& src_strides, std::uintptr_t alpha,
+         const std::vector<std::int64_t>& alpha_strides, std::uintptr_t fill,
+         const std::vector<std::int64_t>& fill_strides, std::uintptr_t out,
+         const std::vector<std::int64_t>& out_strides, std::int64_t batch, std::int64_t height, std::int64_t width,
+         std::uintptr_t stream) {
+        auto view = [](std::uintptr_t ptr, const std::vector<std::int64_t>& strides, size_t axes, const char* name) {
+          if (strides.size() != axes) {
+            throw std::invalid_argument(std::string("ldmatte: ") + name + " needs " + std::to_string(axes) +
+                                        " strides");
+          }
+          StridedU8 v;
+          v.ptr = ptr;
+          for (size_t i = 0; i < axes; ++i) v.stride[i] = strides[i];
+          return v;
+        };
+        const StridedU8 s = view(src, src_strides, 4, "src"), a = view(alpha, alpha_strides, 3, "alpha"),
+                        f = fill ? view(fill, fill_strides, 4, "fill") : StridedU8{},
+                        o = view(out, out_strides, 4, "out");
+        py::gil_scoped_release nogil;
+        cuda_compose_rgba(s, a, f, o, batch, height, width, stream);
+      },
+      py::arg("src"), py::arg("src_strides"), py::arg("alpha"), py::arg("alpha_strides"), py::arg("fill"),
+      py::arg("fill_strides"), py::arg("out"), py::arg("out_strides"), py::arg("batch"), py::arg("height"),
+      py::arg("width"), py::arg("stream"),
+      "out (B, H, W, 4) uint8 = (alpha > 0 or fill == 0 ? src rgb : fill rgb, alpha); pointers with element\n"
+      "strides (4 for src, fill, out; 3 for alpha), enqueued on `stream`. out may alias src.");
+  m.def("cuda_built_archs", []() {
+    return py::make_tuple(cuda_built_sass(), cuda_built_ptx(), cuda_archs_setting());
+  }, "(machine-code archs, PTX archs, CMAKE_CUDA_ARCHITECTURES setting) compiled in, comma-separated strings.");
+  m.def("cuda_device_capability", &cuda_device_capability, py::arg("device"),
+        "Compute capability of a CUDA device as 10 * major + minor (86 for sm_86).");
   m.def("cuda_release_workspace", &cuda_release_workspace, release(),
         "Return the temporary memory the CUDA ops keep reserved between calls to the driver\n"
         "(synchronise the streams that used it first).");

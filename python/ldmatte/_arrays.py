@@ -259,7 +259,13 @@ class DeviceAdapter:
 
 
 def device_adapter(x) -> DeviceAdapter:
-    """The adapter of a device array, or of the stack an :class:`ArrayInfo` describes."""
-    if isinstance(x, ArrayInfo):
-        return DeviceAdapter(x.stack, x.kind)
-    return DeviceAdapter(x)
+    """The adapter of a device array, or of the stack an :class:`ArrayInfo` describes.
+
+    Every CUDA call passes here first: a GPU this build has no code for is refused with
+    a clear message (:func:`ldmatte._cuda_arch.check_device`, cached per device).
+    """
+    from ._cuda_arch import check_device
+
+    ad = DeviceAdapter(x.stack, x.kind) if isinstance(x, ArrayInfo) else DeviceAdapter(x)
+    check_device(ad.device_index)
+    return ad

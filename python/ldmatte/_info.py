@@ -22,11 +22,20 @@ def info_dict() -> dict:
         "cpu_threads": numba.config.NUMBA_NUM_THREADS,
         "cpu_cores": os.cpu_count(),
         "cuda_built": _backend.cuda_built(),
+        "cuda_archs": None,
         "cuda_devices": _backend.cuda_device_count(),
         "gpu": None,
     }
+    from ._cuda_arch import built_archs, covers
+
+    archs = built_archs() if facts["cuda_built"] else None
+    if archs is not None:  # machine code and PTX compiled in, e.g. "sm_75, ..., sm_90 + PTX compute_90"
+        facts["cuda_archs"] = str(archs)
     if facts["cuda_devices"]:
         facts["gpu"] = mod.cuda_device_name()
+        if archs is not None:
+            cc = int(mod.cuda_device_capability(0))
+            facts["gpu_runs"] = covers(archs, (cc // 10, cc % 10)) or "NOT COVERED by this build (rebuild for it)"
     facts["cuda_usable"] = bool(facts["cuda_built"] and facts["cuda_devices"])
     return facts
 

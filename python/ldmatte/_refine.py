@@ -97,6 +97,14 @@ def _refine_on_device(info: ArrayInfo, params: RefineParams):
     alpha_in = stack[..., 3]
     alpha_in = alpha_in.contiguous() if info.kind == "torch" else alpha_in.copy()
     alpha, stats = refine_alpha_described(info.with_stack(alpha_in), params, "cuda")
-    with_alpha = _compose(info.kind, stack, alpha, stack[..., :3])  # straight colour + refined alpha
+    from ._cuda_compose import compose_rgba_cuda, fused_compose_available
+
+    if not fused_compose_available():  # an extension without the fused kernel: torch / CuPy where + cat
+        with_alpha = _compose(info.kind, stack, alpha, stack[..., :3])  # straight colour + refined alpha
+        padded = pad_rgb_described(info.with_stack(with_alpha), np.dtype(np.uint8), "cuda")
+        return _compose(info.kind, stack, alpha, padded), stats
+    # One pass each (csrc/cuda/compose.cu): straight colour + refined alpha, then the padded colour
+    # written in place where alpha is 0. The where + cat path above stays its reference in the tests.
+    with_alpha = compose_rgba_cuda(stack, alpha)
     padded = pad_rgb_described(info.with_stack(with_alpha), np.dtype(np.uint8), "cuda")
-    return _compose(info.kind, stack, alpha, padded), stats
+    return compose_rgba_cuda(with_alpha, alpha, padded, out=with_alpha), stats
