@@ -13,6 +13,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 
+@pytest.mark.slow
 def test_capacity_tiny(tmp_path):
     out = tmp_path / "cap"
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "capacity.py"), "--n", "4", "--size", "96",
