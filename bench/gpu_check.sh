@@ -7,7 +7,8 @@
 #   5. bench/gpu_check.py: CUDA vs CPU path on random, adversarial and real inputs, timings
 #   6. the transparent decoder benchmark (batched TTA vs sequential), when diffusers is importable
 #      (GPU_CHECK_WHEELS=DIR first installs the wheels in DIR, for machines without network)
-#   7. the remaining (CPU) tests, if time is left
+#   7. the whole generation path at full size (bench/bench_generate.py), when diffusers is importable
+#   8. the remaining (CPU) tests, if time is left
 # Every step runs even when an earlier one failed (except a failed build); the exit
 # status is non-zero when any step failed. Everything is also written to OUT.
 #
@@ -60,10 +61,11 @@ python3 -c "import ldmatte; f = ldmatte.info(); assert f['cuda_usable'], 'CUDA p
   || { echo "INSTALLED, BUT THE CUDA PATH IS NOT USABLE"; exit 1; }
 record "build" 0
 
-step "pytest tests/test_gpu.py tests/test_label.py"
+step "pytest tests/test_gpu.py tests/test_gpu_compose.py tests/test_cuda_build.py tests/test_label.py"
 status=0
 # a hung kernel must not eat the whole run: every step below has a time limit
-timeout 300 python3 -m pytest -q -x -p no:cacheprovider tests/test_gpu.py tests/test_label.py 2>&1 \
+timeout 300 python3 -m pytest -q -x -p no:cacheprovider tests/test_gpu.py tests/test_gpu_compose.py \
+  tests/test_cuda_build.py tests/test_label.py 2>&1 \
   | tee "$OUT/pytest.log" | tail -n 40 || status=$?
 record "pytest gpu+label" "$status"
 
@@ -121,6 +123,19 @@ else
   timeout $((left < 150 ? left : 150)) python3 bench/bench_decoder.py --device cuda --dtype fp16 --size 1024 \
     --batch 4 --repeat 3 --json "$OUT/decoder.json" 2>&1 | tee "$OUT/decoder.log" | tail -n 25 || status=$?
   record "decoder bench" "$status"
+fi
+
+step "whole generation path: SDXL + VAE + batched TTA + refine + QC + write (fp16, 1024^2, random weights)"
+left=$((BUDGET - SECONDS))
+if ! python3 -c "import diffusers" > /dev/null 2>&1; then
+  echo "--- skipped: diffusers is not installed (GPU_CHECK_WHEELS=DIR installs wheels from DIR)"
+elif [ "$left" -lt 90 ]; then
+  echo "--- skipped: ${left}s left of the ${BUDGET}s budget"
+else
+  status=0
+  timeout $((left < 240 ? left : 240)) python3 bench/bench_generate.py --device cuda --batch 4 --batches 1 \
+    --steps 25 --json "$OUT/generate.json" 2>&1 | tee "$OUT/generate.log" | tail -n 25 || status=$?
+  record "generation bench" "$status"
 fi
 
 step "remaining tests"
