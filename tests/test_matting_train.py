@@ -152,3 +152,15 @@ def test_cli_train_predict_eval(dataset, tmp_path, capsys):
                  "--no-progress"]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "not empty" in err and "Traceback" not in err
+
+
+def test_unreadable_sample_is_skipped(dataset, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "broken"
+    shutil.copytree(dataset, copy)
+    victim = sorted((copy / "fg").glob("*.png"))[0]
+    victim.write_bytes(b"not a png")
+    r = train(_cfg(copy, tmp_path / "run", steps=4, batch=3, val=0.0), log=lambda m: None)
+    assert r.step == 4 and not r.interrupted
+    assert f"{victim.stem}: fg or alpha missing or unreadable" in capsys.readouterr().err

@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 import threading
 
 import cv2
@@ -174,6 +175,7 @@ class BackgroundPool:
         self._cache: dict[str, np.ndarray] = {}
         self._cache_size = int(cache)
         self._lock = threading.Lock()
+        self.skipped: list[str] = []
         if self.source == SYNTHETIC:
             self.files = []
             return
@@ -191,17 +193,27 @@ class BackgroundPool:
         """A background of ``height x width`` (a random file, resized to cover and randomly cropped)."""
         if self.synthetic:
             return synthetic_background(rng, height, width)
-        name = self.files[int(rng.integers(len(self.files)))]
-        with self._lock:
-            bg = self._cache.get(name)
-        if bg is None:
+        while True:
+            with self._lock:
+                if not self.files:
+                    raise ValueError(f"backgrounds: none of the images in {self.source} could be read")
+                name = self.files[int(rng.integers(len(self.files)))]
+                bg = self._cache.get(name)
+            if bg is not None:
+                break
             raw = cv2.imread(os.path.join(self.source, name), cv2.IMREAD_COLOR)
-            if raw is None:
-                raise ValueError(f"backgrounds: cannot read {os.path.join(self.source, name)}")
+            if raw is None:  # an unreadable file is dropped (said once), the others go on
+                with self._lock:
+                    if name in self.files:
+                        self.files.remove(name)
+                        self.skipped.append(name)
+                        print(f"backgrounds: skipping unreadable {os.path.join(self.source, name)}", file=sys.stderr)
+                continue
             bg = cv2.cvtColor(raw, cv2.COLOR_BGR2RGB)
             with self._lock:
                 if len(self._cache) < self._cache_size:
                     self._cache[name] = bg
+            break
         return fit_background(bg, height, width, rng)[0]
 
 

@@ -226,6 +226,7 @@ class _BatchMaker:
         self.seed, self.batch = seed, batch
         self._stop = threading.Event()
         self._next = start_step
+        self.bad: set = set()
         self._results: dict[int, object] = {}
         self._cond = threading.Condition()
         self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(workers)]
@@ -238,8 +239,20 @@ class _BatchMaker:
         images, trimaps, alphas = [], [], []
         for slot in range(self.batch):
             rng = seeded_rng(self.seed, "train", step, slot)
-            sample = self.samples[int(rng.integers(len(self.samples)))]
-            fg, alpha = self.reader.read(sample)
+            while True:
+                with self._cond:
+                    usable = [s for s in self.samples if s not in self.bad] if self.bad else self.samples
+                if not usable:
+                    raise ValueError("no training sample could be read")
+                sample = usable[int(rng.integers(len(usable)))]
+                try:
+                    fg, alpha = self.reader.read(sample)
+                    break
+                except ValueError as exc:  # one unreadable sample is left out (said once), training goes on
+                    with self._cond:
+                        if sample not in self.bad:
+                            self.bad.add(sample)
+                            print(f"ldmatte train: skipping {exc}", file=sys.stderr)
             im, tri, a = training_example(fg, alpha, self.backgrounds, rng, self.aug)
             images.append(im), trimaps.append(tri), alphas.append(a)
         return np.stack(images), np.stack(trimaps), np.stack(alphas)
@@ -288,7 +301,11 @@ def _validation_set(val_samples, reader, cfg: TrainConfig):
     lo, hi = AugmentConfig(crop=cfg.crop).kernel_range()
     out = []
     for sample in val_samples[: cfg.val_max]:
-        fg, alpha = reader.read(sample)
+        try:
+            fg, alpha = reader.read(sample)
+        except ValueError as exc:
+            print(f"ldmatte train: validation skips {exc}", file=sys.stderr)
+            continue
         out.append(fixed_example(fg, alpha, pool, seeded_rng(cfg.seed, "val", sample.key), cfg.crop, (lo + hi) // 2))
     return out
 
