@@ -261,3 +261,24 @@ def test_bench_scripts_smallest_settings(cluster, tmp_path, script, args, expect
     out = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, f"{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
     assert expect in out.stdout and json.loads((tmp_path / "r.json").read_text())
+
+
+@pytest.mark.slow
+def test_layerdiffusion_on_ray_matches_the_local_engine(cluster, tmp_path):
+    """The tiny random-weight SDXL: each worker loads the pipeline once; same ids, verdicts and pixels."""
+    pytest.importorskip("diffusers")
+    from ldmatte.generate.tiny_model import save_tiny_model
+
+    from ldmatte.prompts import make_prompts, write_jsonl
+
+    base, weights, config = save_tiny_model(tmp_path / "model")
+    prompts = tmp_path / "prompts.jsonl"
+    write_jsonl(make_prompts(4, seed=0), prompts)
+    argv = ["build", "layerdiffusion", "--prompts", str(prompts), "--base-model", str(base),
+            "--layerdiffuse-weights", str(weights), "--decoder-config", str(config), "--steps", "2",
+            "--height", "64", "--width", "64", "--device", "cpu", "--batch-size", "2", "--seed", "4",
+            "--no-progress"]  # fmt: skip
+    assert main(argv + ["-o", str(tmp_path / "local")]) == 0
+    assert main(argv + ["-o", str(tmp_path / "ray"), "--engine", "ray", "--ray-workers", "2"]) == 0
+    _consistent(tmp_path / "ray", [f"s0-{i:06d}" for i in range(4)])
+    _same_as(tmp_path / "ray", tmp_path / "local")
