@@ -30,8 +30,6 @@ import sys
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 
 # The published SDXL base 1.0 configurations (diffusers / transformers argument names).
 SDXL_UNET = dict(
@@ -115,11 +113,9 @@ def tiny_components(device, dtype, tmp) -> dict:
 
 
 def _tiny_module():
-    """The tiny random SDXL builders (the library's, or the tests' copy of older versions)."""
-    try:
-        from ldmatte.generate import tiny_model
-    except ImportError:
-        import _tiny_sdxl as tiny_model
+    """The tiny random SDXL builders (:mod:`ldmatte.generate.tiny_model`)."""
+    from ldmatte.generate import tiny_model
+
     return tiny_model
 
 

@@ -23,6 +23,14 @@ def data_dir():
     return DATA_DIR
 
 
+@pytest.fixture(scope="session")
+def real_rgba_samples(data_dir):
+    """``[(stem, RGBA)]`` of the real RGBA samples, read once (``ldmatte.reference.patterns.real_rgba``)."""
+    from ldmatte.reference.patterns import real_rgba
+
+    return real_rgba(data_dir)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

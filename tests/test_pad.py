@@ -20,7 +20,7 @@ import ldmatte
 from ldmatte._kernels.pad import area_tab, level_shapes, pad_rgb_batch, repad_rgba_batch
 from ldmatte.reference.pad import pad_rgb_reference
 
-from patterns import adversarial_masks, alpha_from_mask, blobs, chessboard, snake, spiral, load_rgba, real_rgba
+from patterns import adversarial_masks, alpha_from_mask, blobs, chessboard, snake, spiral, load_rgba
 
 FLOAT_TOL = 2e-6  # ~16 float32 ulps at 1.0
 
@@ -68,21 +68,21 @@ def test_golden_pair(data_dir):
     assert np.count_nonzero(diff) <= diff.size // 10_000, f"{np.count_nonzero(diff)} values differ (goal: 0)"
 
 
-def test_real_samples(data_dir):
+def test_real_samples(real_rgba_samples):
     names = []
-    for name, rgba in real_rgba(data_dir):
+    for name, rgba in real_rgba_samples:
         assert_close_to_reference(rgba, name)
         names.append(name)
     assert names, "no RGBA sample in the data folder"
 
 
-def test_real_samples_float_input(data_dir):
-    for name, rgba in list(real_rgba(data_dir))[:3]:
+def test_real_samples_float_input(real_rgba_samples):
+    for name, rgba in real_rgba_samples[:3]:
         assert_close_to_reference(rgba.astype(np.float32) / np.float32(255.0), name)
 
 
-def test_real_batch_equals_one_by_one(data_dir):
-    ims = [rgba for _, rgba in real_rgba(data_dir) if rgba.shape[:2] == (512, 512)][:3]
+def test_real_batch_equals_one_by_one(real_rgba_samples):
+    ims = [rgba for _, rgba in real_rgba_samples if rgba.shape[:2] == (512, 512)][:3]
     if len(ims) < 2:
         pytest.skip("needs two 512x512 samples")
     stack = np.stack(ims)
@@ -227,8 +227,8 @@ def test_repad_random(rng):
         assert np.array_equal(got[..., :3][alpha > 0], rgba[..., :3][alpha > 0])
 
 
-def test_repad_real_matches_pad_rgb(data_dir):
-    for name, rgba in list(real_rgba(data_dir))[:3]:
+def test_repad_real_matches_pad_rgb(real_rgba_samples):
+    for name, rgba in real_rgba_samples[:3]:
         alpha = ldmatte.refine_alpha(np.ascontiguousarray(rgba[..., 3]))
         got = repad_rgba_batch(rgba[None], alpha[None])[0]
         with_alpha = np.ascontiguousarray(np.concatenate([rgba[..., :3], alpha[..., None]], axis=-1))

@@ -70,10 +70,8 @@ REAL_REJECTED = {
 
 
 @pytest.fixture(scope="module")
-def real_verdicts(data_dir):
-    from patterns import real_rgba
-
-    return {name: _judge(rgba) for name, rgba in real_rgba(data_dir)}
+def real_verdicts(real_rgba_samples):
+    return {name: _judge(rgba) for name, rgba in real_rgba_samples}
 
 
 def test_real_samples_verdicts(real_verdicts):
