@@ -27,7 +27,8 @@ mean SAD); the test split is scored with SAD / MSE / Grad / Conn
 refined ones (``ldmatte.refine``) of the same portraits. "tint" is the mean
 green excess ``G - max(R, B)`` of the keyed foreground minus the ground truth's,
 over pixels with 0 < alpha < 255 in the ground truth, weighted by alpha (levels;
-the despill's job).
+the despill's job); "tint, unmixed" the same with the backing taken out of
+translucent pixels before the despill (``keying.key(..., unmix=True)``).
 
 Portraits whose clothes have a green excess are left out (no one wears green
 on a green screen); their seeds are listed with the table.
@@ -194,7 +195,9 @@ def measure(args) -> dict:
         rows.append((f"{LABELS[method]}, defaults", params_text(default), score(out[..., 3], test, out)))
         (p, _), _ = tune(method, tune_set)
         out = keying.key(test["shots"], method, p)
-        rows.append((f"{LABELS[method]}, tuned", params_text(p), score(out[..., 3], test, out)))
+        row = score(out[..., 3], test, out)
+        row["tint_unmixed"] = tint(keying.key(test["shots"], method, p, unmix=True), test)
+        rows.append((f"{LABELS[method]}, tuned", params_text(p), row))
         best[method] = p
         outputs[method] = out
     return dict(rows=rows, best=best, outputs=outputs, test=test, tune=tune_set, t_data=t_data,
@@ -209,10 +212,11 @@ def seeds_text(split) -> str:
 
 def render(res, args) -> str:
     fmt = lambda v, n=2: "—" if v is None else f"{v:.{n}f}"  # noqa: E731
-    lines = ["| route | parameters | SAD | MSE ×10³ | Grad | Conn | tint |", "|---|---|---|---|---|---|---|"]
+    lines = ["| route | parameters | SAD | MSE ×10³ | Grad | Conn | tint | tint, unmixed |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, ptxt, r in res["rows"]:
         lines.append(f"| {name} | {ptxt} | {fmt(r['sad'])} | {fmt(r['mse'] * 1e3)} | {fmt(r['grad'])} | "
-                     f"{fmt(r['conn'])} | {fmt(r['tint'], 1)} |")
+                     f"{fmt(r['conn'])} | {fmt(r['tint'], 1)} | {fmt(r.get('tint_unmixed'), 1)} |")
     by = {name: r for name, _, r in res["rows"]}
     plain = by[f"{LABELS['chromakey']}, defaults"]["sad"]
     best_default = min((n for n in by if n.endswith("defaults") and "Layer" not in n), key=lambda n: by[n]["sad"])

@@ -364,3 +364,40 @@ def test_cupy_in_cupy_out():
     out = keying.key(cupy.asarray(img), "chromakey")
     assert isinstance(out, cupy.ndarray)
     np.testing.assert_array_equal(cupy.asnumpy(out), keying.key(img, "chromakey"))
+
+
+# ---------------------------------------------------------------- unmix (the backing taken out of translucent pixels)
+
+
+def test_unmix_matches_reference_and_recovers_the_foreground():
+    rng = np.random.default_rng(5)
+    for name, img in IMAGES.items():
+        alpha = rng.integers(0, 256, img.shape[:2], dtype=np.uint8)
+        alpha.flat[:: 7] = 0
+        alpha.flat[3 :: 7] = 255
+        got = keying.unmix(img, alpha, key_color=SCREEN_GREEN)
+        _assert_close(got, ref.unmix_reference(img, alpha, SCREEN_GREEN), f"unmix {name}")
+        torch = pytest.importorskip("torch")
+        t = keying.unmix(torch.from_numpy(img), torch.from_numpy(alpha), key_color=SCREEN_GREEN)
+        np.testing.assert_array_equal(t.numpy(), got)
+    # A composite a F + (1 - a) K unmixes to F (within the rounding of the composite).
+    fg = rng.integers(0, 256, (16, 16, 3)).astype(np.float64)
+    a = rng.integers(64, 256, (16, 16)).astype(np.uint8)
+    comp = np.round(a[..., None] / 255 * fg + (1 - a[..., None] / 255) * np.array(SCREEN_GREEN)).astype(np.uint8)
+    back = keying.unmix(comp, a, key_color=SCREEN_GREEN).astype(int)
+    assert np.abs(back - fg).max() <= 2
+    with pytest.raises(ValueError, match="alpha must be"):
+        keying.unmix(comp, a[:8])
+
+
+def test_key_with_unmix_removes_the_backing_from_edges():
+    # Grey (no green excess, the key's blue dominates the mix): the colour-difference alpha is exact (128).
+    img = np.zeros((8, 24, 3), np.uint8)
+    img[:] = SCREEN_GREEN
+    img[:, 16:] = (128, 128, 128)
+    img[:, 12:16] = np.round((np.array((128, 128, 128)) + np.array(SCREEN_GREEN)) / 2)
+    plain = keying.key(img, "vlahos", key_color=SCREEN_GREEN)
+    clean = keying.key(img, "vlahos", key_color=SCREEN_GREEN, unmix=True)
+    assert np.array_equal(plain[..., 3], clean[..., 3])
+    assert np.abs(clean[4, 13, :3].astype(int) - (128, 128, 128)).max() <= 2
+    assert np.abs(plain[4, 13, :3].astype(int) - (128, 128, 128)).max() > 40

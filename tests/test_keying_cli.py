@@ -140,3 +140,9 @@ def test_key_device_choice(shots, tmp_path, capsys):
     else:
         assert rc == 2 and "--device cuda" in capsys.readouterr().err
     assert main(["key", str(shots / "a.png"), "-o", str(tmp_path / "o2"), "--device", "auto", "-q"]) == 0
+
+
+def test_key_unmix_option(shots, tmp_path):
+    out = tmp_path / "u"
+    assert main(["key", str(shots / "a.png"), "-o", str(out), "--method", "vlahos", "--unmix", "-q"]) == 0
+    assert json.loads((out / "a.json").read_text())["settings"]["unmix"] is True

@@ -39,6 +39,8 @@ def register(sub) -> None:
     g.add_argument("--clip-black", type=float, help="vlahos: raw alpha at or below becomes 0")
     g.add_argument("--clip-white", type=float, help="vlahos: raw alpha at or above becomes 255")
     d = p.add_argument_group("despill (FFmpeg style; obs uses its own spill reduction unless these are given)")
+    d.add_argument("--unmix", action="store_true", help="take the backing out of translucent pixels first "
+                   "(F = (I - (1 - a) K) / a), then despill")
     d.add_argument("--no-despill", action="store_true", help="keep the input colour")
     d.add_argument("--despill-mix", type=float, help="despill mix (default 0.5)")
     d.add_argument("--despill-expand", type=float, help="despill expand (default 0)")
@@ -72,7 +74,7 @@ def settings_from(args):
     if args.no_despill and dkw:
         raise ValueError("--no-despill and --despill-* options exclude each other")
     despill = None if args.no_despill else (DespillParams(**dkw) if dkw else "auto")
-    return KeySettings(args.method, params, args.key_color, despill)
+    return KeySettings(args.method, params, args.key_color, despill, unmix=args.unmix)
 
 
 def choose_device(requested: str) -> str:

@@ -5,6 +5,7 @@
 - :func:`obs_chromakey` — OBS chroma key: box-filtered Cb/Cr distance, similarity, smoothness, spill.
 - :func:`vlahos` — Vlahos colour difference: screen channel minus ``balance * max`` of the others.
 - :func:`despill` — FFmpeg ``despill``: green/blue, mix, expand, brightness.
+- :func:`unmix` — the foreground of translucent pixels, the backing taken out (``(I - (1 - a) K) / a``).
 - :func:`key` — any of them plus despill: RGB in, RGBA out.
 - :func:`estimate_key_color` — the backing colour from the image border.
 
@@ -28,9 +29,9 @@ from .ffmpeg_color import ColorkeyParams, colorkey
 from .key_color import estimate_key_color, parse_key_color
 from .keyer import METHODS, PARAMS, key
 from .obs_filter import ObsParams, obs_chromakey
-from .spill import DespillParams, despill
+from .spill import DespillParams, despill, unmix
 
 __all__ = [
     "METHODS", "PARAMS", "ChromakeyParams", "ColorkeyParams", "DespillParams", "ObsParams", "VlahosParams",
-    "chromakey", "colorkey", "despill", "estimate_key_color", "key", "obs_chromakey", "parse_key_color", "vlahos",
+    "chromakey", "colorkey", "despill", "estimate_key_color", "key", "obs_chromakey", "parse_key_color", "unmix", "vlahos",
 ]

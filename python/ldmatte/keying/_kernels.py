@@ -246,3 +246,31 @@ def despill_batch(stack, screens, mix, expand, brightness):
 
     run_batch(b, h * w, work)
     return out
+
+
+@njit(cache=True, nogil=True)
+def _unmix_image(img, alpha, out, kr, kg, kb):
+    h, w = alpha.shape
+    for y in range(h):
+        for x in range(w):
+            av = alpha[y, x]
+            if av == 0 or av == 255:
+                out[y, x, 0], out[y, x, 1], out[y, x, 2] = img[y, x, 0], img[y, x, 1], img[y, x, 2]
+                continue
+            a = av / 255.0
+            out[y, x, 0] = _to_u8((img[y, x, 0] - (1.0 - a) * kr) / a / 255.0)
+            out[y, x, 1] = _to_u8((img[y, x, 1] - (1.0 - a) * kg) / a / 255.0)
+            out[y, x, 2] = _to_u8((img[y, x, 2] - (1.0 - a) * kb) / a / 255.0)
+
+
+def unmix_batch(stack, alpha, keys):
+    """Foreground colour of a (B, H, W, 3) stack with (B, H, W) alpha over (B, 3) key colours."""
+    b, h, w = stack.shape[:3]
+    out = np.empty_like(stack)
+
+    def work(slot, lo, hi):
+        for i in range(lo, hi):
+            _unmix_image(stack[i], alpha[i], out[i], float(keys[i, 0]), float(keys[i, 1]), float(keys[i, 2]))
+
+    run_batch(b, h * w, work)
+    return out

@@ -137,3 +137,14 @@ def despill(stack, screens, mix, expand, brightness):
     out = torch.empty_like(stack)
     out.scatter_(3, idx, _to_u8(new))
     return out
+
+
+def unmix(stack, alpha, keys):
+    torch = _torch()
+    k = torch.as_tensor(keys.astype(np.float64), device=stack.device).reshape(-1, 1, 1, 3)
+    a = (alpha.to(torch.float64) / 255.0).unsqueeze(-1)
+    f = stack.to(torch.float64)
+    safe = torch.where((alpha > 0).unsqueeze(-1), a, torch.ones_like(a))
+    fg = _to_u8((f - (1.0 - a) * k) / safe / 255.0)
+    keep = ((alpha == 0) | (alpha == 255)).unsqueeze(-1)
+    return torch.where(keep, stack, fg)

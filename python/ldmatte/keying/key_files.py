@@ -56,6 +56,7 @@ class KeySettings:
     key_color: object = "auto"
     despill: object = "auto"  # "auto", None or DespillParams
     device: str = "cpu"
+    unmix: bool = False
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -71,7 +72,7 @@ class KeySettings:
     def to_dict(self) -> dict:
         dp = self.despill
         return dict(method=self.method, params=dataclasses.asdict(self.params), key_color=str(self.key_color),
-                    despill=dataclasses.asdict(dp) if isinstance(dp, DespillParams) else dp)
+                    despill=dataclasses.asdict(dp) if isinstance(dp, DespillParams) else dp, unmix=self.unmix)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +152,7 @@ class _Keyer:
 
     def _key(self, rgb):
         s = self.settings
-        kw = dict(key_color=s.key_color, despill_params=s.despill, return_key_color=True)
+        kw = dict(key_color=s.key_color, despill_params=s.despill, return_key_color=True, unmix=s.unmix)
         if s.device == "cpu":
             return key(rgb, s.method, s.params, **kw)
         import torch
@@ -258,7 +259,7 @@ def finish(outdir, run: KeyRun, settings: KeySettings):
         lines = [f"{len(run.records)} images: {run.keyed} keyed now, {run.skipped} already done, "
                  f"{len(run.failures)} failed ({run.seconds:.1f} s)",
                  f"method {p['method']}: " + ", ".join(f"{k}={v}" for k, v in p["params"].items()),
-                 f"key colour {p['key_color']}, despill {p['despill']}"]
+                 f"key colour {p['key_color']}, despill {p['despill']}, unmix {p['unmix']}"]
         if run.stopped:
             lines.append(run.stopped + "; a rerun finishes the rest")
         write_rows_sheet(os.path.join(outdir, SHEET), "ldmatte key", lines, [_sheet_row(r) for r in sorted(

@@ -10,7 +10,7 @@ from .ffmpeg_chroma import ChromakeyParams, chromakey
 from .ffmpeg_color import ColorkeyParams, colorkey
 from .key_color import key_colors_for
 from .obs_filter import ObsParams, obs_chromakey
-from .spill import DespillParams, despill
+from .spill import DespillParams, despill, unmix as unmix_foreground
 
 __all__ = ["METHODS", "PARAMS", "key"]
 
@@ -29,7 +29,7 @@ def _concat_rgba(rgb, alpha):
 
 
 def key(rgb, method: str = "chromakey", params=None, *, key_color="auto", despill_params="auto",
-        backend: str = "auto", return_key_color: bool = False):
+        backend: str = "auto", return_key_color: bool = False, unmix: bool = False):
     """Key an RGB image (or batch) over a green or blue backing: despilled colour plus alpha as RGBA.
 
     Parameters
@@ -41,11 +41,13 @@ def key(rgb, method: str = "chromakey", params=None, *, key_color="auto", despil
         "auto" estimates each image's backing once from its border; alpha and
         despill use the same colour.
     despill_params : "auto", DespillParams or None
-        "auto": OBS's own spill reduction for ``method="obs"``, FFmpeg-style
-        :func:`despill` with its defaults for the others. None keeps the colour.
+        "auto": OBS's own spill reduction for ``method="obs"`` (without ``unmix``),
+        FFmpeg-style :func:`despill` with its defaults otherwise. None keeps the colour.
     backend : {"auto", "cpu", "cuda"}
     return_key_color : bool
         Also return the key colour used ((r, g, b), or a list for a batch).
+    unmix : bool
+        Take the backing out of translucent pixels first (:func:`~ldmatte.keying.unmix`), then despill.
 
     Returns
     -------
@@ -71,16 +73,17 @@ def key(rgb, method: str = "chromakey", params=None, *, key_color="auto", despil
     keys = key_colors_for(rgb, key_color)
     per_image = keys if batched else keys[0]
     colours = [tuple(int(v) for v in k) for k in keys]
-    if method == "obs" and despill_params == "auto":
+    if method == "obs" and despill_params == "auto" and not unmix:
         alpha, colour = obs_chromakey(rgb, params, key_color=per_image, backend=backend, return_rgb=True)
     else:
         fn = {"chromakey": chromakey, "colorkey": colorkey, "obs": obs_chromakey, "vlahos": vlahos}[method]
         alpha = fn(rgb, params, key_color=per_image, backend=backend)
+        source = unmix_foreground(rgb, alpha, key_color=per_image, backend=backend) if unmix else rgb
         if despill_params is None:
-            colour = rgb
+            colour = source
         else:
             dp = DespillParams() if despill_params == "auto" else despill_params
-            colour = despill(rgb, dp, key_color=per_image, backend=backend)
+            colour = despill(source, dp, key_color=per_image, backend=backend)
     out = _concat_rgba(colour, alpha)
     if return_key_color:
         return out, (colours if batched else colours[0])

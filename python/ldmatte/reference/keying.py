@@ -168,3 +168,20 @@ def despill_reference(rgb, screen, mix, expand, brightness):
     out[..., m] = np.maximum(f[..., m] + brightness * spill, 0.0)
     out[..., o] = np.maximum(f[..., o] + brightness * spill, 0.0)
     return _to_u8_rounded(out)
+
+
+def unmix_reference(rgb, alpha, key):
+    """Foreground colour from ``I = a F + (1 - a) K`` where 0 < alpha < 255 (see ``ldmatte.keying.spill``).
+
+    Examples
+    --------
+    >>> unmix_reference(np.array([[[100, 178, 60]]], np.uint8), np.array([[128]], np.uint8), (0, 255, 0)).tolist()
+    [[[199, 102, 120]]]
+    """
+    img = np.asarray(rgb).astype(np.float64)
+    a = (np.asarray(alpha).astype(np.float64) / 255.0)[..., None]
+    k = np.asarray(key, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fg = _to_u8_rounded((img - (1.0 - a) * k) / a / 255.0)
+    between = ((alpha > 0) & (alpha < 255))[..., None]
+    return np.where(between, fg, np.asarray(rgb)).astype(np.uint8)
