@@ -79,8 +79,8 @@ def _panel(clip, frames, path, picks):
                  composite(rgba), err_map]
         rows.append(np.concatenate(cells, axis=1))
     sheet = fit_width(np.concatenate(rows, axis=0), min(1200, 5 * clip.frames.shape[2]))
-    sheet = caption(sheet, f"frames {', '.join(map(str, picks))}: source | trimap from the propagated mask | "
-                           "alpha (closed-form, stabilised) | on a checkerboard | |error| x4 (dark = error)")
+    sheet = caption(sheet, f"frames {', '.join(map(str, picks))}: source | trimap | alpha | composite | "
+                           "error x4 (dark)")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     write_png_atomic(path, sheet)
 

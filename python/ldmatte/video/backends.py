@@ -24,6 +24,9 @@ class ClosedFormMatting:
 
     Only the bounding box of the unknown region (plus a margin for the
     matting Laplacian's window) is solved; the rest keeps the trimap's values.
+    ``epsilon`` is the Laplacian's regulariser (pymatting's default). 1e-5 gave 2.5 %
+    lower SAD frame by frame on the synthetic video, but smoother edges that, fed back
+    into the propagated mask, let it drift (SAD +52 % over 48 frames).
 
     Examples
     --------
@@ -39,7 +42,10 @@ class ClosedFormMatting:
     batch_size = 1
     margin = 4
 
-    def __init__(self):
+    def __init__(self, epsilon: float = 1e-7):
+        if not epsilon > 0:
+            raise ValueError(f"epsilon must be > 0, got {epsilon!r}")
+        self.epsilon = float(epsilon)
         try:
             from pymatting import estimate_alpha_cf
         except ImportError:
@@ -62,7 +68,7 @@ class ClosedFormMatting:
         crop_i = image[y0:y1, x0:x1].astype(np.float64) / 255
         unit_t = np.where(known, crop_t / 255.0, 0.5)
         with contextlib.redirect_stdout(io.StringIO()):  # pymatting prints preconditioner notes to stdout
-            alpha = self._cf(crop_i, unit_t)
+            alpha = self._cf(crop_i, unit_t, laplacian_kwargs={"epsilon": self.epsilon})
         a8 = np.clip(np.round(alpha * 255), 0, 255).astype(np.uint8)
         out[y0:y1, x0:x1] = np.where(crop_t == 255, 255, np.where(crop_t == 0, 0, a8))
         return out

@@ -146,7 +146,7 @@ class VideoOutput:
             return None
         ain = src.streams.audio[0]
         encoders, copyable = _AUDIO[container]
-        if ain.codec_context.name in copyable:
+        if ain.codec_context.name in copyable and hasattr(self._out, "add_stream_from_template"):  # PyAV >= 14
             aout = self._out.add_stream_from_template(ain)
             self.audio_note = f"audio copied ({ain.codec_context.name})"
             return src, ain, aout, True

@@ -72,7 +72,7 @@ def _probe_av(av, path: str) -> VideoInfo:
                              count, bool(container.streams.audio), "pyav")  # fmt: skip
     except VideoReadError:
         raise
-    except (av.FFmpegError, ValueError, OSError) as exc:
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise VideoReadError(f"{path}: cannot open as a video ({exc})") from None
 
 
@@ -127,7 +127,7 @@ def _frames_av(av, path: str):
             stream.thread_type = "AUTO"
             for frame in container.decode(stream):
                 yield frame.to_ndarray(format="rgb24")
-    except (av.FFmpegError, OSError) as exc:
+    except (av.error.FFmpegError, OSError) as exc:
         raise VideoReadError(f"{path}: decoding failed ({exc})") from None
 
 
