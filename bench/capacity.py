@@ -124,7 +124,8 @@ def main(argv=None) -> int:
     with open(os.path.join(args.out, "capacity.md"), "w", encoding="utf-8") as f:
         f.write(table + "\n")
     with open(os.path.join(args.out, "capacity.json"), "w", encoding="utf-8") as f:
-        json.dump({"settings": vars(args), "benchmark": list(benchmark), "baseline": baseline, "rows": rows}, f, indent=1)
+        record = {"settings": vars(args), "benchmark": list(benchmark), "baseline": baseline, "rows": rows}
+        json.dump(record, f, indent=1)
     _plot(rows, baseline, os.path.join(args.out, "capacity.png"), title)
     return 0
 

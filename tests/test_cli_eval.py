@@ -154,10 +154,12 @@ def test_eval_benchmark_cli(tmp_path):
     base = _p3m(tmp_path)
     _write(tmp_path / "pred", "p1.png", np.full((8, 8), 128, np.uint8))
     out = tmp_path / "r.json"
-    assert main(["eval", str(tmp_path / "pred"), "--benchmark", "p3m-np", str(tmp_path / "P3M-10k"), "--json", str(out)]) == 0
+    root = str(tmp_path / "P3M-10k")
+    assert main(["eval", str(tmp_path / "pred"), "--benchmark", "p3m-np", root, "--json", str(out)]) == 0
     r = json.loads(out.read_text())
     gt = cv2.imread(str(base / "mask" / "p1.png"), cv2.IMREAD_GRAYSCALE)
-    assert r["region"] == "unknown" and r["images"][0]["sad"] == pytest.approx(metrics.sad(np.full((8, 8), 128, np.uint8), gt))
+    expected = metrics.sad(np.full((8, 8), 128, np.uint8), gt)
+    assert r["region"] == "unknown" and r["images"][0]["sad"] == pytest.approx(expected)
 
 
 def test_video_flag_without_module(tmp_path, monkeypatch, capsys):

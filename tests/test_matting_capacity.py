@@ -18,7 +18,8 @@ def test_capacity_tiny(tmp_path):
     out = tmp_path / "cap"
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "capacity.py"), "--n", "4", "--size", "96",
                            "--sizes", "2,4", "--steps", "2", "--batch", "2", "--crop", "64", "--heldout-n", "2",
-                           "--device", "cpu", "--out", str(out)], capture_output=True, text=True, timeout=600)  # fmt: skip
+                           "--device", "cpu", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads((out / "capacity.json").read_text())
     assert [r["samples"] for r in result["rows"]] == [2, 4]

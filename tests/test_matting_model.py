@@ -19,7 +19,8 @@ from ldmatte.matting.predictor import Predictor  # noqa: E402
 def test_import_ldmatte_does_not_import_torch():
     code = ("import sys, ldmatte, ldmatte.matting, ldmatte.matting.evaluate, ldmatte.matting.benchmarks, "
             "ldmatte.cli.eval_cmd, ldmatte.cli.train_cmd, ldmatte.cli.predict_cmd; "
-            "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; print(bad); sys.exit(bool(bad))")  # fmt: skip
+            "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; "
+            "print(bad); sys.exit(bool(bad))")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

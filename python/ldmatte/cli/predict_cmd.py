@@ -51,7 +51,8 @@ def run(args) -> int:
         jobs, problems = prediction_jobs(args.images, args.trimaps,
                                          tuple(args.benchmark) if args.benchmark else None)  # fmt: skip
         if not jobs:
-            raise UsageError("nothing to predict: no image with a trimap" + (f" ({problems[0][1]})" if problems else ""))
+            detail = f" ({problems[0][1]})" if problems else ""
+            raise UsageError(f"nothing to predict: no image with a trimap{detail}")
         predictor = load_predictor(args.model, args.device, batch_size=args.batch)
         OutputFolder.claim(args.output, "predict", overwrite=args.overwrite)
     except (UsageError, ValueError, OSError) as exc:

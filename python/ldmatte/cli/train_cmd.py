@@ -62,7 +62,8 @@ def run(args) -> int:
     cfg = TrainConfig(datasets=args.datasets, output=args.output, backgrounds=args.backgrounds, model=args.model,
                       init=args.init, steps=args.steps, minutes=args.minutes, batch=args.batch, crop=args.crop,
                       device=args.device, val=args.val, seed=args.seed, limit=args.limit, lr=args.lr,
-                      val_every=args.val_every, save_every=args.save_every, workers=args.workers, progress=not args.no_progress)  # fmt: skip
+                      val_every=args.val_every, save_every=args.save_every, workers=args.workers,
+                      progress=not args.no_progress)  # fmt: skip
     with stop_on_signals() as stop:
         try:
             result = train(cfg, stop=stop)

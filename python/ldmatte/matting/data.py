@@ -313,7 +313,8 @@ def fixed_example(fg, alpha, backgrounds: BackgroundPool, rng: np.random.Generat
     s = min(1.0, max_side / max(h, w))
     if s < 1.0:
         size = (max(1, int(round(w * s))), max(1, int(round(h * s))))
-        fg, alpha = cv2.resize(fg, size, interpolation=cv2.INTER_AREA), cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+        fg = cv2.resize(fg, size, interpolation=cv2.INTER_AREA)
+        alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
     bg = backgrounds.draw(rng, *alpha.shape)
     return composite(fg, alpha, bg), trimap(alpha, erode=kernel, dilate=kernel), alpha
 
@@ -332,7 +333,8 @@ def write_heldout_set(datasets, out, *, backgrounds="synthetic", seed: int = 0, 
     >>> import os, tempfile
     >>> from ldmatte.dataset import SyntheticSource, build
     >>> from ldmatte.matting.data import write_heldout_set
-    >>> ds = os.path.join(tempfile.mkdtemp(), "test"); _ = build(SyntheticSource(1, seed=7, size=96), ds, progress=False)
+    >>> ds = os.path.join(tempfile.mkdtemp(), "test")
+    >>> _ = build(SyntheticSource(1, seed=7, size=96), ds, progress=False)
     >>> write_heldout_set([ds], os.path.join(ds, "..", "heldout"), kernel=5)
     ['test_syn7-000000']
     """

@@ -389,10 +389,11 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
                                                        "samples": {"train": len(train_samples),
                                                                    "val": len(val_samples)}})  # fmt: skip
 
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "pos_embed" not in n and "rel_pos" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "pos_embed" not in n and "rel_pos" not in n)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.999))  # fmt: skip
+    # no weight decay on biases, norms and position embeddings (as ViTMatte's recipe)
+    decays = [(p, p.ndim > 1 and "pos_embed" not in n and "rel_pos" not in n) for n, p in model.named_parameters()]
+    optimizer = torch.optim.AdamW([{"params": [p for p, d in decays if d], "weight_decay": cfg.weight_decay},
+                                   {"params": [p for p, d in decays if not d], "weight_decay": 0.0}],
+                                  lr=cfg.lr, betas=(0.9, 0.999))  # fmt: skip
     if ckpt is not None and os.path.isfile(os.path.join(ckpt, "optimizer.safetensors")):
         from safetensors.torch import load_file
 
@@ -445,7 +446,8 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
         if not val_examples:
             return
         last_val, baseline = _evaluate(predict, val_examples)
-        log_file.write(dumps({"step": step, "seconds": round(seconds, 2), "val": last_val, "baseline": baseline}) + "\n")
+        record = {"step": step, "seconds": round(seconds, 2), "val": last_val, "baseline": baseline}
+        log_file.write(dumps(record) + "\n")
         log_file.flush()
 
     def save():
