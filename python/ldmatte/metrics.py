@@ -199,7 +199,7 @@ def _largest_components(masks: np.ndarray) -> np.ndarray:
     """For a (K, H, W) bool stack, the largest 4-connected component of each mask (first one on ties)."""
     from ._label import label
 
-    labels, counts = label(np.ascontiguousarray(masks), connectivity=4, return_num=True)
+    labels, counts = label(np.ascontiguousarray(masks), connectivity=4, return_num=True, batch=True)
     out = np.zeros(masks.shape, dtype=bool)
     for k in range(masks.shape[0]):
         if counts[k] > 0:
