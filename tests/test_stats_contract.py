@@ -44,5 +44,8 @@ def test_kernel_statistics_land_in_their_named_slots():
 
 
 def test_import_ldmatte_does_not_import_the_references():
-    code = "import ldmatte, sys; assert not any(m.startswith('ldmatte.reference') for m in sys.modules), sorted(sys.modules)"
+    code = (
+        "import ldmatte, sys; "
+        "assert not any(m.startswith('ldmatte.reference') for m in sys.modules), sorted(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

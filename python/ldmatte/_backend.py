@@ -122,8 +122,9 @@ def select_backend(x, backend: str = "auto") -> str:
     if why is not None:
         raise BackendUnavailableError(f"{why}; use backend='cpu'")
     if not on_gpu:
+        kind = info.kind if info is not None else array_kind(x)
         raise ValueError(
-            f"backend='cuda' needs a torch CUDA tensor or a CuPy array, got a host {info.kind if info is not None else array_kind(x)} array; "
+            f"backend='cuda' needs a torch CUDA tensor or a CuPy array, got a host {kind} array; "
             "move it to the GPU first (torch.as_tensor(x, device='cuda') or cupy.asarray(x))"
         )
     return "cuda"
