@@ -127,8 +127,10 @@ class _Connection:
                           configure_logging=True)  # fmt: skip
             try:
                 ray.init(address=self.address, **kwargs)
-            except ConnectionError as exc:
-                raise RayUnavailableError(f"cannot reach the Ray cluster at {self.address}: {exc}") from None
+            except Exception as exc:  # Ray raises ConnectionError, RuntimeError or a bare Exception (start timeout)
+                where = f"join the Ray cluster at {self.address}" if self.address else "start a local Ray instance"
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise RayUnavailableError(f"could not {where}: {first}") from None
             self.started = True
         return ray
 
