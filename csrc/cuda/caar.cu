@@ -8,9 +8,8 @@
 //   caar_area       component areas by warp-aggregated atomicAdd at the roots, per-image maximum
 //   caar_finalize   per pixel: drop support components with area < fraction * max (compared in
 //                   float64 exactly like the reference), then the per-pixel statistics
-//   hysteresis      (optional, with snap) forest of the faint pixels 1..bg_tol; caar_faint_touch
-//                   flags the roots of faint components next to a kept band pixel, caar_faint_keep
-//                   gives their pixels the input value back and corrects lowered / transition after
+//   caar_hysteresis (optional, with snap) per snapped tolerance pixel (1..bg_tol, 255-fg_tol..254)
+//                   next to a kept U pixel: the input value back; lowered / raised corrected
 // Statistics are reduced per block in shared memory, then added with one atomic per block.
 // "Uncertain pixels kept" needs no per-pixel class: a U pixel is kept exactly when its
 // final value still equals its input (band and isolated values are kept, every other
@@ -193,9 +192,9 @@ __global__ void __launch_bounds__(kChunkThreads) caar_finalize(const uint8_t* al
   flush_stats(count, shared, stats + c.img * kNumStats, 0);
 }
 
-// A U pixel next to a faint (BG) pixel belongs to a component touching BG: the band or
-// floating haze. Floating haze and removed islands are 0 in the output, so "U and output ==
-// input" is exactly "a band pixel that survived the subject rule".
+// "Kept U pixel": U and output == input. Floating haze, filled interiors and removed islands
+// are 0 or 255 in the output, U values lie strictly between: what is left is the kept band
+// and, with fill_interior=False, the translucent interior (the rule of reference/caar.py).
 LD_DEV bool next_to_kept_band(const uint8_t* A, const uint8_t* O, int y, int x, const Geometry& g,
                               const CaarParams& p) {
   for (int dy = -1; dy <= 1; ++dy) {
@@ -212,54 +211,39 @@ LD_DEV bool next_to_kept_band(const uint8_t* A, const uint8_t* O, int y, int x, 
   return false;
 }
 
-__global__ void __launch_bounds__(kChunkThreads) caar_faint_touch(const uint8_t* alpha, const uint8_t* out,
-                                                                  int32_t* parent, unsigned* flags, Geometry g,
-                                                                  CaarParams p) {
-  const ChunkIndex c = chunk_index(g);
-  const uint8_t* A = alpha + c.img * g.hw;
-  const uint8_t* O = out + c.img * g.hw;
-  int32_t* P = parent + c.img * g.hw;
-  unsigned* F = flags + c.img * g.hw;
-  for (int r = 0; r < kChunkRounds; ++r) {
-    const long long i = c.first + r * kChunkThreads + threadIdx.x;
-    if (i >= g.hw) break;
-    const int v = load_relaxed(P + i);
-    if (v == kBackground) continue;
-    const int root = v == i ? v : find_root(P, v);
-    if (root != v) store_relaxed(P + i, static_cast<int32_t>(root));
-    if (load_relaxed(F + root)) continue;  // the component is kept already
-    const int y = static_cast<int>(i / g.width), x = static_cast<int>(i - static_cast<long long>(y) * g.width);
-    if (next_to_kept_band(A, O, y, x, g, p)) atomicOr(F + root, 1u);
-  }
-}
-
-__global__ void __launch_bounds__(kChunkThreads) caar_faint_keep(const uint8_t* alpha, const int32_t* parent,
-                                                                 const unsigned* flags, uint8_t* out,
-                                                                 unsigned long long* stats, Geometry g) {
+// Per pixel: a snapped tolerance pixel next to a kept U pixel gets its input value back.
+// Only tolerance pixels are written and only U pixels are read as neighbours: no race.
+__global__ void __launch_bounds__(kChunkThreads) caar_hysteresis(const uint8_t* alpha, uint8_t* out,
+                                                                 unsigned long long* stats, Geometry g,
+                                                                 CaarParams p) {
   int* shared = reinterpret_cast<int*>(dynamic_smem());
-  zero_shared<1>(shared);
+  zero_shared<2>(shared);
   const ChunkIndex c = chunk_index(g);
   const uint8_t* A = alpha + c.img * g.hw;
-  const int32_t* P = parent + c.img * g.hw;
-  const unsigned* F = flags + c.img * g.hw;
   uint8_t* O = out + c.img * g.hw;
-  int kept = 0;
+  int count[2] = {0, 0};  // faint kept (were lowered), near-opaque kept (were raised)
   for (int r = 0; r < kChunkRounds; ++r) {
     const long long i = c.first + r * kChunkThreads + threadIdx.x;
     if (i >= g.hw) break;
-    const int root = P[i];  // compressed by caar_faint_touch
-    if (root != kBackground && F[root]) {
-      O[i] = A[i];  // was snapped to 0 (counted lowered), now a transition pixel
-      ++kept;
-    }
+    const int a = A[i], o = O[i];
+    const bool faint = a >= 1 && a <= p.bg_hi && o == 0;
+    const bool near = a >= p.fg_lo && a <= 254 && o == 255;
+    if (!faint && !near) continue;
+    const int y = static_cast<int>(i / g.width), x = static_cast<int>(i - static_cast<long long>(y) * g.width);
+    if (!next_to_kept_band(A, O, y, x, g, p)) continue;
+    O[i] = static_cast<uint8_t>(a);
+    ++count[faint ? 0 : 1];
   }
-  if (kept) atomicAdd(shared, kept);
+  for (int k = 0; k < 2; ++k)
+    if (count[k]) atomicAdd(shared + k, count[k]);
   __syncthreads();
-  if (threadIdx.x == 0 && *shared) {
+  if (threadIdx.x == 0 && (shared[0] || shared[1])) {
     unsigned long long* S = stats + c.img * kNumStats;
-    const unsigned long long n = static_cast<unsigned long long>(*shared);
-    atomicAdd(S + kLowered, ~n + 1ull);  // subtract n (modular)
-    atomicAdd(S + kTransAfter, n);
+    const unsigned long long faint = static_cast<unsigned long long>(shared[0]);
+    const unsigned long long near = static_cast<unsigned long long>(shared[1]);
+    if (faint) atomicAdd(S + kLowered, ~faint + 1ull);  // subtract (modular)
+    if (near) atomicAdd(S + kRaised, ~near + 1ull);
+    atomicAdd(S + kTransAfter, faint + near);
   }
 }
 
@@ -308,11 +292,8 @@ void cuda_refine_alpha(std::uintptr_t alpha, std::uintptr_t out, std::uintptr_t 
   }
   launch("caar_finalize", caar_finalize, chunks, block, kNumStats * sizeof(int), stream, A, parent, perroot,
          max_area, O, S, g, p, subject ? min_subject_fraction : -1.0);
-  if (hysteresis && snap && bg_tol >= 1) {
-    LD_CUDA_CHECK(cudaMemsetAsync(perroot, 0, sizeof(unsigned) * n, stream));
-    build_forest(AlphaBetween{A, 0, p.bg_hi + 1}, parent, g, batch, connectivity, stream);
-    launch("caar_faint_touch", caar_faint_touch, chunks, block, 0, stream, A, O, parent, perroot, g, p);
-    launch("caar_faint_keep", caar_faint_keep, chunks, block, sizeof(int), stream, A, parent, perroot, O, S, g);
+  if (hysteresis && snap) {
+    launch("caar_hysteresis", caar_hysteresis, chunks, block, 2 * sizeof(int), stream, A, O, S, g, p);
   }
 }
 

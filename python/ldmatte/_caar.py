@@ -57,11 +57,13 @@ def refine_alpha(
     return_report : bool
         Also return a :class:`RefineReport` (a list of them for a batch).
     hysteresis : bool
-        Keep faint pixels (``1 <= alpha <= bg_tol``) that are connected through
-        faint pixels to the kept border band (faint hair tips) instead of
-        snapping them to 0; isolated faint speckle still goes to 0. Acts only
-        with ``snap``. The kept pixels show in the report as fewer pixels
-        lowered and more transition pixels after.
+        Keep the values of the faint (``1 <= alpha <= bg_tol``) and
+        near-opaque (``alpha >= 255 - fg_tol``, below 255) pixels that are
+        neighbours of a kept border-band pixel (hair tips, the top of a soft
+        ramp) instead of snapping them; faint speckle and interior jitter
+        elsewhere are still snapped. Acts only with ``snap``. The kept pixels
+        show in the report as fewer pixels lowered / raised and more
+        transition pixels after.
     backend : {"auto", "cpu", "cuda"}
     batch : bool, optional
         True: ``alpha`` is a (B, H, W) batch; False: one (H, W) image; None

@@ -45,11 +45,14 @@ class RefineParams:
         Keep support components at least this fraction (0..1) of the largest;
         None turns the subject rule off.
     hysteresis : bool
-        Faint pixels (``1 <= alpha <= bg_tol``) connected, through faint
-        pixels, to the kept border band keep their value instead of snapping
-        to 0 (hair tips; as in Canny's edge hysteresis); isolated faint speckle
-        still goes to 0. Only acts with ``snap``.
-
+        Tolerance pixels next to the kept border band keep their value
+        instead of being snapped: faint ones (``1 <= alpha <= bg_tol``: hair
+        tips) and near-opaque ones (``255 - fg_tol <= alpha <= 254``: the top
+        of a soft ramp), when they are neighbours (in ``connectivity``) of a
+        band pixel that is kept. Faint speckle and interior jitter elsewhere
+        are still snapped. Only acts with ``snap``. A reach of one pixel was
+        measured best (``bench/RESULTS.md``): following faint pixels further,
+        as Canny's hysteresis does, keeps wide faint haze.
     Examples
     --------
     >>> from ldmatte import RefineParams

@@ -11,10 +11,10 @@ class), counts the statistics on the way, and extracts the runs of the
 support ``{out > bg_tol}``, labelling them with the same union-find for the
 subject rule. Only runs of removed islands are visited again.
 
-Hysteresis (optional, with snapping) then grows from the kept band runs into
-the faint pixels (``1 <= alpha <= bg_tol``) around them, through faint pixels
-only, and gives those their input value back: its cost is the band's outline
-plus the pixels it keeps, never another pass over the image.
+Hysteresis (optional, with snapping) then visits the neighbours of the kept
+band runs and gives the snapped tolerance pixels among them (faint
+``1..bg_tol``, near-opaque ``255-fg_tol..254``) their input value back: its
+cost is the band's outline, never another pass over the image.
 """
 from __future__ import annotations
 
@@ -212,61 +212,52 @@ def _subject_rule(img, out, lo, hi, msf, sruns, sparent, srow, ns, acc):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _keep_faint(img, out, r, c, lo, stack, n, acc):
-    """Give the faint pixel (r, c) its input value back if it is faint and still 0; push it. Returns (stack, n)."""
+def _keep_tolerance(img, out, r, c, lo, hi, acc):
+    """Give a snapped tolerance pixel (faint ``1..lo`` or near-opaque ``hi..254``) its input value back."""
     v = img[r, c]
-    if 1 <= v <= lo and out[r, c] == 0:
-        out[r, c] = v
-        acc[ACC_LOWERED] -= 1  # pass 2 counted it as lowered (snapped to 0)
-        acc[ACC_TRANSITION_AFTER] += 1
-        stack = grow(stack, n + 1)
-        stack[n] = np.int64(r) * img.shape[1] + c
-        n += 1
-    return stack, n
+    o = out[r, c]
+    if o == v:  # U (the band's own pixels), 0, 255, or restored already
+        return
+    if 1 <= v <= lo and o == 0:
+        acc[ACC_LOWERED] -= 1  # pass 2 counted it as lowered
+    elif hi <= v <= 254 and o == 255:
+        acc[ACC_RAISED] -= 1  # pass 2 counted it as raised
+    else:
+        return
+    out[r, c] = v
+    acc[ACC_TRANSITION_AFTER] += 1
 
 
 @njit(cache=True, nogil=True)
-def _hysteresis(img, out, runs, cls, row_ptr, ext, lo, acc):
-    """Keep the faint pixels connected through faint pixels to a kept band run (after the subject rule).
+def _hysteresis(img, out, runs, row_ptr, ext, lo, hi, acc):
+    """Restore the snapped tolerance pixels next to a kept U run (after the subject rule).
 
-    Seeds: the faint neighbours of every band run that survived (its first
-    pixel still equals the input: a removed island is 0 there, U values are
-    above ``lo``). Then a depth-first fill over faint pixels. A pixel is
-    restored once (its output stops being 0), so the stack holds each at most once.
+    A U run is kept when its first pixel still equals the input: floating
+    haze and removed islands are 0 there, filled interiors 255, and U values
+    lie strictly between. Kept runs are the band (and, with
+    ``fill_interior=False``, the translucent interior). Its neighbours are
+    the two row ends and the spans above and below, as in pass 1. A pixel is
+    restored once: its output then equals its input.
     """
     height, width = img.shape
-    stack = np.empty(256, np.int64)
-    n = 0
     for r in range(height):
         for i in range(row_ptr[r], row_ptr[r + 1]):
             s = runs[2 * i]
             e = runs[2 * i + 1]
-            if cls[i] != BAND or out[r, s] != img[r, s]:
+            if out[r, s] != img[r, s]:
                 continue
             if s > 0:
-                stack, n = _keep_faint(img, out, r, s - 1, lo, stack, n, acc)
+                _keep_tolerance(img, out, r, s - 1, lo, hi, acc)
             if e < width:
-                stack, n = _keep_faint(img, out, r, e, lo, stack, n, acc)
+                _keep_tolerance(img, out, r, e, lo, hi, acc)
             c0 = max(s - ext, 0)
             c1 = min(e + ext, width)
-            for rr in (r - 1, r + 1):
-                if 0 <= rr < height:
-                    for c in range(c0, c1):
-                        stack, n = _keep_faint(img, out, rr, c, lo, stack, n, acc)
-    while n > 0:
-        n -= 1
-        p = stack[n]
-        r = p // width
-        c = p - r * width
-        for dr in range(-1, 2):
-            rr = r + dr
-            if rr < 0 or rr >= height:
-                continue
-            for dc in range(-1, 2):
-                cc = c + dc
-                if cc < 0 or cc >= width or (dr == 0 and dc == 0) or (ext == 0 and dr != 0 and dc != 0):
-                    continue
-                stack, n = _keep_faint(img, out, rr, cc, lo, stack, n, acc)
+            if r > 0:
+                for c in range(c0, c1):
+                    _keep_tolerance(img, out, r - 1, c, lo, hi, acc)
+            if r + 1 < height:
+                for c in range(c0, c1):
+                    _keep_tolerance(img, out, r + 1, c, lo, hi, acc)
 
 
 class CaarSettings(NamedTuple):
@@ -279,7 +270,7 @@ class CaarSettings(NamedTuple):
     fill_interior: bool
     subject_rule: bool
     subject_fraction: float  # only read when subject_rule
-    hysteresis: bool  # keep faint pixels connected to the kept band (only with snap)
+    hysteresis: bool  # keep the tolerance pixels next to the kept band (only with snap)
 
 
 def caar_settings(params) -> CaarSettings:
@@ -314,8 +305,8 @@ def refine_image(img, out, stats, settings):
     islands = pixels = 0
     if subject:
         islands, pixels = _subject_rule(img, out, lo, hi, settings.subject_fraction, sruns, sparent, srow, ns, acc)
-    if settings.hysteresis and snap and lo >= 1:
-        _hysteresis(img, out, runs, cls, row_ptr, ext, lo, acc)
+    if settings.hysteresis and snap:
+        _hysteresis(img, out, runs, row_ptr, ext, lo, hi, acc)
     stats[PIXELS_RAISED] = acc[ACC_RAISED]
     stats[PIXELS_LOWERED] = acc[ACC_LOWERED]
     stats[BAND_COMPONENTS] = counts[BAND]

@@ -57,14 +57,12 @@ def _refine_one(a, fg_tol, bg_tol, st, snap, fill_interior, min_subject_fraction
     kept_class = band | isolated | (interior if not fill_interior else False)
     kept_u = u & kept_class[lab] & ~drop
     if hysteresis and snap:
-        # Faint pixels (1..bg_tol) whose faint component touches a band pixel that survived
-        # the subject rule keep their value (hair tips); other faint pixels stay snapped to 0.
-        faint = bg & (a > 0)
-        flab, fn = ndimage.label(faint, structure=st)
-        kept_band = u & band[lab] & ~drop
-        keep = _touching_labels(flab, fn, kept_band, st)
-        keep[0] = False
-        restored = keep[flab]
+        # Snapped tolerance pixels (faint 1..bg_tol, near-opaque 255-fg_tol..254) that are neighbours
+        # of a kept U pixel (the band; with fill_interior=False also the translucent interior) keep
+        # their value: hair tips, the top of a soft ramp. An FG pixel next to a kept U pixel is in
+        # its support component, so never dropped.
+        tolerance = (bg & (a > 0)) | (fg & (a < 255))
+        restored = tolerance & ndimage.binary_dilation(kept_u, structure=st)
         out[restored] = a[restored]
     stats[:] = (
         np.count_nonzero(out > a),
@@ -99,8 +97,9 @@ def refine_alpha_reference(
     ``fill_interior=False`` keeps translucent regions enclosed by the opaque core
     (glass, veils) instead of raising them to 255. ``min_subject_fraction=None``
     turns the subject rule off. ``hysteresis=True`` (with ``snap``) keeps the
-    faint pixels (1..bg_tol) whose 4/8-connected faint component touches a kept
-    band pixel (after the subject rule).
+    values of the faint (1..bg_tol) and near-opaque (255-fg_tol..254) pixels
+    that are 4/8-neighbours of a kept U pixel (the band, and the translucent
+    interior with ``fill_interior=False``; after the subject rule).
     """
     alpha = np.asarray(alpha)
     if alpha.dtype != np.uint8:
