@@ -161,6 +161,12 @@ class ThreadExecutor:
     window : int, optional
         Items taken but not yet yielded, at most (default ``2 * workers``):
         bounds memory, and with ``ordered`` how far work runs ahead of a slow item.
+    caller_works : bool
+        The calling thread works as slot 0 (default; one thread fewer to
+        start, the first item starts at once). False starts ``workers``
+        threads and leaves the caller free for what it does with each outcome
+        while they work: the dataset build appends and fsyncs a manifest line
+        per sample, which then overlaps the next samples' work.
 
     Examples
     --------
@@ -169,10 +175,12 @@ class ThreadExecutor:
     [0, 1, 4, 9, 16]
     """
 
-    def __init__(self, workers: int = 1, *, kernel_threads: int | None = 1, window: int | None = None):
+    def __init__(self, workers: int = 1, *, kernel_threads: int | None = 1, window: int | None = None,
+                 caller_works: bool = True):  # fmt: skip
         self.workers = check_count("workers", workers)
         self.kernel_threads = kernel_threads
         self.window = max(1, window or 2 * self.workers)
+        self.caller_works = bool(caller_works)
 
     def map(self, fn: Callable, items: Iterable, *, ordered: bool = False, stop=None) -> Iterator[Outcome]:
         return _ThreadMap(self, fn, items, ordered, stop).run()
@@ -266,9 +274,10 @@ class _ThreadMap:
             self._work(*got)
 
     def run(self) -> Iterator[Outcome]:
+        first = 1 if self.ex.caller_works else 0
         helpers = [threading.Thread(target=self._loop, name=f"ldmatte-batch-{slot}", daemon=True)
-                   for slot in range(1, self.ex.workers)]  # fmt: skip
-        before = self._set_kernel_threads()
+                   for slot in range(first, self.ex.workers)]  # fmt: skip
+        before = self._set_kernel_threads() if self.ex.caller_works else None
         try:
             for t in helpers:
                 t.start()
@@ -277,7 +286,7 @@ class _ThreadMap:
                 if out is not None:
                     yield out
                     continue
-                got = self._take(wait=False)
+                got = self._take(wait=False) if self.ex.caller_works else False
                 if got:
                     self._work(*got)
                     continue
