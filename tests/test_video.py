@@ -268,3 +268,21 @@ def test_trimap_band_scales():
     for width in (0, 4, 10):
         tri = mask_trimap(m, width)
         assert (tri[20] == 128).sum() == width
+
+
+@pytest.mark.slow  # importing torch and transformers dominates (seconds on a quiet machine)
+def test_trained_model_checkpoint(clip_files, tmp_path):
+    """A ViTMatte checkpoint folder (tiny, random weights) mattes the video in batches through --model."""
+    pytest.importorskip("transformers")
+    from ldmatte.matting.model import build_model, save_model
+
+    ckpt = tmp_path / "ckpt"
+    save_model(build_model("vitmatte-tiny", seed=0), ckpt)
+    out = tmp_path / "out"
+    assert main(["video", str(clip_files["mkv"]), "-o", str(out), "--mask", str(clip_files["mask"]), "--model",
+                 str(ckpt), "--device", "cpu", "--batch-size", "3", "--max-frames", "4", "--format", "png", "-q"]) == 0
+    alpha = cv2.imread(str(out / "alpha" / "000000.png"), cv2.IMREAD_UNCHANGED)
+    tri = mask_trimap(cv2.imread(str(clip_files["mask"]), 0), default_band_width(64, 64))
+    assert alpha.shape == (64, 64) and len(os.listdir(out / "alpha")) == 4
+    # The first frame's trimap comes from the given mask: its known regions are kept (random weights elsewhere).
+    assert (alpha[tri == 0] == 0).all() and (alpha[tri == 255] == 255).all()
