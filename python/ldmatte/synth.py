@@ -7,7 +7,8 @@ gets the artifacts measured on real Layer Diffusion outputs (see the refinement
 spec): near-opaque jitter (245..254, thousands of small pieces) and a few deeper
 texture strokes inside the body, translucent interior patches, a darker
 1-pixel rim where the subject meets the frame, floating haze blobs, faint
-background speckle and haze touching the subject. The ground truth is drawn
+background speckle and haze touching the subject; and, off in the presets,
+translucent patches reaching the body's border (``border_patches``). The ground truth is drawn
 once per seed; the artifacts use their own random streams, so the same seed
 gives the same ground truth at every artifact level.
 """
@@ -21,11 +22,13 @@ from scipy.special import ndtri
 
 __all__ = ["SyntheticSample", "make_sample", "make_batch", "ARTIFACT_KINDS", "ARTIFACT_PRESETS"]
 
-ARTIFACT_KINDS = ("jitter", "strokes", "patches", "rim", "haze", "speckle", "halo")
+ARTIFACT_KINDS = ("jitter", "strokes", "patches", "rim", "haze", "speckle", "halo", "border_patches")
 ARTIFACT_PRESETS = {
     "none": dict.fromkeys(ARTIFACT_KINDS, 0.0),
-    "realistic": dict.fromkeys(ARTIFACT_KINDS, 1.0),
-    "heavy": dict(jitter=2.0, strokes=2.0, patches=3.0, rim=1.5, haze=3.0, speckle=3.0, halo=3.0),
+    # border_patches is off in the presets: the band study of the real outputs (bench/band_study.py) found
+    # no translucent patch reaching the border; it is there to measure what the rule does if one occurs.
+    "realistic": {**dict.fromkeys(ARTIFACT_KINDS, 1.0), "border_patches": 0.0},
+    "heavy": dict(jitter=2.0, strokes=2.0, patches=3.0, rim=1.5, haze=3.0, speckle=3.0, halo=3.0, border_patches=0.0),
 }
 MIN_SIZE = 80  # below this the anti-aliased arm can close its hole
 _SUB = 16  # fixed-point factor for sub-pixel cv2 drawing (shift=4)
@@ -316,7 +319,30 @@ def _halo(rng, gt, lv, inside):
     return np.where(dist > 0, amp * where * np.exp(-0.5 * (dist / reach) ** 2), 0).astype(np.float32)
 
 
-_MAKERS = dict(jitter=_jitter, strokes=_strokes, patches=_patches, rim=_rim, haze=_haze, speckle=_speckle, halo=_halo)
+def _border_patches(rng, gt, lv, inside):
+    """Translucent patches that reach the body's border: band-connected, so the component rule keeps them.
+
+    Shape: an irregular Gaussian blob (as ``_patches``) centred on a pixel of
+    the opaque core's outline, radius 8..25 px at 1024 (times sqrt(level)),
+    lowering the body by 40..110 levels at its centre (about 145..215 there at
+    level 1), so that its translucent part and the border band are one
+    uncertain component touching both core and background.
+    """
+    h, w = gt.shape
+    s = min(h, w) / 1024
+    out = np.zeros((h, w), np.float32)
+    outline = inside & ~cv2.erode(inside.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    ys, xs = np.nonzero(outline)
+    for _ in range(rng.poisson(lv * 2.0) if len(ys) else 0):
+        i = rng.integers(len(ys))
+        r = rng.uniform(8, 25) * s * lv**0.5 + 1
+        depth = min(0.8, rng.uniform(40, 110) * lv**0.8 / 255)
+        _add_blob(out, xs[i], ys[i], r, depth, rng)
+    return out
+
+
+_MAKERS = dict(jitter=_jitter, strokes=_strokes, patches=_patches, rim=_rim, haze=_haze, speckle=_speckle, halo=_halo,
+               border_patches=_border_patches)
 _ADDITIVE = ("haze", "speckle", "halo")  # composited over the matte; the others lower the body
 
 
