@@ -5,6 +5,7 @@ threads. Samples of all variants are taken round-robin in one run and the
 ratios compare timings of that run (the machine is shared and noisy).
 
     python bench/bench_caar.py --threads 2 --repeat 9 --json bench/out/caar.json
+    python bench/bench_caar.py --repeat 9 --hysteresis   # also hysteresis on vs off, same run
 """
 from __future__ import annotations
 
@@ -24,12 +25,12 @@ def _threaded(n, fn):
     return call
 
 
-def check_equal(alpha: np.ndarray) -> None:
+def check_equal(alpha: np.ndarray, **kw) -> None:
     import ldmatte
     from ldmatte.reference.caar import STAT_FIELDS, refine_alpha_reference
 
-    out, reps = ldmatte.refine_alpha(alpha, return_report=True)
-    ref, ref_stats = refine_alpha_reference(alpha)
+    out, reps = ldmatte.refine_alpha(alpha, return_report=True, **kw)
+    ref, ref_stats = refine_alpha_reference(alpha, **{**dict(hysteresis=ldmatte.DEFAULTS["hysteresis"]), **kw})
     stats = [r.to_dict() for r in (reps if isinstance(reps, list) else [reps])]
     ref_rows = np.atleast_2d(ref_stats)
     same_stats = all([d[k] for k in STAT_FIELDS] == row.tolist() for d, row in zip(stats, ref_rows))
@@ -37,7 +38,7 @@ def check_equal(alpha: np.ndarray) -> None:
         raise SystemExit("refine_alpha differs from refine_alpha_reference")
 
 
-def run(threads: int, repeat: int) -> tuple[list[dict], dict]:
+def run(threads: int, repeat: int, hysteresis: bool = False) -> tuple[list[dict], dict]:
     import ldmatte
     from ldmatte.reference.caar import refine_alpha_reference
 
@@ -45,12 +46,20 @@ def run(threads: int, repeat: int) -> tuple[list[dict], dict]:
     rows = []
     for name, a in alphas.items():
         check_equal(a)
-        t = interleaved_medians({
+        fns = {
             "ldmatte": _threaded(1, lambda: ldmatte.refine_alpha(a)),
             "reference": _threaded(1, lambda: refine_alpha_reference(a)),
-        }, repeat=repeat)
+        }
+        if hysteresis:  # the defaults with hysteresis off and on, timed in the same round-robin
+            for on in (False, True):
+                check_equal(a, hysteresis=on)
+                fns[f"hyst {on}"] = _threaded(1, lambda on=on: ldmatte.refine_alpha(a, hysteresis=on))
+        t = interleaved_medians(fns, repeat=repeat)
         rows.append({"case": name, "images": 1, "threads": 1, "ldmatte ms/img": t["ldmatte"] * 1e3,
                      "reference ms/img": t["reference"] * 1e3, "speed-up": t["reference"] / t["ldmatte"]})
+        if hysteresis:
+            rows[-1].update({"hyst off ms/img": t["hyst False"] * 1e3, "hyst on ms/img": t["hyst True"] * 1e3,
+                             "on / off": t["hyst True"] / t["hyst False"]})
     names = list(alphas)
     stack = np.stack([alphas[names[i % len(names)]] for i in range(BATCH)]) if names else None
     summary = {}
@@ -77,13 +86,14 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="thread count for the batch, besides 1 (default 2)")
     ap.add_argument("--repeat", type=int, default=9, help="timed samples per function (median reported)")
     ap.add_argument("--json", metavar="OUT", help="also write the rows as JSON")
+    ap.add_argument("--hysteresis", action="store_true", help="also time hysteresis off and on (per image)")
     args = ap.parse_args(argv)
-    rows, summary = run(args.threads, args.repeat)
+    rows, summary = run(args.threads, args.repeat, args.hysteresis)
     if not rows:
         print("no data", file=sys.stderr)
         return 1
     print(f"refine_alpha (CAAR, defaults), median of {args.repeat}; reference = refine_alpha_reference")
-    print_table(rows, list(rows[0]))
+    print_table(rows, list(dict.fromkeys(k for r in rows for k in r)))
     if summary:
         n, speedup = summary["threads"], summary["batch_thread_speedup"]
         print(f"batch of {BATCH}: {n} threads are {speedup:.2f}x faster than 1{summary['machine_note']}")
