@@ -154,10 +154,12 @@ class ThreadExecutor:
     ----------
     workers : int
         Threads working at once (the caller's included).
-    kernel_threads : int or None
-        Numba threads of each worker while it works (default 1: the workers
-        are the parallelism, each kernel runs on one thread); None leaves the
-        setting alone. The calling thread's setting is restored afterwards.
+    kernel_threads : int, None or "auto"
+        Numba threads of each worker while it works; None leaves the setting
+        alone; "auto" (default) is 1 with several workers (the workers are the
+        parallelism, each kernel runs on one thread) and None with one (its
+        kernels may use the cores). The calling thread's setting is restored
+        afterwards.
     window : int, optional
         Items taken but not yet yielded, at most (default ``2 * workers``):
         bounds memory, and with ``ordered`` how far work runs ahead of a slow item.
@@ -175,9 +177,11 @@ class ThreadExecutor:
     [0, 1, 4, 9, 16]
     """
 
-    def __init__(self, workers: int = 1, *, kernel_threads: int | None = 1, window: int | None = None,
+    def __init__(self, workers: int = 1, *, kernel_threads="auto", window: int | None = None,
                  caller_works: bool = True):  # fmt: skip
         self.workers = check_count("workers", workers)
+        if kernel_threads == "auto":
+            kernel_threads = 1 if self.workers > 1 else None
         self.kernel_threads = kernel_threads
         self.window = max(1, window or 2 * self.workers)
         self.caller_works = bool(caller_works)

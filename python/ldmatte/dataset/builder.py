@@ -299,7 +299,8 @@ def _run(source, entries, root, shard, qc, refine_kwargs, limit, workers, progre
             summary.timings[k] = summary.timings.get(k, 0.0) + v
 
     if executor is None:  # the workers refine, judge and write; this thread appends and fsyncs the lines meanwhile
-        executor = ThreadExecutor(max(1, int(workers or min(4, os.cpu_count() or 1))), caller_works=False)
+        executor = ThreadExecutor(max(1, int(workers or min(4, os.cpu_count() or 1))), caller_works=False,
+                                  kernel_threads=1)
     summary.timings["produce"] = 0.0
     report = run_items(produced(), work, name=lambda item: item.id, on_result=on_result, executor=executor,
                        ordered=True, total=total, desc=f"build {source.name}", progress=progress, stop=stop,
