@@ -67,12 +67,13 @@ def register(sub) -> None:
     ld.add_argument("--guidance", type=float, default=7.0)
     ld.add_argument("--batch-size", type=int, default=4)
     ld.add_argument("--device", default=None, help="torch device (default cuda when available)")
-    ld.add_argument("--dtype", default=None, help="fp16, bf16 or fp32 (default fp16 on GPU, fp32 on CPU)")
     ld.add_argument("--seed", type=int, default=0, help="run seed; image seeds derive from it and the id")
     ld.add_argument("--height", type=int, default=1024)
     ld.add_argument("--width", type=int, default=1024)
     ld.add_argument("--negative-prompt", default=None, help="override the records' negative prompts")
-    ld.add_argument("--scheduler", default=None, choices=["euler", "euler_a", "dpmpp_2m", "ddim", "unipc"])
+    from ._generation_options import add_model_arguments
+
+    add_model_arguments(ld)  # --variant, --dtype, --vae-dtype, --decoder-dtype, --scheduler (as ldmatte generate)
     ld.add_argument("--decoder-config", default=None, help="JSON file of decoder arguments (non-standard decoders)")
     from .greenscreen_args import add_greenscreen_parser
 
@@ -119,7 +120,9 @@ def _ld_source(args):
     from ..dataset.ld_source import LayerDiffusionSource
     from ..prompts import read_jsonl
 
-    kwargs = {"scheduler": args.scheduler}
+    from ._generation_options import model_kwargs
+
+    kwargs = model_kwargs(args)
     if args.decoder_config:
         with open(args.decoder_config, encoding="utf-8") as f:
             kwargs["decoder_config"] = json.load(f)
