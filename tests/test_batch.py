@@ -271,6 +271,11 @@ def test_build_folder_onto_itself_and_link_loops(tmp_path, capsys):
     assert main(["build", "folder", str(src), "--recursive", "-o", str(ds), "--no-progress"]) == 0
     assert list(read_manifest(str(ds))) == ["a__one"]
     assert len(FolderSource(src, recursive=True, follow_symlinks=True).ids()) == 1  # loop-safe when followed
+    os.mkfifo(src / "pipe.png")  # listed as an error, never opened (a named pipe would block)
+    os.symlink(src / "gone.png", src / "broken.png")
+    summary = build(FolderSource(src), tmp_path / "ds2", progress=False)
+    assert sorted(summary.errors) == [("broken.png", "broken symbolic link"),
+                                      ("pipe.png", "not a regular file (a named pipe)")]  # fmt: skip
 
 
 def test_build_folder_redoes_a_changed_source(tmp_path):

@@ -307,7 +307,9 @@ def _run(source, entries, root, shard, qc, refine_kwargs, limit, workers, progre
                        postfix=lambda so_far: dict(kept=summary.kept, rejected=summary.rejected,
                                                    errors=len(so_far.failures)))  # fmt: skip
     summary.timings["produce"] = produce_time[0]
-    summary.errors = [(f.input, f.reason) for f in report.failures]
+    # Inputs the source could not list (a broken link, a named pipe, no permission) are errors too, named by path.
+    unlisted = [(os.path.basename(p.path), p.reason) for p in getattr(source, "problems", ())]
+    summary.errors = unlisted + [(f.input, f.reason) for f in report.failures]
     summary.seconds = report.seconds
     summary.interrupted = (getattr(stop, "signal_name", None) or "stop") if report.interrupted else None
     summary.fault = report.fault

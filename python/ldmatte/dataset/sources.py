@@ -161,8 +161,10 @@ class FolderSource:
         if not os.path.isdir(self.folder):
             raise FileNotFoundError(f"no such folder: {self.folder}")
         self.inputs = [self.folder]
-        found, self.problems = collect_images([self.folder], recursive=recursive, follow_symlinks=follow_symlinks,
-                                              suffixes=("",))  # fmt: skip
+        found, problems = collect_images([self.folder], recursive=recursive, follow_symlinks=follow_symlinks,
+                                         suffixes=("",))  # fmt: skip
+        # Files that match but cannot be used (a broken link, a named pipe): the build lists them as errors.
+        self.problems = [p for p in problems if fnmatch.fnmatch(os.path.basename(p.path), pattern)]
         self.files: dict[str, str] = {}
         self._stamps: dict[str, list] = {}
         for f in found:
