@@ -212,20 +212,54 @@ def _subject_rule(img, out, lo, hi, msf, sruns, sparent, srow, ns, acc):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _keep_tolerance(img, out, r, c, lo, hi, acc):
-    """Give a snapped tolerance pixel (faint ``1..lo`` or near-opaque ``hi..254``) its input value back."""
-    v = img[r, c]
-    o = out[r, c]
-    if o == v:  # U (the band's own pixels), 0, 255, or restored already
-        return
-    if 1 <= v <= lo and o == 0:
-        acc[ACC_LOWERED] -= 1  # pass 2 counted it as lowered
-    elif hi <= v <= 254 and o == 255:
-        acc[ACC_RAISED] -= 1  # pass 2 counted it as raised
-    else:
-        return
-    out[r, c] = v
-    acc[ACC_TRANSITION_AFTER] += 1
+def _restore_span(a_row, o_row, c0, c1, lo, hi):
+    """Give the snapped tolerance pixels of ``[c0, c1)`` (faint ``1..lo`` at 0, near-opaque ``hi..254`` at 255)
+    their input value back. Returns (faint restored, near-opaque restored)."""
+    faint = near = 0
+    for c in range(c0, c1):  # branch-free, so that the loop vectorises: spans are mostly band pixels
+        v = np.int64(a_row[c])
+        o = np.int64(o_row[c])
+        f = np.int64((1 <= v) & (v <= lo) & (o == 0))
+        n = np.int64((hi <= v) & (v <= 254) & (o == 255))
+        o_row[c] = o + (v - o) * (f | n)
+        faint += f
+        near += n
+    return faint, near
+
+
+@njit(cache=True, nogil=True)
+def _restore_next_to(img, out, runs, row_ptr, r, q, ext, lo, hi):
+    """Restore the tolerance pixels of row ``r`` that touch a kept U run of row ``q`` (r +- 1).
+
+    Only the gaps between row ``r``'s own U runs can hold tolerance pixels, so
+    each kept span of row ``q`` is walked gap by gap (both run lists are
+    sorted; one pointer into row ``r``'s runs): the cost is the runs plus the
+    non-U pixels next to the band, not the band's area. Returns (faint, near-opaque) restored.
+    """
+    width = img.shape[1]
+    a_row, o_row, a_q, o_q = img[r], out[r], img[q], out[q]
+    j, j_end = row_ptr[r], row_ptr[r + 1]
+    faint = near = 0
+    for i in range(row_ptr[q], row_ptr[q + 1]):
+        s = runs[2 * i]
+        if o_q[s] != a_q[s]:
+            continue
+        c0 = max(s - ext, 0)
+        c1 = min(runs[2 * i + 1] + ext, width)
+        while j < j_end and runs[2 * j + 1] <= c0:
+            j += 1
+        c, k = c0, j
+        while c < c1:
+            if k < j_end and runs[2 * k] <= c:  # c lies in a U run of row r: jump past it
+                c = runs[2 * k + 1]
+                k += 1
+                continue
+            stop = min(c1, runs[2 * k]) if k < j_end else c1
+            f, n = _restore_span(a_row, o_row, c, stop, lo, hi)
+            faint += f
+            near += n
+            c = stop
+    return faint, near
 
 
 @njit(cache=True, nogil=True)
@@ -235,29 +269,37 @@ def _hysteresis(img, out, runs, row_ptr, ext, lo, hi, acc):
     A U run is kept when its first pixel still equals the input: floating
     haze and removed islands are 0 there, filled interiors 255, and U values
     lie strictly between. Kept runs are the band (and, with
-    ``fill_interior=False``, the translucent interior). Its neighbours are
-    the two row ends and the spans above and below, as in pass 1. A pixel is
-    restored once: its output then equals its input.
+    ``fill_interior=False``, the translucent interior). Their neighbours are
+    their two row ends and the spans above and below, as in pass 1. A pixel
+    is restored once: its output then equals its input.
     """
     height, width = img.shape
+    faint = near = 0
     for r in range(height):
+        a_row = img[r]
+        o_row = out[r]
         for i in range(row_ptr[r], row_ptr[r + 1]):
             s = runs[2 * i]
             e = runs[2 * i + 1]
-            if out[r, s] != img[r, s]:
+            if o_row[s] != a_row[s]:
                 continue
-            if s > 0:
-                _keep_tolerance(img, out, r, s - 1, lo, hi, acc)
-            if e < width:
-                _keep_tolerance(img, out, r, e, lo, hi, acc)
-            c0 = max(s - ext, 0)
-            c1 = min(e + ext, width)
-            if r > 0:
-                for c in range(c0, c1):
-                    _keep_tolerance(img, out, r - 1, c, lo, hi, acc)
-            if r + 1 < height:
-                for c in range(c0, c1):
-                    _keep_tolerance(img, out, r + 1, c, lo, hi, acc)
+            f, n = _restore_span(a_row, o_row, max(s - 1, 0), s, lo, hi)  # the row ends
+            faint += f
+            near += n
+            f, n = _restore_span(a_row, o_row, e, min(e + 1, width), lo, hi)
+            faint += f
+            near += n
+        if r > 0:
+            f, n = _restore_next_to(img, out, runs, row_ptr, r, r - 1, ext, lo, hi)
+            faint += f
+            near += n
+        if r + 1 < height:
+            f, n = _restore_next_to(img, out, runs, row_ptr, r, r + 1, ext, lo, hi)
+            faint += f
+            near += n
+    acc[ACC_LOWERED] -= faint  # pass 2 counted them as lowered / raised
+    acc[ACC_RAISED] -= near
+    acc[ACC_TRANSITION_AFTER] += faint + near
 
 
 class CaarSettings(NamedTuple):
