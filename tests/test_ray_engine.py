@@ -98,7 +98,7 @@ def test_plan_and_flags(capsys):
 # --- on the module's cluster ---------------------------------------------------------------------------------------
 
 
-def test_same_ids_verdicts_and_pixels_as_the_local_engine(cluster, tmp_path, capsys):
+def test_same_ids_verdicts_and_pixels_as_the_local_engine(cluster, tmp_path):
     source = SyntheticSource(24, seed=5, size=SIZE, bad_fraction=0.3)
     summary = build_on_ray(source, tmp_path / "ray", progress=False)
     build(source, tmp_path / "local", progress=False)
@@ -110,12 +110,6 @@ def test_same_ids_verdicts_and_pixels_as_the_local_engine(cluster, tmp_path, cap
     assert all(w["pid"] != os.getpid() and w["deaths"] == 0 for w in summary.workers)
     again = build_on_ray(source, tmp_path / "ray", progress=False)
     assert again.processed == 0 and again.already_done == 24
-    # The CLI in this process reuses the running instance; per-worker throughput in the summary.
-    argv = ["build", "synthetic", "-n", "6", "--seed", "5", "--size", str(SIZE), "-o", str(tmp_path / "cli"),
-            "--engine", "ray", "--no-progress"]  # fmt: skip
-    assert main(argv) == 0
-    err = capsys.readouterr().err
-    assert "6 processed now" in err and "per worker" in err and "w0 (" in err
 
 
 def test_resume_replaces_orphans_and_removes_temp_files(cluster, tmp_path):
@@ -169,6 +163,29 @@ def test_driver_sigkilled_then_rerun(cluster, tmp_path):
     _same_as(root, tmp_path / "local")
 
 
+class StopAfterFirstLine:
+    """A stop flag (as Ctrl-C sets it) that is set once the manifest has a line."""
+
+    signal_name = "SIGINT"
+
+    def __init__(self, root):
+        self.root = root
+
+    def is_set(self) -> bool:
+        return _lines(self.root) > 0
+
+
+def test_stop_finishes_the_batches_in_flight_and_a_rerun_continues(cluster, tmp_path):
+    source, root = SyntheticSource(40, seed=4, size=SIZE), tmp_path / "d"
+    summary = build_on_ray(source, root, stop=StopAfterFirstLine(root), progress=False,
+                           options=RayOptions(workers=2, batch_size=2))  # fmt: skip
+    assert summary.interrupted == "SIGINT" and 0 < summary.processed < 40 and summary.errors == []
+    _consistent(root, list(read_manifest(str(root))))
+    rest = build_on_ray(source, root, progress=False)
+    assert rest.already_done == summary.processed and rest.processed == 40 - summary.processed
+    _consistent(root, source.ids())
+
+
 class CrashingSource(SyntheticSource):
     """Kills the worker process on ``once`` the first time (a marker file remembers) and on ``always`` every time."""
 
@@ -200,7 +217,7 @@ def test_dead_workers_are_restarted_and_their_ids_redone(cluster, tmp_path):
     assert set(errors) == {"syn1-000006"}
 
 
-def test_failing_samples_are_reported_and_the_run_goes_on(cluster, tmp_path):
+def test_failing_samples_are_reported_and_the_run_goes_on(cluster, tmp_path, capsys):
     import cv2
 
     from ldmatte.synth import make_sample
@@ -212,7 +229,9 @@ def test_failing_samples_are_reported_and_the_run_goes_on(cluster, tmp_path):
     (folder / "broken.png").write_bytes(b"not an image")
     out = tmp_path / "out"
     argv = ["build", "folder", str(folder), "-o", str(out), "--engine", "ray", "--no-progress"]
-    assert main(argv) == 1
+    assert main(argv) == 1  # the CLI in this process reuses the running Ray instance
+    err = capsys.readouterr().err
+    assert "3 processed now" in err and "skipped broken" in err and "per worker" in err and "w0 (" in err
     errors = {r["id"]: r["error"] for r in read_lines(str(out / "errors.jsonl"))}
     assert list(errors) == ["broken"]
     _consistent(out, ["good0", "good1", "good2"])
