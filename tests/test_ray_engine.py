@@ -227,13 +227,14 @@ def test_failing_samples_are_reported_and_the_run_goes_on(cluster, tmp_path, cap
     for k in range(3):
         cv2.imwrite(str(folder / f"good{k}.png"), cv2.cvtColor(make_sample(k, SIZE).rgba, cv2.COLOR_RGBA2BGRA))
     (folder / "broken.png").write_bytes(b"not an image")
+    os.symlink(folder / "gone.png", folder / "dangling.png")  # listed by the source as a problem, not an id
     out = tmp_path / "out"
     argv = ["build", "folder", str(folder), "-o", str(out), "--engine", "ray", "--no-progress"]
     assert main(argv) == 1  # the CLI in this process reuses the running Ray instance
     err = capsys.readouterr().err
     assert "3 processed now" in err and "skipped broken" in err and "per worker" in err and "w0 (" in err
     errors = {r["id"]: r["error"] for r in read_lines(str(out / "errors.jsonl"))}
-    assert list(errors) == ["broken"]
+    assert sorted(errors) == ["broken", "dangling.png"]
     _consistent(out, ["good0", "good1", "good2"])
 
 

@@ -664,6 +664,8 @@ def _run_build(executor: RayExecutor, source, entries: dict, root: str, shard, q
         collections.deque(_todo((i for i in ids if i not in taken), owns, entries, rest), maxlen=0)
         count.mine, count.done = rest.mine + len(todo), rest.done
     summary = RayBuildSummary(count.mine, count.done)
+    # Inputs the source could not list (a broken link, a named pipe, no permission) are errors too, named by path.
+    summary.errors = [(os.path.basename(p.path), p.reason) for p in getattr(source, "problems", ())]
     if not todo:
         return summary
     token = uuid.uuid4().hex  # workers of an earlier (killed) run stop writing once they see another token
