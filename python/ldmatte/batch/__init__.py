@@ -3,6 +3,8 @@
 - :mod:`~ldmatte.batch.engine`: :func:`run_items` (items through an executor, progress bar on stderr,
   interruption by a :class:`~ldmatte.files.StopFlag`, the failure list), :class:`ThreadExecutor` (threads of
   this process, the calling thread as slot 0) and the executor protocol another executor (Ray) implements.
+- :mod:`~ldmatte.batch.file_jobs`: what commands that turn image files into an output folder share (``refine``,
+  ``key``): per-file jobs with relative outputs, the done records that make a rerun resume, the run summary.
 - :mod:`~ldmatte.batch.refine_files`: refining image files into an output folder, resumable, with a summary
   and a contact sheet (:func:`plan_refine`, :class:`FileRefiner`, :func:`refine_files`, :func:`write_summary`).
 

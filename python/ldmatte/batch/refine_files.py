@@ -28,13 +28,12 @@ Examples
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import threading
 import time
 
-from .engine import Failure, ThreadExecutor, default_workers, run_items
+from . import file_jobs
+from .file_jobs import FileJob, FileRun, done_record, input_stamp, plan_file_jobs, run_file_jobs
 
 __all__ = ["SUMMARY", "SHEET", "THUMBS", "KIND", "RefineJob", "RefineRun", "FileRefiner", "plan_refine",
            "refine_files", "write_summary", "summary_lines"]  # fmt: skip
@@ -46,16 +45,12 @@ THUMBS = "_sheet"
 _RESERVED = {SUMMARY, SHEET, THUMBS}
 
 
-@dataclasses.dataclass(frozen=True)
-class RefineJob:
+class RefineJob(FileJob):
     """One image to refine: ``path`` the input file, ``output`` its PNG relative to the output folder (``/``)."""
-
-    path: str
-    output: str
 
 
 def plan_refine(inputs, outdir, *, recursive: bool = False, follow_symlinks: bool = False):
-    """The work of a run: ``(jobs, failures)``, jobs a list of :class:`RefineJob`, failures of :class:`Failure`.
+    """The work of a run: ``(jobs, failures)``, jobs a list of :class:`RefineJob`, failures of :class:`~ldmatte.batch.Failure`.
 
     Inputs are collected once each (device + inode; directory links entered
     only with ``follow_symlinks``, see :func:`ldmatte.files.collect_images`).
@@ -63,28 +58,8 @@ def plan_refine(inputs, outdir, *, recursive: bool = False, follow_symlinks: boo
     failures, not errors. Raises :class:`ldmatte.files.UsageError` when inputs
     and the output folder overlap (either way round).
     """
-    from ..files import check_disjoint, collect_images
-
-    check_disjoint(inputs, [outdir])
-    files, problems = collect_images(inputs, recursive=recursive, follow_symlinks=follow_symlinks)
-    failures = [Failure(p.path, p.reason) for p in problems]
-    jobs, taken = [], {}
-    for f in files:
-        rel = os.path.splitext(f.rel)[0] + ".png"
-        key = os.path.normcase(rel)
-        if key.split("/")[0] in _RESERVED or os.path.splitext(key)[0] + ".json" in _RESERVED:
-            failures.append(Failure(f.path, f"output name {rel!r} is reserved for the run's own files"))
-        elif key in taken:
-            failures.append(Failure(f.path, f"output {rel!r} is already the output of {taken[key]}"))
-        else:
-            taken[key] = f.path
-            jobs.append(RefineJob(f.path, rel))
-    return jobs, failures
-
-
-def _stamp(path: str) -> list:
-    st = os.stat(path)
-    return [st.st_size, st.st_mtime_ns]
+    return plan_file_jobs(inputs, outdir, _RESERVED, recursive=recursive, follow_symlinks=follow_symlinks,
+                          job=RefineJob)  # fmt: skip
 
 
 class FileRefiner:
@@ -125,24 +100,14 @@ class FileRefiner:
 
     def done_record(self, job: RefineJob):
         """The record of a finished image, or None when it must be (re)done (missing, or the input changed)."""
-        png = os.path.join(self.outdir, *job.output.split("/"))
-        try:
-            if os.path.isfile(png):
-                with open(os.path.splitext(png)[0] + ".json", encoding="utf-8") as f:
-                    rec = json.load(f)
-                if isinstance(rec, dict) and rec.get("output") == job.output and rec.get("input_stamp") == _stamp(
-                        job.path):  # fmt: skip
-                    return rec
-        except (OSError, ValueError):
-            pass
-        return None
+        return done_record(self.outdir, job)
 
     def process(self, job: RefineJob) -> dict:
         """Refine one file; return its record (raises on failure)."""
         from .. import contact_sheet, io
 
         t0 = time.perf_counter()
-        stamp = _stamp(job.path)  # before reading: a file replaced meanwhile is redone by the next run
+        stamp = input_stamp(job.path)  # before reading: a file replaced meanwhile is redone by the next run
         rgba, info = io.read_rgba(job.path, self.max_pixels)
         t1 = time.perf_counter()
         out, report = self._refine(rgba)
@@ -164,8 +129,7 @@ class FileRefiner:
         return rec
 
 
-@dataclasses.dataclass
-class RefineRun:
+class RefineRun(FileRun):
     """What :func:`refine_files` did.
 
     ``records`` of every finished image (done now or before), ``failures``
@@ -174,14 +138,10 @@ class RefineRun:
     ``fault`` (a disk-full or read-only fault that stopped it).
     """
 
-    records: list
-    failures: list
-    refined: int
-    skipped: int
-    seconds: float = 0.0
-    stopped: str | None = None
-    interrupted: bool = False
-    fault: str | None = None
+    @property
+    def refined(self) -> int:
+        """Images refined by this run (``done``)."""
+        return self.done
 
 
 def refine_files(jobs, refiner: FileRefiner, *, overwrite: bool = False, workers: int | None = None,
@@ -193,33 +153,15 @@ def refine_files(jobs, refiner: FileRefiner, *, overwrite: bool = False, workers
     planning are carried into the result. Stale temp files of killed runs are
     removed from the output folder first.
     """
-    from .. import io
-
-    start = time.perf_counter()
-    os.makedirs(refiner.outdir, exist_ok=True)
-    io.remove_stale_temps(refiner.outdir)  # left by a killed run
-    records, todo = [], []
-    for job in jobs:
-        rec = None if overwrite else refiner.done_record(job)
-        (todo.append(job) if rec is None else records.append(rec))
-    skipped = len(records)
-    if executor is None:
-        workers = max(1, min(workers or default_workers(8), len(todo) or 1))
-        executor = ThreadExecutor(workers)
-    report = run_items(todo, refiner.process, name=lambda job: job.path, on_result=lambda _job, rec: records.append(
-        rec), executor=executor, total=len(todo), desc="refine", progress=progress, stop=stop)  # fmt: skip
-    return RefineRun(records, list(failures) + report.failures, report.done, skipped, time.perf_counter() - start,
-                     report.stopped, report.interrupted, report.fault)  # fmt: skip
+    return run_file_jobs(jobs, refiner.outdir, refiner.process, refiner.done_record, overwrite=overwrite,
+                         workers=workers, progress=progress, stop=stop, executor=executor, failures=failures,
+                         desc="refine", result=RefineRun)  # fmt: skip
 
 
 def summary_lines(run: RefineRun, settings: dict) -> list[str]:
     """The lines at the top of the contact sheet."""
-    counts = f"{len(run.records)} images: {run.refined} refined now, {run.skipped} already done, " \
-             f"{len(run.failures)} failed"  # fmt: skip
-    lines = [f"{counts} ({run.seconds:.1f} s)", "settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())]
-    if run.stopped:
-        lines.append(run.stopped + "; a rerun finishes the rest")
-    return lines
+    settings_line = "settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())
+    return file_jobs.summary_lines(run, "refined", [settings_line])
 
 
 def write_summary(outdir, run: RefineRun, settings: dict, title: str = "ldmatte refine", extra_lines=()) -> dict:
@@ -239,16 +181,8 @@ def write_summary(outdir, run: RefineRun, settings: dict, title: str = "ldmatte 
 
 def summary_dict(run: RefineRun, settings: dict) -> dict:
     """The content of ``refine-summary.json``."""
-    from .._version import __version__
-
-    failures = sorted((f.to_dict() for f in run.failures), key=lambda f: f["input"])
     other = sorted(r["output"] for r in run.records if r.get("settings") != settings)
-    summary = dict(ldmatte=__version__, settings=settings, seconds=round(run.seconds, 3),
-                   counts=dict(refined=run.refined, skipped=run.skipped, failed=len(failures)),
-                   failures=failures, other_settings=other)  # fmt: skip
-    if run.stopped:
-        summary["stopped"] = run.stopped
-    return summary
+    return file_jobs.summary_dict(run, settings, "refined", other_settings=other)
 
 
 # OpenCV refuses to decode images above 2^30 pixels (CV_IO_MAX_IMAGE_PIXELS): a larger limit cannot work.

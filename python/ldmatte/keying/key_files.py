@@ -27,12 +27,14 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import threading
 import time
 
 import numpy as np
+
+from ..batch import file_jobs
+from ..batch.file_jobs import FileJob, FileRun, input_stamp
 
 from .keyer import METHODS, PARAMS, key
 from .spill import DespillParams
@@ -75,52 +77,23 @@ class KeySettings:
                     despill=dataclasses.asdict(dp) if isinstance(dp, DespillParams) else dp, unmix=self.unmix)
 
 
-@dataclasses.dataclass(frozen=True)
-class KeyJob:
-    path: str
-    output: str  # the PNG relative to the output folder, "/"-separated
+class KeyJob(FileJob):
+    """One image to key: ``path`` the input file, ``output`` its PNG relative to the output folder (``/``)."""
 
 
-@dataclasses.dataclass
-class KeyRun:
+class KeyRun(FileRun):
     """What :func:`key_files` did: ``records`` of every finished image, ``failures``, counts, stop reason."""
 
-    records: list
-    failures: list
-    keyed: int
-    skipped: int
-    seconds: float = 0.0
-    stopped: str | None = None
-    interrupted: bool = False
-    fault: str | None = None
+    @property
+    def keyed(self) -> int:
+        """Images keyed by this run (``done``)."""
+        return self.done
 
 
 def plan_key(inputs, outdir, *, recursive: bool = False, follow_symlinks: bool = False):
     """``(jobs, failures)`` of a run; raises :class:`ldmatte.files.UsageError` when inputs and output overlap."""
-    from ..batch import Failure
-    from ..files import check_disjoint, collect_images
-
-    check_disjoint(inputs, [outdir])
-    files, problems = collect_images(inputs, recursive=recursive, follow_symlinks=follow_symlinks,
-                                     suffixes=SUFFIXES)
-    failures = [Failure(p.path, p.reason) for p in problems]
-    jobs, taken = [], {}
-    for f in files:
-        rel = os.path.splitext(f.rel)[0] + ".png"
-        low = os.path.normcase(rel)
-        if low.split("/")[0] in _RESERVED or os.path.splitext(low)[0] + ".json" in _RESERVED:
-            failures.append(Failure(f.path, f"output name {rel!r} is reserved for the run's own files"))
-        elif low in taken:
-            failures.append(Failure(f.path, f"output {rel!r} is already the output of {taken[low]}"))
-        else:
-            taken[low] = f.path
-            jobs.append(KeyJob(f.path, rel))
-    return jobs, failures
-
-
-def _stamp(path: str) -> list:
-    st = os.stat(path)
-    return [st.st_size, st.st_mtime_ns]
+    return file_jobs.plan_file_jobs(inputs, outdir, _RESERVED, recursive=recursive, follow_symlinks=follow_symlinks,
+                                    suffixes=SUFFIXES, job=KeyJob)  # fmt: skip
 
 
 def _hex(c) -> str:
@@ -138,17 +111,7 @@ class _Keyer:
         self._gpu_lock = threading.Lock()
 
     def done_record(self, job: KeyJob):
-        png = os.path.join(self.outdir, *job.output.split("/"))
-        try:
-            if os.path.isfile(png):
-                with open(os.path.splitext(png)[0] + ".json", encoding="utf-8") as f:
-                    rec = json.load(f)
-                if (isinstance(rec, dict) and rec.get("output") == job.output and rec.get("settings") ==
-                        self.settings_dict and rec.get("input_stamp") == _stamp(job.path)):  # fmt: skip
-                    return rec
-        except (OSError, ValueError):
-            pass
-        return None
+        return file_jobs.done_record(self.outdir, job, settings=self.settings_dict)
 
     def _key(self, rgb):
         s = self.settings
@@ -165,7 +128,7 @@ class _Keyer:
         from .. import contact_sheet, io
 
         t0 = time.perf_counter()
-        stamp = _stamp(job.path)
+        stamp = input_stamp(job.path)
         img, info = io.read_image(job.path, self.max_pixels)
         notes = list(info.notes)
         if img.ndim == 2:
@@ -202,34 +165,15 @@ class _Keyer:
 def key_files(jobs, outdir, settings: KeySettings, *, overwrite: bool = False, workers: int | None = None,
               progress: bool = True, stop=None, failures=(), max_pixels=None, thumb_width=None) -> KeyRun:
     """Key ``jobs`` into ``outdir`` (finished ones skipped unless ``overwrite``) on the batch engine."""
-    from .. import io
-    from ..batch import ThreadExecutor, default_workers, run_items
-
-    start = time.perf_counter()
     keyer = _Keyer(outdir, settings, max_pixels, thumb_width)
-    os.makedirs(keyer.outdir, exist_ok=True)
-    io.remove_stale_temps(keyer.outdir)
-    records, todo = [], []
-    for job in jobs:
-        rec = None if overwrite else keyer.done_record(job)
-        (todo.append(job) if rec is None else records.append(rec))
-    skipped = len(records)
-    workers = max(1, min(workers or default_workers(8), len(todo) or 1))
-    report = run_items(todo, keyer.process, name=lambda j: j.path, on_result=lambda _j, rec: records.append(rec),
-                       executor=ThreadExecutor(workers), total=len(todo), desc="key", progress=progress, stop=stop)
-    return KeyRun(records, list(failures) + report.failures, report.done, skipped, time.perf_counter() - start,
-                  report.stopped, report.interrupted, report.fault)
+    return file_jobs.run_file_jobs(jobs, keyer.outdir, keyer.process, keyer.done_record, overwrite=overwrite,
+                                   workers=workers, progress=progress, stop=stop, failures=failures, desc="key",
+                                   result=KeyRun)  # fmt: skip
 
 
 def summary_dict(run: KeyRun, settings: KeySettings) -> dict:
-    from .._version import __version__
-
-    failures = sorted((f.to_dict() for f in run.failures), key=lambda f: f["input"])
-    out = dict(ldmatte=__version__, settings=settings.to_dict(), seconds=round(run.seconds, 3),
-               counts=dict(keyed=run.keyed, skipped=run.skipped, failed=len(failures)), failures=failures)
-    if run.stopped:
-        out["stopped"] = run.stopped
-    return out
+    """The content of ``key-summary.json``."""
+    return file_jobs.summary_dict(run, settings.to_dict(), "keyed")
 
 
 def _sheet_row(rec: dict) -> dict:
@@ -248,22 +192,13 @@ def _sheet_row(rec: dict) -> dict:
 
 def finish(outdir, run: KeyRun, settings: KeySettings):
     """Write the summary and the contact sheet; ``(summary, fault line or None)`` (a write fault is not raised)."""
-    from .. import io
-    from ..files import fault_message
     from .sheet import write_rows_sheet
 
+    p = settings.to_dict()
+    lines = file_jobs.summary_lines(run, "keyed", [
+        f"method {p['method']}: " + ", ".join(f"{k}={v}" for k, v in p["params"].items()),
+        f"key colour {p['key_color']}, despill {p['despill']}, unmix {p['unmix']}"])  # fmt: skip
     summary = summary_dict(run, settings)
-    try:
-        io.write_json_atomic(os.path.join(outdir, SUMMARY), summary)
-        p = settings.to_dict()
-        lines = [f"{len(run.records)} images: {run.keyed} keyed now, {run.skipped} already done, "
-                 f"{len(run.failures)} failed ({run.seconds:.1f} s)",
-                 f"method {p['method']}: " + ", ".join(f"{k}={v}" for k, v in p["params"].items()),
-                 f"key colour {p['key_color']}, despill {p['despill']}, unmix {p['unmix']}"]
-        if run.stopped:
-            lines.append(run.stopped + "; a rerun finishes the rest")
-        write_rows_sheet(os.path.join(outdir, SHEET), "ldmatte key", lines, [_sheet_row(r) for r in sorted(
-            run.records, key=lambda r: r["output"])], summary["failures"])
-    except OSError as exc:
-        return summary, fault_message(exc)
-    return summary, None
+    rows = [_sheet_row(r) for r in sorted(run.records, key=lambda r: r["output"])]
+    return file_jobs.write_summary_files(outdir, SUMMARY, summary, lambda: write_rows_sheet(
+        os.path.join(outdir, SHEET), "ldmatte key", lines, rows, summary["failures"]))
