@@ -15,7 +15,7 @@ from ldmatte import RefineReport
 from ldmatte._kernels.caar import refine_alpha_batch
 from ldmatte.reference.caar import STAT_FIELDS, refine_alpha_reference
 
-from patterns import adversarial_masks, alpha_from_mask, blobs, random_mask
+from ldmatte.reference.patterns import adversarial_masks, alpha_from_mask, blobs, random_mask
 
 COMBOS = list(itertools.product((8, 4), (True, False), (True, False), (0.05, None, 0.0, 1.0)))
 

@@ -18,7 +18,7 @@ import ldmatte
 from ldmatte._kernels.caar import refine_alpha_batch
 from ldmatte.reference.caar import STAT_FIELDS, refine_alpha_reference
 
-from patterns import adversarial_masks, alpha_from_mask, blobs, random_mask
+from ldmatte.reference.patterns import adversarial_masks, alpha_from_mask, blobs, random_mask
 
 COMBOS = list(itertools.product((8, 4), (True, False), (0.05, None, 1.0)))  # connectivity, fill, msf
 FAINT_LEVELS = np.array([0, 0, 1, 2, 5, 8, 9, 40, 128, 246, 247, 254, 255, 255], np.uint8)

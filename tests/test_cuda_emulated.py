@@ -20,7 +20,7 @@ import pytest
 import ldmatte
 from ldmatte import _stats
 
-from patterns import adversarial_masks, alpha_from_mask, blobs, random_mask
+from ldmatte.reference.patterns import adversarial_masks, alpha_from_mask, blobs, random_mask
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OP_SOURCES = ["label.cu", "caar.cu", "pad.cu", "stats.cu", "workspace.cu"]

@@ -1,8 +1,9 @@
 """bench/data_safety.py replays the data-loss cases with the real commands; its trimap case runs here (fast)."""
+import pathlib
 import subprocess
 import sys
 
-from conftest import ROOT
+ROOT = pathlib.Path(__file__).resolve().parents[1]  # the repository
 
 
 def test_trimap_case_passes():

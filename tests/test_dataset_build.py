@@ -17,7 +17,7 @@ import pytest
 
 import ldmatte
 from ldmatte.cli import main
-from patterns import load_rgba
+from ldmatte.reference.patterns import load_rgba
 from ldmatte.dataset import FolderSource, SyntheticSource, build, prepare, read_manifest
 from ldmatte.dataset.layout import paths, read_sample
 from ldmatte.dataset.manifest import (append_line, check_id, lock, parse_shard, read_lines, repair_tail, shard_of,

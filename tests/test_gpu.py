@@ -20,7 +20,7 @@ import ldmatte
 from ldmatte.reference import label_reference, pad_rgb_reference, refine_alpha_reference
 from ldmatte.reference.caar import STAT_FIELDS
 
-from patterns import (
+from ldmatte.reference.patterns import (
     adversarial_masks,
     alpha_from_mask,
     blobs,

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from ldmatte import keying
 from ldmatte.keying import (ChromakeyParams, ColorkeyParams, DespillParams, ObsParams, VlahosParams)
 from ldmatte.reference import keying as ref
-from patterns import chessboard, spiral
+from ldmatte.reference.patterns import chessboard, spiral
 
 GREEN, BLUE = (0, 255, 0), (0, 0, 255)
 SCREEN_GREEN = (24, 178, 52)  # a camera's green screen, not the ideal one

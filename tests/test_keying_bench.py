@@ -1,12 +1,13 @@
 """bench/chroma.py runs with the smallest settings, and its green-screen model does what it documents."""
 from __future__ import annotations
 
+import pathlib
 import subprocess
 import sys
 
 import numpy as np
 
-from conftest import ROOT
+ROOT = pathlib.Path(__file__).resolve().parents[1]  # the repository
 
 sys.path.insert(0, str(ROOT / "bench"))
 import chroma  # noqa: E402

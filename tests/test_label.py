@@ -11,7 +11,7 @@ import ldmatte
 from ldmatte._kernels.ccl import label_batch
 from ldmatte.reference.label import label_reference
 
-from patterns import adversarial_masks, blobs, chessboard, comb, diagonal_stripes, random_mask, snake, spiral
+from ldmatte.reference.patterns import adversarial_masks, blobs, chessboard, comb, diagonal_stripes, random_mask, snake, spiral
 
 CONNS = (4, 8)
 

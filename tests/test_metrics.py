@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-import patterns
 from ldmatte import metrics
+from ldmatte.reference import patterns
 
 # ---------------------------------------------------------------- references
 # Written the way the Deep Image Matting / Rhemann evaluation scripts do it: 2-D kernels built in loops,

@@ -20,7 +20,7 @@ import ldmatte
 from ldmatte._kernels.pad import area_tab, level_shapes, pad_rgb_batch, repad_rgba_batch
 from ldmatte.reference.pad import pad_rgb_reference
 
-from patterns import adversarial_masks, alpha_from_mask, blobs, chessboard, snake, spiral, load_rgba
+from ldmatte.reference.patterns import adversarial_masks, alpha_from_mask, blobs, chessboard, snake, spiral, load_rgba
 
 FLOAT_TOL = 2e-6  # ~16 float32 ulps at 1.0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import random
 import signal
 import subprocess
@@ -274,11 +275,10 @@ def test_info_ray_and_dry_run_show_the_cluster(cluster, tmp_path, capsys):
     ("ray_kill_resume.py", ["-n", 24, "--size", SIZE, "--kills", 1], "checks: all passed"),
 ])  # fmt: skip
 def test_bench_scripts_smallest_settings(cluster, tmp_path, script, args, expect):
-    from conftest import ROOT
-
-    argv = [sys.executable, str(ROOT / "bench" / script), *map(str, args), "--ray-address", cluster,
+    root = pathlib.Path(__file__).resolve().parents[1]
+    argv = [sys.executable, str(root / "bench" / script), *map(str, args), "--ray-address", cluster,
             "--json", str(tmp_path / "r.json")]  # fmt: skip
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=root)
     assert out.returncode == 0, f"{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
     assert expect in out.stdout and json.loads((tmp_path / "r.json").read_text())
 

@@ -13,7 +13,7 @@ import pytest
 import ldmatte
 from ldmatte import RefineReport
 
-from patterns import adversarial_masks, alpha_from_mask, make_rgba, real_rgba
+from ldmatte.reference.patterns import adversarial_masks, alpha_from_mask, make_rgba, real_rgba
 
 
 def assert_refine_contract(rgba, out, **params):

@@ -10,7 +10,7 @@ import ldmatte
 from ldmatte.reference.regions import component_stats_reference as reference_stats
 from ldmatte.regions import ComponentStats, component_stats
 
-from patterns import adversarial_masks, random_mask, spiral
+from ldmatte.reference.patterns import adversarial_masks, random_mask, spiral
 
 
 def assert_stats(labels, n=None):

@@ -22,7 +22,7 @@ from ldmatte._kernels._threads import chunk_size, run_batch, scratch
 from ldmatte._kernels.pad import repad_rgba_batch
 from ldmatte._kernels.refine_rgba import refine_rgba_batch
 
-from patterns import make_rgba
+from ldmatte.reference.patterns import make_rgba
 
 THREADS = sorted({1, 2, min(4, numba.config.NUMBA_NUM_THREADS)})
 

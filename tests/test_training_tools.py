@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from patterns import adversarial_masks, alpha_from_mask
+from ldmatte.reference.patterns import adversarial_masks, alpha_from_mask
 from scipy import ndimage
 
 import ldmatte.training

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT
+ROOT = pathlib.Path(__file__).resolve().parents[1]  # the repository
 
 pytest.importorskip("av")
 pytest.importorskip("pymatting")
