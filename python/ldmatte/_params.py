@@ -71,7 +71,7 @@ class RefineParams:
     snap: bool = True
     fill_interior: bool = True
     min_subject_fraction: float | None = 0.05
-    hysteresis: bool = False
+    hysteresis: bool = True
 
     def __post_init__(self):
         fg_tol = _tolerance("fg_tol", self.fg_tol)
