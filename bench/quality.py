@@ -74,6 +74,30 @@ def snap_away_from_band(raw, params, reach=2):
     return out
 
 
+def faint_side_only(raw, params):
+    """What-if: hysteresis on the faint side only (near-opaque pixels next to the band snapped to 255 again)."""
+    on = refine_alpha(raw, **{**params, "hysteresis": True})
+    near = (raw >= 255 - params["fg_tol"]) & (raw < 255) & (on == raw)
+    return np.where(near & (refine_alpha(raw, **{**params, "hysteresis": False}) == 255), 255, on).astype(np.uint8)
+
+
+def faint_connected(raw, params):
+    """What-if (Canny-like hysteresis): every faint pixel connected through faint pixels to a kept U pixel keeps
+    its value (the rule without hysteresis otherwise)."""
+    out = refine_alpha(raw, **{**params, "hysteresis": False})
+    st = np.ones((3, 3), bool) if params["connectivity"] == 8 else ndimage.generate_binary_structure(2, 1)
+    for i in range(raw.shape[0]):
+        a, o = raw[i], out[i]
+        kept = (a > params["bg_tol"]) & (a < 255 - params["fg_tol"]) & (o == a)
+        faint = (a >= 1) & (a <= params["bg_tol"])
+        lab, n = ndimage.label(faint, structure=st)
+        hit = np.zeros(n + 1, bool)
+        hit[lab[ndimage.binary_dilation(kept, structure=st) & (lab > 0)]] = True
+        hit[0] = False
+        o[hit[lab]] = a[hit[lab]]
+    return out
+
+
 def score(pred, d) -> dict:
     """Means over the set; hair error in levels (0..255); hole: max alpha and count of raised pixels."""
     ev = metrics.evaluate(pred, d["gt"])
@@ -167,29 +191,37 @@ def choose(rows, current) -> dict:
 
 
 def sweep(d, reals, raw_s, base) -> list[dict]:
-    """Stage 1: fg_tol x bg_tol grid. Stage 2: connectivity, snap and subject rule around the best pair."""
+    """Stage 1: fg_tol x bg_tol grid. Stage 2: connectivity, snap, subject rule and hysteresis around the best pair."""
     rows = []
     for fg, bg in itertools.product(TOLS, TOLS):
         rows.append(evaluate_setting({**base, "fg_tol": fg, "bg_tol": bg}, d, reals, raw_s))
     best = min(rows, key=rank_key)["params"]
-    for conn, snap, msf in itertools.product((4, 8), (True, False), SUBJECT_FRACTIONS):
-        params = {**best, "connectivity": conn, "snap": snap, "min_subject_fraction": msf}
+    for conn, snap, msf, hy in itertools.product((4, 8), (True, False), SUBJECT_FRACTIONS, (False, True)):
+        if hy and not snap:
+            continue  # hysteresis only acts with snapping
+        params = {**best, "connectivity": conn, "snap": snap, "min_subject_fraction": msf, "hysteresis": hy}
         if params != best:
             rows.append(evaluate_setting(params, d, reals, raw_s))
     return sorted(rows, key=rank_key)
 
 
+# Band-connected kinds: one uncertain component with the border band, which the component rule keeps.
+BAND_CONNECTED = ("halo", "border_patches")
+
+
 def ablation(params, n, size, seed) -> list[dict]:
-    """Each artifact kind alone at its realistic level: raw vs refined."""
+    """Each artifact kind alone at its realistic level (1): raw vs refined, with hysteresis off and on."""
     rows = []
-    # "all but halo": the kinds the component rule is meant to repair (haze touching the subject is
-    # indistinguishable from a soft edge by connectivity, caar.md); "none": the cost of snapping the ground truth.
-    all_but_halo = {k: 1.0 for k in synth.ARTIFACT_KINDS if k != "halo"}
+    # "all but halo": the kinds the component rule is meant to repair (haze touching the subject and patches
+    # reaching the border are connected to the band, caar.md); "none": the cost of snapping the ground truth.
+    all_but_halo = {k: 1.0 for k in synth.ARTIFACT_KINDS if k not in BAND_CONNECTED}
     for kind in (*synth.ARTIFACT_KINDS, "all but halo", None):
         arts = all_but_halo if kind == "all but halo" else {kind: 1.0} if kind else "none"
         d = synthetic_set(n, size, seed, arts)
-        raw_s, s = score(d["raw"], d), score(refine_alpha(d["raw"], **params), d)
-        rows.append(dict(kind=kind or "none (ground truth only)", raw=raw_s, ref=s))
+        raw_s = score(d["raw"], d)
+        off = score(refine_alpha(d["raw"], **{**params, "hysteresis": False}), d)
+        on = score(refine_alpha(d["raw"], **{**params, "hysteresis": True}), d)
+        rows.append(dict(kind=kind or "none (ground truth only)", raw=raw_s, ref=off, hyst=on))
     return rows
 
 
@@ -236,7 +268,7 @@ def table(header, rows) -> str:
 
 def params_text(p) -> str:
     return (f"fg {p['fg_tol']}, bg {p['bg_tol']}, conn {p['connectivity']}, snap {p['snap']}, "
-            f"msf {p['min_subject_fraction']}")
+            f"msf {p['min_subject_fraction']}, hyst {p.get('hysteresis', False)}")
 
 
 def methods_table(named_scores, raw_s) -> str:
@@ -289,10 +321,14 @@ def real_table(reals, settings) -> str:
 
 
 def ablation_table(rows) -> str:
-    out = [[r["kind"], r["raw"]["sad"], r["ref"]["sad"], r["raw"]["mse"], r["ref"]["mse"], r["raw"]["grad"],
-            r["ref"]["grad"], r["raw"]["conn"], r["ref"]["conn"], r["raw"]["hair"], r["ref"]["hair"]] for r in rows]
-    return table(["artifact kind alone", "SAD raw", "SAD refined", "MSE raw", "MSE refined", "Grad raw",
-                  "Grad refined", "Conn raw", "Conn refined", "hair raw", "hair refined"], out)
+    pct = lambda r, k, w: f"{cut(r[w], r['raw'], k):.1f}" if r["raw"][k] else "-"  # noqa: E731
+    out = [[r["kind"], r["raw"]["sad"], r["ref"]["sad"], r["hyst"]["sad"], pct(r, "sad", "ref"), pct(r, "sad", "hyst"),
+            r["raw"]["mse"], r["ref"]["mse"], r["hyst"]["mse"], r["raw"]["grad"], r["ref"]["grad"], r["hyst"]["grad"],
+            r["raw"]["conn"], r["ref"]["conn"], r["hyst"]["conn"], r["raw"]["hair"], r["ref"]["hair"],
+            r["hyst"]["hair"]] for r in rows]  # fmt: skip
+    return table(["artifact kind alone", "SAD raw", "SAD hyst off", "SAD hyst on", "SAD cut % off", "SAD cut % on",
+                  "MSE raw", "MSE off", "MSE on", "Grad raw", "Grad off", "Grad on", "Conn raw", "Conn off", "Conn on",
+                  "hair raw", "hair off", "hair on"], out)  # fmt: skip
 
 
 RULE = (
@@ -310,19 +346,23 @@ def measure(args) -> dict:
     d = synthetic_set(args.n, args.size, args.seed, args.artifacts)
     res = dict(t_gen=(time.perf_counter() - t0) / max(args.n, 1), reals=real_set(args.data))
     raw_s = score(d["raw"], d)
-    defaults = {k: DEFAULTS[k] for k in ("fg_tol", "bg_tol", "connectivity", "snap", "fill_interior")}
+    defaults = {k: DEFAULTS[k] for k in ("fg_tol", "bg_tol", "connectivity", "snap", "fill_interior", "hysteresis")}
     defaults["min_subject_fraction"] = DEFAULTS["min_subject_fraction"]
     current = evaluate_setting(defaults, d, res["reals"], raw_s)
     rows = sweep(d, res["reals"], raw_s, defaults) if not args.no_sweep else [current]
     chosen = choose(rows, current)
     p = chosen["params"]
     what_if = snap_away_from_band(d["raw"], p)
+    other = {**p, "hysteresis": not p["hysteresis"]}
     res["named"] = [
         ("raw", raw_s),
         (f"snap only (fg {p['fg_tol']}, bg {p['bg_tol']})", score(snap_only(d["raw"], p["fg_tol"], p["bg_tol"]), d)),
         (f"largest component of a > {p['bg_tol']} only", score(largest_only(d["raw"], p["bg_tol"]), d)),
         ("refine_alpha, current DEFAULTS", current["score"]),
         ("refine_alpha, chosen setting", chosen["score"]),
+        (f"refine_alpha, chosen with hysteresis {other['hysteresis']}", score(refine_alpha(d["raw"], **other), d)),
+        ("what-if: hysteresis on the faint side only", score(faint_side_only(d["raw"], p), d)),
+        ("what-if: faint pixels connected to the kept band, any distance", score(faint_connected(d["raw"], p), d)),
         ("what-if: chosen, no snapping within 2 px of the kept band", score(what_if, d)),
     ]
     res.update(raw_s=raw_s, defaults=defaults, current=current, rows=rows, chosen=chosen)
@@ -357,7 +397,7 @@ def render(res, args) -> str:
         f"Checks of the chosen setting: {checks}", "",
         f"## Sweep ({len(res['rows'])} settings, best first)", "",
         sweep_table(res["rows"], res["raw_s"], len(res["rows"])), "",
-        f"## Each artifact kind alone ({args.ablation_n} samples, chosen setting)", "",
+        f"## Each artifact kind alone ({args.ablation_n} samples, chosen setting, hysteresis off / on)", "",
         ablation_table(res["ablation"]), "",
         "## Real samples ([0] chosen setting" + (", [1] current DEFAULTS)" if moved else " = DEFAULTS)"), "",
         real_table(reals, settings) if reals else "(no real samples found)", "",
