@@ -50,7 +50,7 @@ class RefineJob(FileJob):
 
 
 def plan_refine(inputs, outdir, *, recursive: bool = False, follow_symlinks: bool = False):
-    """The work of a run: ``(jobs, failures)``, jobs a list of :class:`RefineJob`, failures of :class:`~ldmatte.batch.Failure`.
+    """The work of a run: ``(jobs, failures)``: :class:`RefineJob` and :class:`~ldmatte.batch.Failure` lists.
 
     Inputs are collected once each (device + inode; directory links entered
     only with ``follow_symlinks``, see :func:`ldmatte.files.collect_images`).

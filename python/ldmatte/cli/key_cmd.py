@@ -4,7 +4,6 @@ This module parses the options and prints; the work is :mod:`ldmatte.keying.key_
 """
 from __future__ import annotations
 
-import os
 import sys
 
 ORDER = 15
@@ -12,6 +11,7 @@ ORDER = 15
 
 def register(sub) -> None:
     from ..keying import METHODS
+    from ._options import add_folder_options, add_image_options, add_run_options
 
     p = sub.add_parser(
         "key", help="key green-screen images into RGBA PNGs (chromakey, colorkey, obs, vlahos)",
@@ -21,12 +21,10 @@ def register(sub) -> None:
         "did not make is refused (--overwrite takes it). Ctrl-C stops after the images in flight. Exit status 1 "
         "when some inputs could not be keyed or a write failed, 2 on usage errors, 130 when interrupted.",
     )  # fmt: skip
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (PNG, JPEG, ...) or folders of them")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder (created)")
-    p.add_argument("-r", "--recursive", action="store_true", help="also look in subfolders of INPUT folders")
-    p.add_argument("--follow-symlinks", action="store_true", help="with -r, also enter links to folders")
-    p.add_argument("--overwrite", action="store_true", help="redo finished images, and write into an existing "
-                   "folder that 'ldmatte key' did not make (its files of the same names are replaced)")
+    add_folder_options(p, inputs_help="image files (PNG, JPEG, ...) or folders of them",
+                       follow_help="with -r, also enter links to folders",
+                       overwrite_help="redo finished images, and write into an existing folder that 'ldmatte key' "
+                       "did not make (its files of the same names are replaced)")  # fmt: skip
     p.add_argument("--method", choices=METHODS, default="chromakey", help="the keyer (default %(default)s)")
     p.add_argument("--key-color", default="auto", help="auto (from each image's border, default), #rrggbb, "
                    "green or blue")
@@ -45,12 +43,9 @@ def register(sub) -> None:
     d.add_argument("--despill-mix", type=float, help="despill mix (default 0.5)")
     d.add_argument("--despill-expand", type=float, help="despill expand (default 0)")
     d.add_argument("--despill-brightness", type=float, help="despill brightness (default 0)")
-    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (default 8192 x 8192)")
-    p.add_argument("--thumb-width", type=int, default=None, help="contact sheet thumbnail width (default 224)")
-    p.add_argument("-j", "--jobs", type=int, default=None, help="worker threads (default: CPU cores, at most 8)")
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
-                   help="cuda: key with torch on the GPU; auto: the GPU when usable; default cpu")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary (failures still)")
+    add_image_options(p, max_pixels_help="refuse larger images (default 8192 x 8192)")
+    add_run_options(p, jobs_help="worker threads (default: CPU cores, at most 8)",
+                    device_help="cuda: key with torch on the GPU; auto: the GPU when usable; default cpu")
     p.set_defaults(func=run)
 
 
@@ -97,15 +92,13 @@ def choose_device(requested: str) -> str:
 def run(args) -> int:
     import dataclasses
 
-    from ..batch import check_count
     from ..files import OutputFolder, UsageError, stop_on_signals
     from ..keying.key_files import KIND, finish, key_files, plan_key
+    from ._options import check_run_options, exit_status, progress_wanted, report
 
     try:
         settings = settings_from(args)
-        check_count("--jobs", args.jobs, 1, 1024)
-        check_count("--max-pixels", args.max_pixels, 1, 1 << 30)
-        check_count("--thumb-width", args.thumb_width, 8, 4096)
+        check_run_options(args)
         settings = dataclasses.replace(settings, device=choose_device(args.device))
         jobs, failures = plan_key(args.inputs, args.output, recursive=args.recursive,
                                   follow_symlinks=args.follow_symlinks)
@@ -117,19 +110,8 @@ def run(args) -> int:
         return 2
     with stop_on_signals() as stop:
         done = key_files(jobs, args.output, settings, overwrite=args.overwrite, workers=args.jobs, stop=stop,
-                         progress=not args.quiet and sys.stderr.isatty(), failures=failures,
-                         max_pixels=args.max_pixels, thumb_width=args.thumb_width)
+                         progress=progress_wanted(args), failures=failures, max_pixels=args.max_pixels,
+                         thumb_width=args.thumb_width)  # fmt: skip
     summary, fault = finish(args.output, done, settings)
-    for f in summary["failures"]:
-        print(f"failed: {f['input']}: {f['reason']}", file=sys.stderr)
-    if summary.get("stopped"):
-        print(f"ldmatte key: {summary['stopped']}", file=sys.stderr)
-    if fault:
-        print(f"ldmatte key: summary not written: {fault}", file=sys.stderr)
-    if not args.quiet:
-        c = summary["counts"]
-        print(f"keyed {c['keyed']}, skipped {c['skipped']} (already done), failed {c['failed']} "
-              f"in {summary['seconds']:.1f} s")
-        if not fault:
-            print(f"contact sheet: {os.path.join(args.output, 'index.html')}")
-    return 130 if done.interrupted else 1 if (done.failures or fault or done.fault) else 0
+    report("key", summary, args.output, args.quiet, fault, "keyed")
+    return exit_status(done, fault)

@@ -4,8 +4,9 @@ This module parses the options and prints; the work is :mod:`ldmatte.batch.refin
 """
 from __future__ import annotations
 
-import os
 import sys
+
+from ._options import exit_status  # noqa: F401 (demo uses it from here)
 
 ORDER = 10
 
@@ -36,15 +37,17 @@ def refine_kwargs(args) -> dict:
 
 
 def add_run_options(p) -> None:
-    p.add_argument("-j", "--jobs", type=int, default=None, help="worker threads (default: CPU cores, at most 8; "
-                   "each holds about 10 bytes per pixel of the image it works on)")  # fmt: skip
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
-                   help="cuda: refine on the GPU (torch + the CUDA build); auto: the GPU when usable; "
-                   "default cpu (outputs then do not depend on the machine)")  # fmt: skip
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary (failures still)")
+    from . import _options
+
+    _options.add_run_options(p, jobs_help="worker threads (default: CPU cores, at most 8; each holds about 10 bytes "
+                             "per pixel of the image it works on)", device_help="cuda: refine on the GPU (torch + "
+                             "the CUDA build); auto: the GPU when usable; default cpu (outputs then do not depend "
+                             "on the machine)")  # fmt: skip
 
 
 def register(sub) -> None:
+    from ._options import add_folder_options, add_image_options
+
     p = sub.add_parser(
         "refine", help="refine RGBA PNGs (alpha repair + colour padding) into an output folder",
         description="Refine Layer Diffusion RGBA PNGs: repair the alpha with the connectivity prior and re-pad "
@@ -54,16 +57,12 @@ def register(sub) -> None:
         "Ctrl-C stops after the images in flight and writes the summary. Exit status 1 when some inputs could not "
         "be refined or a write failed, 2 on usage errors, 130 when interrupted.",
     )  # fmt: skip
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="PNG files or folders of PNGs")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder (created)")
-    p.add_argument("-r", "--recursive", action="store_true", help="also look in subfolders of INPUT folders")
-    p.add_argument("--follow-symlinks", action="store_true", help="with -r, also enter links to folders (each "
-                   "real folder and file once)")  # fmt: skip
-    p.add_argument("--overwrite", action="store_true", help="redo images that are already done, and write into "
-                   "an existing folder that 'ldmatte refine' did not make (its files of the same names are replaced)")
-    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images, checked before decoding "
-                   "(default 8192 x 8192, at most 2^30)")  # fmt: skip
-    p.add_argument("--thumb-width", type=int, default=None, help="contact sheet thumbnail width (default 224)")
+    add_folder_options(p, inputs_help="PNG files or folders of PNGs",
+                       follow_help="with -r, also enter links to folders (each real folder and file once)",
+                       overwrite_help="redo images that are already done, and write into an existing folder that "
+                       "'ldmatte refine' did not make (its files of the same names are replaced)")  # fmt: skip
+    add_image_options(p, max_pixels_help="refuse larger images, checked before decoding (default 8192 x 8192, at "
+                      "most 2^30)")  # fmt: skip
     add_run_options(p)
     add_refine_options(p)
     p.set_defaults(func=run)
@@ -71,13 +70,11 @@ def register(sub) -> None:
 
 def check_options(args, settings: dict) -> None:
     """Raise ValueError naming the option when a value cannot work (before anything is written)."""
-    from ..batch import check_count
-    from ..batch.refine_files import MAX_PIXELS_LIMIT, check_settings
+    from ..batch.refine_files import check_settings
+    from ._options import check_run_options
 
     check_settings(settings)
-    check_count("--jobs", args.jobs, 1, 1024)
-    check_count("--max-pixels", args.max_pixels, 1, MAX_PIXELS_LIMIT)
-    check_count("--thumb-width", args.thumb_width, 8, 4096)
+    check_run_options(args)
 
 
 def run(args) -> int:
@@ -112,26 +109,10 @@ def run(args) -> int:
     return exit_status(done, fault)
 
 
-def exit_status(done, fault) -> int:
-    """130 when interrupted, 1 when something failed, else 0."""
-    return 130 if done.interrupted else 1 if (done.failures or fault or done.fault) else 0
-
-
 def report(summary: dict, outdir: str, quiet: bool, fault: str | None = None) -> None:
     """Print the counts (stdout) and the failures and faults (stderr)."""
-    for f in summary["failures"]:
-        print(f"failed: {f['input']}: {f['reason']}", file=sys.stderr)
-    if summary.get("stopped"):
-        print(f"ldmatte refine: {summary['stopped']}", file=sys.stderr)
-    if fault:
-        print(f"ldmatte refine: summary not written: {fault}", file=sys.stderr)
-    if quiet:
-        return
-    c = summary["counts"]
-    print(f"refined {c['refined']}, skipped {c['skipped']} (already done), failed {c['failed']} "
-          f"in {summary['seconds']:.1f} s")  # fmt: skip
-    if summary["other_settings"]:
-        print(f"note: {len(summary['other_settings'])} finished outputs were made with other settings "
-              "(--overwrite redoes them)")  # fmt: skip
-    if not fault:
-        print(f"contact sheet: {os.path.join(outdir, 'index.html')}")
+    from ._options import report as report_run
+
+    other = len(summary["other_settings"])
+    notes = [f"note: {other} finished outputs were made with other settings (--overwrite redoes them)"] if other else []
+    report_run("refine", summary, outdir, quiet, fault, "refined", notes)

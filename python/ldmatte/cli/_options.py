@@ -1,0 +1,72 @@
+"""Options, checks and printing shared by the commands that turn image files into an output folder (``refine``,
+``key``): where the inputs come from and the outputs go, how the run runs, what it prints, its exit status.
+
+Each command keeps its own help texts (they speak of what it makes); the flags, types, defaults, limits and
+messages are written here once. The work itself is :mod:`ldmatte.batch.file_jobs` and the command's library module.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def add_folder_options(p, *, inputs_help: str, follow_help: str, overwrite_help: str) -> None:
+    """INPUT..., -o/--output OUTDIR, -r/--recursive, --follow-symlinks, --overwrite."""
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help=inputs_help)
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder (created)")
+    p.add_argument("-r", "--recursive", action="store_true", help="also look in subfolders of INPUT folders")
+    p.add_argument("--follow-symlinks", action="store_true", help=follow_help)
+    p.add_argument("--overwrite", action="store_true", help=overwrite_help)
+
+
+def add_image_options(p, *, max_pixels_help: str) -> None:
+    """--max-pixels, --thumb-width."""
+    p.add_argument("--max-pixels", type=int, default=None, help=max_pixels_help)
+    p.add_argument("--thumb-width", type=int, default=None, help="contact sheet thumbnail width (default 224)")
+
+
+def add_run_options(p, *, jobs_help: str, device_help: str) -> None:
+    """-j/--jobs, --device {cpu,cuda,auto} (default cpu), -q/--quiet."""
+    p.add_argument("-j", "--jobs", type=int, default=None, help=jobs_help)
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help=device_help)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary (failures still)")
+
+
+def check_run_options(args) -> None:
+    """Raise ValueError naming the option when --jobs, --max-pixels or --thumb-width cannot work."""
+    from ..batch import check_count
+    from ..batch.refine_files import MAX_PIXELS_LIMIT
+
+    check_count("--jobs", args.jobs, 1, 1024)
+    check_count("--max-pixels", args.max_pixels, 1, MAX_PIXELS_LIMIT)
+    check_count("--thumb-width", args.thumb_width, 8, 4096)
+
+
+def progress_wanted(args) -> bool:
+    """A progress bar unless --quiet or stderr is not a terminal."""
+    return not args.quiet and sys.stderr.isatty()
+
+
+def report(command: str, summary: dict, outdir: str, quiet: bool, fault: str | None, done_name: str,
+           notes=()) -> None:  # fmt: skip
+    """Print a run's failures and faults (stderr), then, unless ``quiet``, its counts and ``notes`` (stdout)."""
+    for f in summary["failures"]:
+        print(f"failed: {f['input']}: {f['reason']}", file=sys.stderr)
+    if summary.get("stopped"):
+        print(f"ldmatte {command}: {summary['stopped']}", file=sys.stderr)
+    if fault:
+        print(f"ldmatte {command}: summary not written: {fault}", file=sys.stderr)
+    if quiet:
+        return
+    c = summary["counts"]
+    print(f"{done_name} {c[done_name]}, skipped {c['skipped']} (already done), failed {c['failed']} "
+          f"in {summary['seconds']:.1f} s")  # fmt: skip
+    for note in notes:
+        print(note)
+    if not fault:
+        print(f"contact sheet: {os.path.join(outdir, 'index.html')}")
+
+
+def exit_status(done, fault) -> int:
+    """130 when interrupted, 1 when something failed, else 0."""
+    return 130 if done.interrupted else 1 if (done.failures or fault or done.fault) else 0
