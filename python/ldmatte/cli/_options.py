@@ -1,5 +1,6 @@
 """Options, checks and printing shared by the commands that turn image files into an output folder (``refine``,
-``key``): where the inputs come from and the outputs go, how the run runs, what it prints, its exit status.
+``key``): where the inputs come from and the outputs go, how the run runs, what it prints, its exit status; and
+the keyer parameters of ``key`` and ``build greenscreen``.
 
 Each command keeps its own help texts (they speak of what it makes); the flags, types, defaults, limits and
 messages are written here once. The work itself is :mod:`ldmatte.batch.file_jobs` and the command's library module.
@@ -65,6 +66,23 @@ def report(command: str, summary: dict, outdir: str, quiet: bool, fault: str | N
         print(note)
     if not fault:
         print(f"contact sheet: {os.path.join(outdir, 'index.html')}")
+
+
+# The keyer parameters offered on the command line (ldmatte key, ldmatte build greenscreen), by method.
+KEYER_OPTIONS = {"chromakey": ("similarity", "blend"), "colorkey": ("similarity", "blend"),
+                 "obs": ("similarity", "smoothness", "spill"), "vlahos": ("balance", "clip_black", "clip_white")}
+_KEYER_FIELDS = ("similarity", "blend", "smoothness", "spill", "balance", "clip_black", "clip_white")
+
+
+def keyer_params(args):
+    """The parameter object of ``args.method`` from the keyer options given; ValueError names one it has not."""
+    from ..keying import PARAMS
+
+    given = {f: getattr(args, f) for f in _KEYER_FIELDS if getattr(args, f) is not None}
+    foreign = sorted(set(given) - set(KEYER_OPTIONS[args.method]))
+    if foreign:
+        raise ValueError(f"--method {args.method} has no " + ", ".join("--" + f.replace("_", "-") for f in foreign))
+    return PARAMS[args.method](**given)
 
 
 def exit_status(done, fault) -> int:

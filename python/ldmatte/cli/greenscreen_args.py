@@ -38,10 +38,6 @@ def add_greenscreen_parser(sources):
     return gs
 
 
-_FIELDS = {"chromakey": ("similarity", "blend"), "colorkey": ("similarity", "blend"),
-           "obs": ("similarity", "smoothness", "spill"), "vlahos": ("balance", "clip_black", "clip_white")}
-
-
 def greenscreen_source(args):
     """The :class:`~ldmatte.dataset.gs_source.GreenScreenSource` of parsed options (ValueError names an option)."""
     try:
@@ -50,16 +46,12 @@ def greenscreen_source(args):
     except ImportError as exc:
         raise RuntimeError(f"the greenscreen source needs the gen extra (pip install 'ldmatte[gen]'): {exc}")
     from ..dataset.gs_source import GreenScreenSource
-    from ..keying import PARAMS
     from ..prompts import read_jsonl
+    from ._options import keyer_params
 
-    given = {f: getattr(args, f) for f in ("similarity", "blend", "smoothness", "spill", "balance", "clip_black",
-                                           "clip_white") if getattr(args, f) is not None}
-    foreign = sorted(set(given) - set(_FIELDS[args.method]))
-    if foreign:
-        raise ValueError(f"--method {args.method} has no " + ", ".join("--" + f.replace("_", "-") for f in foreign))
+    params = keyer_params(args)
     return GreenScreenSource(
-        read_jsonl(args.prompts), args.base_model, method=args.method, params=PARAMS[args.method](**given),
+        read_jsonl(args.prompts), args.base_model, method=args.method, params=params,
         key_color=args.key_color, despill=None if args.no_despill else "auto", background=args.background,
         refine=args.refine_keyed, steps=args.steps, guidance=args.guidance, batch_size=args.batch_size,
         device=args.device, dtype=args.dtype, seed=args.seed, height=args.height, width=args.width,

@@ -49,21 +49,13 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-_FIELDS = {"chromakey": ("similarity", "blend"), "colorkey": ("similarity", "blend"),
-           "obs": ("similarity", "smoothness", "spill"), "vlahos": ("balance", "clip_black", "clip_white")}
-
-
 def settings_from(args):
     """The KeySettings of the options; ValueError naming the option when one cannot work."""
-    from ..keying import PARAMS, DespillParams
+    from ..keying import DespillParams
     from ..keying.key_files import KeySettings
+    from ._options import keyer_params
 
-    given = {f: getattr(args, f) for f in ("similarity", "blend", "smoothness", "spill", "balance", "clip_black",
-                                           "clip_white") if getattr(args, f) is not None}
-    foreign = sorted(set(given) - set(_FIELDS[args.method]))
-    if foreign:
-        raise ValueError(f"--method {args.method} has no " + ", ".join("--" + f.replace("_", "-") for f in foreign))
-    params = PARAMS[args.method](**given)
+    params = keyer_params(args)
     dkw = {k: getattr(args, "despill_" + k) for k in ("mix", "expand", "brightness")
            if getattr(args, "despill_" + k) is not None}
     if args.no_despill and dkw:
