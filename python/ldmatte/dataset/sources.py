@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 
+from ..batch.file_jobs import input_stamp
 from .layout import ImageReadError, read_rgba
 from .manifest import SAFE_ID, check_id, read_lines
 
@@ -192,7 +193,7 @@ class FolderSource:
             meta = {"origin": os.path.relpath(path, self.folder).replace(os.sep, "/")}
             meta.update(_metadata_fields(self.metadata.get(sample_id, {})))
             try:
-                stamp = _stamp(path)  # before reading: a file replaced meanwhile is redone by the next run
+                stamp = input_stamp(path)  # before reading: a file replaced meanwhile is redone by the next run
                 yield Produced(sample_id, read_rgba(path), {**meta, "source_stamp": stamp})
             except (ImageReadError, OSError) as exc:
                 yield Produced(sample_id, None, meta, error=str(exc).replace(self.folder + os.sep, ""))
@@ -200,11 +201,6 @@ class FolderSource:
     def describe(self) -> dict:
         return {"source": self.name, "folder": os.path.basename(os.path.normpath(self.folder)),
                 "files": len(self.files), "metadata_records": len(self.metadata)}  # fmt: skip
-
-
-def _stamp(path: str) -> list:
-    st = os.stat(path)
-    return [st.st_size, st.st_mtime_ns]
 
 
 _META_KEYS = ("prompt", "negative_prompt", "attributes", "seed", "model", "base_model", "steps", "guidance",
