@@ -85,6 +85,12 @@ def keyer_params(args):
     return PARAMS[args.method](**given)
 
 
+def fail(command: str, message, status: int = 2) -> int:
+    """Print ``ldmatte COMMAND: message`` on stderr; return the exit ``status`` (2 a usage error, 1 a fault)."""
+    print(f"ldmatte {command}: {message}", file=sys.stderr)
+    return status
+
+
 def exit_status(done, fault) -> int:
     """130 when interrupted, 1 when something failed, else 0."""
     return 130 if done.interrupted else 1 if (done.failures or fault or done.fault) else 0

@@ -37,6 +37,7 @@ def run(args) -> int:
     from ..batch import check_count
     from ..files import OutputFolder, UsageError, check_disjoint, fault_message, stop_on_signals
     from ..keying.compare import KIND, compare_datasets, markdown
+    from ._options import fail
 
     labels = args.labels or [os.path.basename(os.path.normpath(d)) or d for d in (args.dataset_a, args.dataset_b)]
     try:
@@ -48,19 +49,16 @@ def run(args) -> int:
         check_disjoint([args.dataset_a, args.dataset_b], [args.output])
         OutputFolder.claim(args.output, KIND, overwrite=args.overwrite)
     except (UsageError, ValueError, OSError) as exc:
-        print(f"ldmatte compare: {exc}", file=sys.stderr)
-        return 2
+        return fail("compare", exc)
     try:
         with stop_on_signals() as stop:
             res = compare_datasets(args.dataset_a, args.dataset_b, args.output, labels=tuple(labels),
                                    sheet_limit=args.sheet_limit, workers=args.jobs,
                                    progress=not args.quiet and sys.stderr.isatty(), stop=stop)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"ldmatte compare: {exc}", file=sys.stderr)
-        return 2
+        return fail("compare", exc)
     except OSError as exc:
-        print(f"ldmatte compare: {fault_message(exc)}", file=sys.stderr)
-        return 1
+        return fail("compare", fault_message(exc), 1)
     for f in res.failures:
         print(f"failed: {f['input']}: {f['reason']}", file=sys.stderr)
     if not args.quiet:

@@ -4,8 +4,6 @@ This module parses the options and prints; the work is :mod:`ldmatte.keying.key_
 """
 from __future__ import annotations
 
-import sys
-
 ORDER = 15
 
 
@@ -86,7 +84,7 @@ def run(args) -> int:
 
     from ..files import OutputFolder, UsageError, stop_on_signals
     from ..keying.key_files import KIND, finish, key_files, plan_key
-    from ._options import check_run_options, exit_status, progress_wanted, report
+    from ._options import check_run_options, exit_status, fail, progress_wanted, report
 
     try:
         settings = settings_from(args)
@@ -98,8 +96,7 @@ def run(args) -> int:
             raise UsageError("no image files found in the inputs" + ("" if args.recursive else " (try --recursive)"))
         OutputFolder.claim(args.output, KIND, overwrite=args.overwrite)
     except (UsageError, ValueError, TypeError, OSError) as exc:
-        print(f"ldmatte key: {exc}", file=sys.stderr)
-        return 2
+        return fail("key", exc)
     with stop_on_signals() as stop:
         done = key_files(jobs, args.output, settings, overwrite=args.overwrite, workers=args.jobs, stop=stop,
                          progress=progress_wanted(args), failures=failures, max_pixels=args.max_pixels,

@@ -30,10 +30,10 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..files import OutputFolder, UsageError, check_disjoint, fault_message, stop_on_signals
+    from ._options import fail as fail_with
 
     def fail(msg) -> int:
-        print(f"ldmatte predict: {msg}", file=sys.stderr)
-        return 2
+        return fail_with("predict", msg)
 
     if (args.images is None) == (args.benchmark is None):
         return fail("give IMAGES with --trimaps, or --benchmark NAME ROOT")
