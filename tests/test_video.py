@@ -17,7 +17,7 @@ from ldmatte.video.evaluate import evaluate_video  # noqa: E402
 from ldmatte.video.pipeline import VideoMattingSettings, matte_video  # noqa: E402
 from ldmatte.video.segmentation import FlowPropagator, FolderMasks, Segmenter, SegmenterUnavailable  # noqa: E402
 from ldmatte.video.synthetic import make_video, write_video  # noqa: E402
-from ldmatte.video.trimaps import default_band_width, mask_trimap  # noqa: E402
+from ldmatte.video.trimaps import default_band_width, extend_band, mask_trimap  # noqa: E402
 
 N = 8
 
@@ -268,6 +268,36 @@ def test_trimap_band_scales():
     for width in (0, 4, 10):
         tri = mask_trimap(m, width)
         assert (tri[20] == 128).sum() == width
+
+
+def test_detail_band_is_bounded_and_not_fed_back(clip_files, tmp_path):
+    m = np.zeros((30, 30), np.uint8)
+    m[:, 20:] = 255
+    tri = mask_trimap(m, 4)
+    everywhere = np.ones((30, 30), np.float32)  # a hint that sees detail all over the background
+    wide = extend_band(tri, m, everywhere, reach=2, limit=6)
+    assert (wide[:, :14] == 0).all() and (wide[:, 14:22] == 128).all() and (wide[:, 22:] == 255).all()
+    assert np.array_equal(extend_band(tri, m, np.zeros_like(everywhere), 2, 6), tri)  # no detail: unchanged
+
+    class All:  # a matte that calls the unknown band foreground and sees faint detail 2 px past it
+        name, batch_size = "all", 1
+
+        def predict(self, images, trimaps):
+            near = np.stack([cv2.dilate((t > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) for t in trimaps])
+            return np.where(trimaps > 0, 255, np.where(near > 0, 80, 0)).astype(np.uint8)
+
+    clip = clip_files["clip"]
+    runs = {}
+    for reach in (0.0, 3.0):
+        seen = []
+        matte_video(clip_files["mkv"], tmp_path / f"o{reach}", clip.first_mask,
+                    VideoMattingSettings(formats=("png",), detail_reach=reach), matting=All(), on_frame=seen.append)
+        runs[reach] = seen
+    # The widened band reaches farther than the mask's own band, but the mask does not follow it out.
+    band = [((f.trimap > 0) & (f.trimap < 255)).sum() for f in runs[3.0]]
+    plain = [((f.trimap > 0) & (f.trimap < 255)).sum() for f in runs[0.0]]
+    assert band[0] == plain[0] and all(b > p for b, p in zip(band[1:], plain[1:]))
+    assert all(np.array_equal(a.mask, b.mask) for a, b in zip(runs[0.0], runs[3.0]))
 
 
 @pytest.mark.slow  # importing torch and transformers dominates (seconds on a quiet machine)

@@ -27,7 +27,7 @@ from .outputs import VideoOutput, parse_formats
 from .reader import VideoReadError, iter_frames, probe
 from .segmentation import FlowPropagator, PropagationSettings, to_mask
 from .stabilise import StabiliseSettings, TemporalStabiliser
-from .trimaps import default_band_width, mask_trimap
+from .trimaps import default_band_width, extend_band, mask_trimap
 
 __all__ = ["VideoMattingSettings", "FrameResult", "VideoMattingResult", "matte_video", "STAGES"]
 
@@ -41,7 +41,10 @@ class VideoMattingSettings:
     ``model``: ``"closed-form"`` or a training run / checkpoint folder; ``device``: ``auto``, ``cpu``, ``cuda``;
     ``band_width``: unknown band width in pixels (None: 3 % of the shorter side); ``formats``: any of
     ``png``, ``webm``, ``mov``, ``preview`` (alpha PNGs are always written: they are what a rerun resumes from);
-    ``feedback``: correct the propagated mask with the matte; ``estimate_foreground``: RGBA colour from
+    ``feedback``: correct the propagated mask with the matte; ``detail_reach``: the unknown band also covers
+    the known background up to this many band widths from the mask where the previous frame's alpha, moved
+    along the subject's motion, shows detail (hair strands too thin to survive in a binary mask; 0 turns it
+    off; see :func:`~ldmatte.video.trimaps.extend_band`); ``estimate_foreground``: RGBA colour from
     pymatting's foreground estimation instead of the source colour; ``max_frames``: stop after this many.
     """
 
@@ -50,6 +53,7 @@ class VideoMattingSettings:
     band_width: int | None = None
     formats: tuple = ("png",)
     feedback: bool = True
+    detail_reach: float = 3.0
     estimate_foreground: bool = False
     batch_size: int = 4
     max_frames: int | None = None
@@ -61,6 +65,7 @@ class VideoMattingSettings:
     def record(self) -> dict:
         """The settings that change the frames (recorded in the output folder's marker)."""
         return {"model": self.model, "band_width": self.band_width, "feedback": self.feedback,
+                "detail_reach": self.detail_reach,
                 "estimate_foreground": self.estimate_foreground, "segmentation": self.segmentation,
                 "propagation": dataclasses.asdict(self.propagation), "stabilise": dataclasses.asdict(self.stabilise)}
 
@@ -188,6 +193,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
         tracker = propagator.tracker  # the caller's propagator: share its tracker, step it here
         propagator._own_tracker = False
     stabiliser = TemporalStabiliser(s.stabilise)
+    detail: np.ndarray | None = None  # the last alpha (float), moved frame by frame onto the newest frame
     backend = matting
     videos: list[VideoOutput] = []
     total = info.frame_count if s.max_frames is None else min(info.frame_count or s.max_frames, s.max_frames)
@@ -239,9 +245,17 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                     with clock("flow"):
                         item.motion = getattr(propagator, "motion", None) or subject_motion(
                             item.flow, item.mask, margin=max(2, band)) or Motion(flow=item.flow)
+                if detail is not None and item.motion is not None:
+                    with clock("trimap"):
+                        detail = item.motion.warp(detail)
                 if item.previous is None:
                     with clock("trimap"):
                         item.trimap = mask_trimap(item.mask, band)
+                        if detail is not None and s.detail_reach > 0 and detail.shape == item.mask.shape:
+                            wide = extend_band(item.trimap, item.mask, detail, reach=band - band // 2,
+                                               limit=int(round(s.detail_reach * band)))
+                            item.extension = wide != item.trimap
+                            item.trimap = wide
                 chunk.append(item)
                 index += 1
             if not chunk:
@@ -262,7 +276,12 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                 if bar is not None:
                     bar.update(1)
             if s.feedback and propagator is not None:
-                propagator.correct(chunk[-1].alpha, chunk[-1].index)
+                last = chunk[-1]
+                # The band's extension over the known background does not feed the mask back: a false
+                # detection there would grow the mask, whose band would reach farther out the next frame.
+                fed = last.alpha if last.extension is None else np.where(last.extension, 0, last.alpha)
+                propagator.correct(fed, last.index)
+            detail = chunk[-1].alpha.astype(np.float32) / 255
         if result.frames == 0:
             raise VideoReadError(f"{source}: no frames could be decoded")
         if result.interrupted:
@@ -298,6 +317,7 @@ class _Item:
     raw_alpha: np.ndarray | None = None
     previous: np.ndarray | None = None  # the alpha an earlier run wrote
     motion: Motion | None = None
+    extension: np.ndarray | None = None  # where the trimap's band was widened by extend_band
     alpha: np.ndarray | None = None
 
 

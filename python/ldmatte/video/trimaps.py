@@ -1,11 +1,12 @@
 """Trimaps from per-frame masks: an unknown band around the mask's edge, its width scaled to the frame."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ..training import trimap
 
-__all__ = ["default_band_width", "mask_trimap"]
+__all__ = ["default_band_width", "mask_trimap", "extend_band"]
 
 BAND_FRACTION = 0.03  # unknown band width as a share of the frame's shorter side
 MIN_BAND = 4
@@ -48,3 +49,39 @@ def mask_trimap(mask: np.ndarray, band_width: int, outside: float = 0.5) -> np.n
     # An elliptical kernel of 2r + 1 pixels erodes r pixels on each side.
     return trimap(np.ascontiguousarray(mask), erode=2 * in_px + 1 if in_px else 0,
                   dilate=2 * out_px + 1 if out_px else 0, fg_threshold=128, bg_threshold=127)  # fmt: skip
+
+
+def extend_band(trimap: np.ndarray, mask: np.ndarray, hint: np.ndarray, reach: int, limit: int,
+                threshold: float = 0.2) -> np.ndarray:
+    """Widen a trimap's unknown band over the known background where an earlier matte saw detail (hair).
+
+    ``hint`` is the previous frame's alpha (uint8 or float in [0, 1]) moved
+    onto this frame. Known background within ``reach`` pixels of a hint above
+    ``threshold`` becomes unknown, but never farther than ``limit`` pixels from
+    ``mask``: a thin strand, too thin to survive in a binary mask, keeps its
+    band from frame to frame, while a false detection can spread at most
+    ``limit`` pixels out. The mask itself (and known foreground) is untouched.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((1, 12), np.uint8); m[0, 8:] = 255
+    >>> tri = mask_trimap(m, 2)
+    >>> hint = np.zeros((1, 12), np.float32); hint[0, 3] = 0.6  # a strand 4 px out of the mask
+    >>> extend_band(tri, m, hint, reach=1, limit=6)[0].tolist()
+    [0, 0, 128, 128, 128, 0, 0, 128, 128, 255, 255, 255]
+    >>> extend_band(tri, m, hint, reach=1, limit=4)[0].tolist()  # no farther than 4 px from the mask
+    [0, 0, 0, 0, 128, 0, 0, 128, 128, 255, 255, 255]
+    """
+    hint = np.asarray(hint)
+    unit = hint.astype(np.float32) / 255 if hint.dtype == np.uint8 else hint.astype(np.float32)
+    seeds = ((unit > threshold) & (trimap == 0)).astype(np.uint8)
+    if not seeds.any():
+        return trimap
+    if reach > 0:
+        seeds = cv2.dilate(seeds, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
+    outside = np.ascontiguousarray(np.where(np.asarray(mask) > 127, 0, 255).astype(np.uint8))
+    near = cv2.distanceTransform(outside, cv2.DIST_L2, 5) <= limit
+    out = trimap.copy()
+    out[(seeds > 0) & near & (trimap == 0)] = 128
+    return out
