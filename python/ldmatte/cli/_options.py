@@ -71,7 +71,19 @@ def report(command: str, summary: dict, outdir: str, quiet: bool, fault: str | N
 # The keyer parameters offered on the command line (ldmatte key, ldmatte build greenscreen), by method.
 KEYER_OPTIONS = {"chromakey": ("similarity", "blend"), "colorkey": ("similarity", "blend"),
                  "obs": ("similarity", "smoothness", "spill"), "vlahos": ("balance", "clip_black", "clip_white")}
-_KEYER_FIELDS = ("similarity", "blend", "smoothness", "spill", "balance", "clip_black", "clip_white")
+_KEYER_HELP = {"similarity": "chromakey/colorkey/obs: distance keyed fully",
+               "blend": "chromakey/colorkey: ramp width above similarity", "smoothness": "obs: ramp width above "
+               "similarity", "spill": "obs: spill-reduction ramp width", "balance": "vlahos: weight of max of the "
+               "other channels", "clip_black": "vlahos: raw alpha at or below becomes 0",
+               "clip_white": "vlahos: raw alpha at or above becomes 255"}  # fmt: skip
+_KEYER_FIELDS = tuple(_KEYER_HELP)
+
+
+def add_keyer_options(group, help: str | None = None) -> None:
+    """--similarity, --blend, --smoothness, --spill, --balance, --clip-black, --clip-white (floats, default None:
+    the method's own); ``help`` replaces each one's own text."""
+    for field in _KEYER_FIELDS:
+        group.add_argument("--" + field.replace("_", "-"), type=float, help=help or _KEYER_HELP[field])
 
 
 def keyer_params(args):

@@ -6,6 +6,7 @@ def add_greenscreen_parser(sources):
     """Add the ``greenscreen`` source parser to ``build``'s sources; return it."""
     from ..dataset.gs_source import BACKGROUND_PHRASE
     from ..keying import METHODS
+    from ._options import add_keyer_options
 
     gs = sources.add_parser("greenscreen", help="generate with plain SDXL over a green screen and key it "
                             "(the chroma-keying route; needs the gen extra)")
@@ -15,13 +16,7 @@ def add_greenscreen_parser(sources):
                     help="phrase appended to every prompt (default: %(default)r)")
     gs.add_argument("--method", choices=METHODS, default="vlahos", help="keyer (default %(default)s)")
     gs.add_argument("--key-color", default="auto", help="auto (from each image's border), #rrggbb, green, blue")
-    gs.add_argument("--similarity", type=float, help="keyer parameter (see ldmatte key)")
-    gs.add_argument("--blend", type=float, help="keyer parameter (see ldmatte key)")
-    gs.add_argument("--smoothness", type=float, help="keyer parameter (see ldmatte key)")
-    gs.add_argument("--spill", type=float, help="keyer parameter (see ldmatte key)")
-    gs.add_argument("--balance", type=float, help="keyer parameter (see ldmatte key)")
-    gs.add_argument("--clip-black", type=float, help="keyer parameter (see ldmatte key)")
-    gs.add_argument("--clip-white", type=float, help="keyer parameter (see ldmatte key)")
+    add_keyer_options(gs, help="keyer parameter (see ldmatte key)")
     gs.add_argument("--no-despill", action="store_true", help="keep the generated colour")
     gs.add_argument("--refine-keyed", action="store_true", help="also refine the keyed matte (CAAR) before QC")
     gs.add_argument("--steps", type=int, default=25)

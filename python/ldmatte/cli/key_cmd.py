@@ -9,7 +9,7 @@ ORDER = 15
 
 def register(sub) -> None:
     from ..keying import METHODS
-    from ._options import add_folder_options, add_image_options, add_run_options
+    from ._options import add_folder_options, add_image_options, add_keyer_options, add_run_options
 
     p = sub.add_parser(
         "key", help="key green-screen images into RGBA PNGs (chromakey, colorkey, obs, vlahos)",
@@ -27,13 +27,7 @@ def register(sub) -> None:
     p.add_argument("--key-color", default="auto", help="auto (from each image's border, default), #rrggbb, "
                    "green or blue")
     g = p.add_argument_group("keyer parameters (each method uses its own; defaults are the method's)")
-    g.add_argument("--similarity", type=float, help="chromakey/colorkey/obs: distance keyed fully")
-    g.add_argument("--blend", type=float, help="chromakey/colorkey: ramp width above similarity")
-    g.add_argument("--smoothness", type=float, help="obs: ramp width above similarity")
-    g.add_argument("--spill", type=float, help="obs: spill-reduction ramp width")
-    g.add_argument("--balance", type=float, help="vlahos: weight of max of the other channels")
-    g.add_argument("--clip-black", type=float, help="vlahos: raw alpha at or below becomes 0")
-    g.add_argument("--clip-white", type=float, help="vlahos: raw alpha at or above becomes 255")
+    add_keyer_options(g)
     d = p.add_argument_group("despill (FFmpeg style; obs uses its own spill reduction unless these are given)")
     d.add_argument("--unmix", action="store_true", help="take the backing out of translucent pixels first "
                    "(F = (I - (1 - a) K) / a), then despill")
