@@ -24,6 +24,13 @@ def add_refine_options(p) -> None:
     g.add_argument("--no-snap", action="store_true", help="keep the values of the core and background")
     g.add_argument("--keep-translucent-interior", action="store_true",
                    help="do not fill translucent regions enclosed by the core (glass, veils)")  # fmt: skip
+    hy = g.add_mutually_exclusive_group()
+    hy.add_argument("--hysteresis", dest="hysteresis", action="store_true", default=DEFAULTS["hysteresis"],
+                    help="keep the faint (1..bg_tol) and near-opaque pixels next to the kept border band "
+                    "(hair tips, the top of a soft ramp)"
+                    + (" (default)" if DEFAULTS["hysteresis"] else ""))  # fmt: skip
+    hy.add_argument("--no-hysteresis", dest="hysteresis", action="store_false",
+                    help="snap them too" + ("" if DEFAULTS["hysteresis"] else " (default)"))
     sub = g.add_mutually_exclusive_group()
     sub.add_argument("--min-subject-fraction", type=float, default=DEFAULTS["min_subject_fraction"],
                      help="keep parts at least this fraction of the largest (default %(default)s)")  # fmt: skip
@@ -33,7 +40,8 @@ def add_refine_options(p) -> None:
 def refine_kwargs(args) -> dict:
     return dict(fg_tol=args.fg_tol, bg_tol=args.bg_tol, connectivity=args.connectivity, snap=not args.no_snap,
                 fill_interior=not args.keep_translucent_interior,
-                min_subject_fraction=None if args.no_subject_rule else args.min_subject_fraction)  # fmt: skip
+                min_subject_fraction=None if args.no_subject_rule else args.min_subject_fraction,
+                hysteresis=args.hysteresis)  # fmt: skip
 
 
 def add_run_options(p) -> None:
