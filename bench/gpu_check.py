@@ -118,10 +118,9 @@ def check_label(ck, name, stack, ref=True):
 
 
 def check_stats(ck, name, labels):
-    from ldmatte._cuda import component_stats_cuda
     from ldmatte.regions import component_stats
 
-    got, want = component_stats_cuda(dev(labels)), component_stats(labels)
+    got, want = component_stats(dev(labels), backend="cuda"), component_stats(labels)
     for i, (g, w) in enumerate(zip(got, want)):
         for field in ("area", "bbox", "touches_frame"):
             ck.equal(f"component_stats {name} image {i} {field}", getattr(g, field), getattr(w, field))
@@ -234,9 +233,10 @@ def giant_batch(ck, rng):
     compare("label labels", labels, [r[0] for r in ref])
     compare("label num", num, [np.int32(r[1]) for r in ref])
     del labels, num, masks
+    from ldmatte._arrays import describe
     from ldmatte._cuda import refine_alpha_cuda
 
-    out, stats = refine_alpha_cuda(src, 8, 8, 8, True, True, 0.05)
+    out, stats = refine_alpha_cuda(describe(src, "alpha", (np.uint8,), batch=True), ldmatte.RefineParams())
     ref = [refine_alpha_reference(a) for a in alphas]
     compare("refine_alpha alpha", out, [r[0] for r in ref])
     compare("refine_alpha stats", stats, [r[1] for r in ref])
