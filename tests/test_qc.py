@@ -125,6 +125,32 @@ def test_rules_on_hand_made_alphas():
     assert evaluate(hazy).reasons == ("haze_left",)
 
 
+def test_haze_counts_only_the_transition_region_of_the_refinement():
+    """Faint (1..bg_tol) and near-opaque (255-fg_tol..254) pixels, as hysteresis keeps them, are not haze."""
+    tips = _portrait()
+    tips[:29, :] = 5  # faint hair tips all over the top: visible, but not haze with bg_tol = 8
+    tips[30:, 30:70] = 250  # the core at 250 is still the core with fg_tol = 8
+    m = measure(tips)
+    assert m["haze"] == 0.0 and evaluate(tips).keep
+    assert measure(tips, bg_tol=4)["haze"] > 0.25  # refined with bg_tol = 4, the 5s are translucent
+    assert evaluate(tips, fg_tol=4, bg_tol=4).reasons == ("haze_left",)  # ... and 250 is no core either
+    hazy = _portrait()
+    hazy[:30, :] = np.maximum(hazy[:30, :], 9)  # just above bg_tol: haze
+    assert evaluate(hazy).reasons == ("haze_left",)
+    with pytest.raises(ValueError, match="bg_tol must be an integer in 0..254"):
+        measure(tips, bg_tol=255)
+    with pytest.raises(ValueError, match="must be below 255 - fg_tol"):
+        measure(tips, fg_tol=128, bg_tol=127)
+
+
+def test_hysteresis_tips_do_not_raise_the_haze_of_synthetic_portraits():
+    """Small synthetic portraits refined with and without hysteresis: the haze measure barely moves."""
+    for seed in (1, 7):
+        rgba = make_sample(seed, 96).rgba
+        on, off = (measure(ldmatte.refine(rgba, hysteresis=h)[..., 3])["haze"] for h in (True, False))
+        assert on <= off + 0.01 and on < QCConfig().max_haze * 0.8, (seed, on, off)
+
+
 def test_changed_too_much_reads_the_report():
     a = _portrait()
     report = ldmatte.RefineReport.from_stats([0] * 8 + [0, 0, 3000, 0], 100, 100)  # 3000 of U repaired
@@ -224,6 +250,20 @@ def test_requalify_moves_and_puts_back(dataset, capsys):
     assert {(n, kind): b for n, kind, b in _file_bytes(dataset)} == content  # nothing re-encoded or lost
     page = (dataset / "review.html").read_text()
     assert page.count("<img ") == len(after) and len(list((dataset / "review" / "thumbs").iterdir())) == len(after)
+
+
+def test_haze_uses_the_tolerances_the_dataset_was_refined_with(tmp_path):
+    root = tmp_path / "tol"
+    build(SyntheticSource(3, seed=4, size=96), root, refine_kwargs=dict(fg_tol=4, bg_tol=20), progress=False)
+    built = read_manifest(str(root))
+    for e in built.values():
+        alpha = cv2.imread(str(root / e["files"]["alpha"]), cv2.IMREAD_GRAYSCALE)
+        assert e["qc"]["measures"]["haze"] == pytest.approx(measure(alpha, fg_tol=4, bg_tol=20)["haze"], abs=1e-6)
+    requalify(root, progress=False)  # reads the tolerances from dataset.json: the same measures
+    again = read_manifest(str(root))
+    assert {i: e["qc"]["measures"]["haze"] for i, e in again.items()} == {
+        i: e["qc"]["measures"]["haze"] for i, e in built.items()
+    }
 
 
 def test_requalify_dry_run_changes_nothing(dataset, capsys):

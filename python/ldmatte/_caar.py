@@ -63,7 +63,8 @@ def refine_alpha(
         ramp) instead of snapping them; faint speckle and interior jitter
         elsewhere are still snapped. Acts only with ``snap``. The kept pixels
         show in the report as fewer pixels lowered / raised and more
-        transition pixels after.
+        transition pixels after. On by default; ``hysteresis=False`` snaps them
+        too.
     backend : {"auto", "cpu", "cuda"}
     batch : bool, optional
         True: ``alpha`` is a (B, H, W) batch; False: one (H, W) image; None

@@ -52,8 +52,10 @@ class RefineParams:
         band pixel that is kept. Faint speckle and interior jitter elsewhere
         are still snapped. Only acts with ``snap``. A reach of one pixel was
         measured best (``bench/RESULTS.md``): following faint pixels further,
-        as Canny's hysteresis does, keeps wide faint haze. Off by default
-        for now: quality control's haze measure counts the kept faint pixels.
+        as Canny's hysteresis does, keeps wide faint haze. On by default
+        (quality control's haze measure counts only the transition region
+        ``bg_tol < alpha < 255 - fg_tol``, so the kept pixels are not taken
+        for haze).
 
     Examples
     --------
@@ -73,7 +75,7 @@ class RefineParams:
     snap: bool = True
     fill_interior: bool = True
     min_subject_fraction: float | None = 0.05
-    hysteresis: bool = False
+    hysteresis: bool = True
 
     def __post_init__(self):
         fg_tol = _tolerance("fg_tol", self.fg_tol)

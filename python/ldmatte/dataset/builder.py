@@ -124,6 +124,11 @@ def _suppress_missing():
     return contextlib.suppress(FileNotFoundError)
 
 
+def _tolerances(refine_kwargs: dict) -> dict:
+    """The refinement's tolerances for quality control's haze measure (missing: the defaults)."""
+    return {k: refine_kwargs.get(k) for k in ("fg_tol", "bg_tol")}
+
+
 def _finish(item, root: str, qc: QCConfig, refine_kwargs: dict, durable: bool) -> tuple[dict, dict]:
     """Refine (unless the source did), judge and write one sample; return its manifest entry and timings."""
     from .. import refine
@@ -133,7 +138,7 @@ def _finish(item, root: str, qc: QCConfig, refine_kwargs: dict, durable: bool) -
     if refined is None:
         refined, report = refine(item.rgba, return_report=True, **refine_kwargs)
     t1 = time.perf_counter()
-    verdict = evaluate(refined[..., 3], report, qc)
+    verdict = evaluate(refined[..., 3], report, qc, **_tolerances(refine_kwargs))
     t2 = time.perf_counter()
     status = "kept" if verdict.keep else "rejected"
     files = write_sample(root, status, item.id, refined, durable)

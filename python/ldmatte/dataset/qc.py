@@ -45,10 +45,15 @@ class QCConfig:
         pieces below 0.05, real samples have none left, two people reach ~1).
     max_haze, haze_distance : float
         ``haze_left`` when more than ``max_haze`` of the visible pixels are
-        translucent (0 < alpha < 255) and farther than ``haze_distance`` x the
-        short side from the opaque core (defaults 0.25 and 0.02; good real
-        samples reach 0.05, realistic synthetic 0.10, the hazy woman 0.55, the
-        glass bottle 0.76).
+        translucent and farther than ``haze_distance`` x the short side from
+        the opaque core (defaults 0.25 and 0.02; good real samples reach 0.05,
+        realistic synthetic 0.10, the hazy woman 0.55, the glass bottle 0.76).
+        Translucent and opaque use the refinement's tolerances:
+        ``bg_tol < alpha < 255 - fg_tol`` counts, ``alpha >= 255 - fg_tol`` is
+        the core. The faint (``1..bg_tol``) and near-opaque pixels that
+        refinement's hysteresis keeps next to the border band are hair tips
+        and the top of a soft ramp, not haze (faint speckle elsewhere is
+        already 0); the faint ones still count as visible.
     max_uniform : float
         ``near_uniform_alpha`` when one alpha value covers more than this share
         of the image (default 0.98; real samples at most 0.87).
@@ -128,19 +133,26 @@ def _contacts(alpha: np.ndarray, subject: np.ndarray) -> tuple[float, float]:
     return float(top), float(side)
 
 
-def _haze(alpha: np.ndarray, visible_count: int, distance: float) -> float:
-    soft = (alpha > 0) & (alpha < 255)
+def _haze(alpha: np.ndarray, visible_count: int, distance: float, fg_tol: int, bg_tol: int) -> float:
+    # The refinement's classes: what hysteresis keeps at 1..bg_tol (hair tips) and 255-fg_tol..254 (the top of a
+    # soft ramp) next to the band is not haze; counting it pushed small synthetic portraits over the limit.
+    soft = (alpha > bg_tol) & (alpha < 255 - fg_tol)
     if not soft.any():
         return 0.0
-    core = alpha == 255
+    core = alpha >= 255 - fg_tol
     if not core.any():
         return np.count_nonzero(soft) / visible_count
     far = cv2.distanceTransform((~core).view(np.uint8), cv2.DIST_L2, 3) > distance * min(alpha.shape)
     return np.count_nonzero(soft & far) / visible_count
 
 
-def measure(alpha, report=None, config: QCConfig | None = None) -> dict:
+def measure(alpha, report=None, config: QCConfig | None = None, *, fg_tol: int | None = None,
+            bg_tol: int | None = None) -> dict:
     """The measures the rules compare (see :class:`QCConfig`); ``repaired`` is None without a report.
+
+    ``fg_tol`` and ``bg_tol`` are the tolerances the alpha was refined with
+    (default: the refinement defaults, ``ldmatte.DEFAULTS``); ``haze`` counts
+    only ``bg_tol < alpha < 255 - fg_tol``.
 
     Examples
     --------
@@ -152,7 +164,9 @@ def measure(alpha, report=None, config: QCConfig | None = None) -> dict:
     (0.24, 0.0, 0.0, 0.76)
     """
     config = config or QCConfig()
-    a = _check_alpha(alpha)
+    a, fg, bg = _check_alpha(alpha), _check_tol("fg_tol", fg_tol), _check_tol("bg_tol", bg_tol)
+    if bg >= 255 - fg:
+        raise ValueError(f"bg_tol ({bg}) must be below 255 - fg_tol ({255 - fg})")
     visible = a > 0
     count = int(np.count_nonzero(visible))
     m = dict.fromkeys(("subject_area", "top_contact", "side_contact", "second_subject", "haze"), 0.0)
@@ -167,8 +181,18 @@ def measure(alpha, report=None, config: QCConfig | None = None) -> dict:
     m["subject_area"] = float(areas[0] / a.size)
     m["second_subject"] = float(areas[1] / areas[0]) if len(areas) > 1 else 0.0
     m["top_contact"], m["side_contact"] = _contacts(a, labels == ids[0])
-    m["haze"] = float(_haze(a, count, config.haze_distance))
+    m["haze"] = float(_haze(a, count, config.haze_distance, fg, bg))
     return m
+
+
+def _check_tol(name: str, tol) -> int:
+    if tol is None:
+        from .. import DEFAULTS
+
+        return int(DEFAULTS[name])
+    if isinstance(tol, bool) or not isinstance(tol, (int, np.integer)) or not 0 <= tol <= 254:
+        raise ValueError(f"{name} must be an integer in 0..254, got {tol!r}")
+    return int(tol)
 
 
 def _check_alpha(alpha) -> np.ndarray:
@@ -180,7 +204,8 @@ def _check_alpha(alpha) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def evaluate(alpha, report=None, config: QCConfig | None = None, measures: dict | None = None) -> Verdict:
+def evaluate(alpha, report=None, config: QCConfig | None = None, measures: dict | None = None, *,
+             fg_tol: int | None = None, bg_tol: int | None = None) -> Verdict:
     """Run every rule on a refined alpha (and its :class:`~ldmatte.RefineReport`).
 
     Parameters
@@ -192,6 +217,9 @@ def evaluate(alpha, report=None, config: QCConfig | None = None, measures: dict 
     config : QCConfig, optional
     measures : dict, optional
         Precomputed :func:`measure` output (re-thresholding without the image).
+    fg_tol, bg_tol : int, optional
+        The tolerances the alpha was refined with (default: the refinement
+        defaults); the haze measure counts only ``bg_tol < alpha < 255 - fg_tol``.
 
     Returns
     -------
@@ -207,7 +235,7 @@ def evaluate(alpha, report=None, config: QCConfig | None = None, measures: dict 
     (False, ('head_cut_top',))
     """
     config = config or QCConfig()
-    m = measure(alpha, report, config) if measures is None else dict(measures)
+    m = measure(alpha, report, config, fg_tol=fg_tol, bg_tol=bg_tol) if measures is None else dict(measures)
     reasons, details = [], []
     for rule in RULES:
         value, limit = m.get(rule.measure), getattr(config, rule.threshold)

@@ -37,12 +37,12 @@ class QCSummary:
     unreadable: list = dataclasses.field(default_factory=list)  # ids whose files are gone (dropped: rebuilt later)
 
 
-def _judge(root: str, entry: dict, qc: QCConfig) -> dict | None:
+def _judge(root: str, entry: dict, qc: QCConfig, tolerances: dict | None = None) -> dict | None:
     alpha = cv2.imread(os.path.join(root, entry["files"]["alpha"]), cv2.IMREAD_GRAYSCALE)
     if alpha is None:
         return None
     report = RefineReport.from_dict(entry["report"]) if entry.get("report") else None
-    verdict = evaluate(alpha, report, qc)
+    verdict = evaluate(alpha, report, qc, **(tolerances or {}))
     status = "kept" if verdict.keep else "rejected"
     return dict(entry, status=status, files=paths(status, entry["id"]), qc=verdict.to_dict(),
                 qc_checked=time.strftime("%Y-%m-%dT%H:%M:%S"))  # fmt: skip
@@ -74,9 +74,9 @@ def requalify(dataset, qc: QCConfig | None = None, *, dry_run: bool = False, pro
     summary = QCSummary()
     with lock(root, exclusive=True):
         entries = prepare(root) if not dry_run else _read_only_entries(root)
-        new = []
+        new, tolerances = [], _refine_tolerances(root)
         for entry in tqdm(list(entries.values()), unit="img", desc="qc", file=sys.stderr, disable=not progress):
-            judged = _judge(root, entry, qc)
+            judged = _judge(root, entry, qc, tolerances)
             if judged is None:
                 summary.unreadable.append(entry["id"])
                 continue
@@ -100,6 +100,17 @@ def _read_only_entries(root: str) -> dict:
     from .manifest import read_manifest
 
     return read_manifest(root)
+
+
+def _refine_tolerances(root: str) -> dict:
+    """The tolerances the dataset was refined with, for the haze measure (those not recorded: the defaults)."""
+    try:
+        with open(os.path.join(root, SETTINGS), encoding="utf-8") as f:
+            refine = json.load(f).get("refine", {})
+        tolerances = {k: refine.get(k) for k in ("fg_tol", "bg_tol")}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {k: v for k, v in tolerances.items() if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 254}
 
 
 def _update_settings(root: str, qc: QCConfig) -> None:

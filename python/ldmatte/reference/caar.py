@@ -89,7 +89,7 @@ def refine_alpha_reference(
     snap: bool = True,
     fill_interior: bool = True,
     min_subject_fraction: float | None = 0.05,
-    hysteresis: bool = False,
+    hysteresis: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Refine an (H, W) or (B, H, W) uint8 alpha; return (refined, stats).
 
