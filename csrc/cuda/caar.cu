@@ -50,18 +50,29 @@ LD_DEV void zero_shared(int* shared) {
   __syncthreads();
 }
 
-LD_DEV unsigned touch_bits(const uint8_t* A, int y, int x, const Geometry& g, const CaarParams& p) {
-  unsigned bits = 0;
+// Calls visit(j) with the index j of each neighbour of (y, x) inside the frame (4- or 8-connected),
+// in row order, until visit returns true; says whether it did.
+template <typename Visit>
+LD_DEV bool any_neighbour(int y, int x, const Geometry& g, int conn, Visit visit) {
   for (int dy = -1; dy <= 1; ++dy) {
     const int yy = y + dy;
     if (yy < 0 || yy >= g.height) continue;
     for (int dx = -1; dx <= 1; ++dx) {
       const int xx = x + dx;
-      if ((dy == 0 && dx == 0) || xx < 0 || xx >= g.width || (p.conn == 4 && dy != 0 && dx != 0)) continue;
-      const int v = A[static_cast<long long>(yy) * g.width + xx];
-      bits |= (v >= p.fg_lo ? kTouchFg : 0u) | (v <= p.bg_hi ? kTouchBg : 0u);
+      if ((dy == 0 && dx == 0) || xx < 0 || xx >= g.width || (conn == 4 && dy != 0 && dx != 0)) continue;
+      if (visit(static_cast<long long>(yy) * g.width + xx)) return true;
     }
   }
+  return false;
+}
+
+LD_DEV unsigned touch_bits(const uint8_t* A, int y, int x, const Geometry& g, const CaarParams& p) {
+  unsigned bits = 0;
+  any_neighbour(y, x, g, p.conn, [&](long long j) {
+    const int v = A[j];
+    bits |= (v >= p.fg_lo ? kTouchFg : 0u) | (v <= p.bg_hi ? kTouchBg : 0u);
+    return false;
+  });
   return bits;
 }
 
@@ -197,18 +208,10 @@ __global__ void __launch_bounds__(kChunkThreads) caar_finalize(const uint8_t* al
 // and, with fill_interior=False, the translucent interior (the rule of reference/caar.py).
 LD_DEV bool next_to_kept_band(const uint8_t* A, const uint8_t* O, int y, int x, const Geometry& g,
                               const CaarParams& p) {
-  for (int dy = -1; dy <= 1; ++dy) {
-    const int yy = y + dy;
-    if (yy < 0 || yy >= g.height) continue;
-    for (int dx = -1; dx <= 1; ++dx) {
-      const int xx = x + dx;
-      if ((dy == 0 && dx == 0) || xx < 0 || xx >= g.width || (p.conn == 4 && dy != 0 && dx != 0)) continue;
-      const long long j = static_cast<long long>(yy) * g.width + xx;
-      const int v = A[j];
-      if (v > p.bg_hi && v < p.fg_lo && O[j] == v) return true;
-    }
-  }
-  return false;
+  return any_neighbour(y, x, g, p.conn, [&](long long j) {
+    const int v = A[j];
+    return v > p.bg_hi && v < p.fg_lo && O[j] == v;
+  });
 }
 
 // Per pixel: a snapped tolerance pixel next to a kept U pixel gets its input value back.
