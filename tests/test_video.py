@@ -1,6 +1,7 @@
 """ldmatte video: tiny synthetic clips through the whole command, evaluation, propagation, segmenter protocol."""
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -13,6 +14,7 @@ pytest.importorskip("pymatting")
 
 from ldmatte.cli import main  # noqa: E402
 from ldmatte.video import reader  # noqa: E402
+from ldmatte.video.background import BackgroundSettings  # noqa: E402
 from ldmatte.video.evaluate import evaluate_video  # noqa: E402
 from ldmatte.video.pipeline import VideoMattingSettings, matte_video  # noqa: E402
 from ldmatte.video.segmentation import FlowPropagator, FolderMasks, Segmenter, SegmenterUnavailable  # noqa: E402
@@ -284,20 +286,39 @@ def test_detail_band_is_bounded_and_not_fed_back(clip_files, tmp_path):
 
         def predict(self, images, trimaps):
             near = np.stack([cv2.dilate((t > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) for t in trimaps])
-            return np.where(trimaps > 0, 255, np.where(near > 0, 80, 0)).astype(np.uint8)
+            return np.where(trimaps > 0, 255, np.where(near > 0, 40, 0)).astype(np.uint8)
 
     clip = clip_files["clip"]
     runs = {}
     for reach in (0.0, 3.0):
         seen = []
         matte_video(clip_files["mkv"], tmp_path / f"o{reach}", clip.first_mask,
-                    VideoMattingSettings(formats=("png",), detail_reach=reach), matting=All(), on_frame=seen.append)
+                    VideoMattingSettings(formats=("png",), detail_reach=reach, background=BackgroundSettings(history=0)),
+                    matting=All(), on_frame=seen.append)  # fmt: skip
         runs[reach] = seen
     # The widened band reaches farther than the mask's own band, but the mask does not follow it out.
     band = [((f.trimap > 0) & (f.trimap < 255)).sum() for f in runs[3.0]]
     plain = [((f.trimap > 0) & (f.trimap < 255)).sum() for f in runs[0.0]]
     assert band[0] == plain[0] and all(b > p for b, p in zip(band[1:], plain[1:]))
     assert all(np.array_equal(a.mask, b.mask) for a, b in zip(runs[0.0], runs[3.0]))
+
+
+def test_background_plate_corrects_trimaps_and_is_recorded(clip_files, tmp_path):
+    clip = clip_files["clip"]
+    runs = {}
+    for history in (0, 16):
+        seen = []
+        out = tmp_path / f"h{history}"
+        matte_video(clip_files["mkv"], out, clip.first_mask,
+                    VideoMattingSettings(formats=("png",), background=BackgroundSettings(history=history)),
+                    on_frame=seen.append)  # fmt: skip
+        runs[history] = seen
+        marker = json.loads((out / ".ldmatte-output.json").read_text())
+        assert marker["settings"]["background"]["history"] == history
+    assert np.array_equal(runs[0][0].trimap, runs[16][0].trimap)  # nothing remembered on the first frame
+    assert any(not np.array_equal(a.trimap, b.trimap) for a, b in zip(runs[0][1:], runs[16][1:]))
+    sad = {h: np.mean([np.abs(f.alpha.astype(float) - g).sum() for f, g in zip(runs[h], clip.alphas)]) for h in runs}
+    assert sad[16] < sad[0]
 
 
 @pytest.mark.slow  # importing torch and transformers dominates (seconds on a quiet machine)

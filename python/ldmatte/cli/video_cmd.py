@@ -37,6 +37,12 @@ def register(sub) -> None:
                    help="comma list of png, webm, mov, preview (default png,preview; alpha PNGs are always written)")
     p.add_argument("--stabilise", type=float, default=0.5, metavar="S",
                    help="weight of the previous frame's warped alpha in the unknown band, 0 turns it off (default 0.5)")
+    p.add_argument("--detail-reach", type=float, default=3.0, metavar="K",
+                   help="the unknown band may reach K band widths out from the mask over hair strands, seen in the "
+                        "previous frame's alpha or against the background plate; 0 turns the hint off (default 3)")
+    p.add_argument("--background-history", type=int, default=16, metavar="N",
+                   help="remember the clean background of the last N frames and correct each trimap with it "
+                        "(background pixels leave the band, strands join it); 0 turns it off (default 16)")
     p.add_argument("--no-feedback", action="store_true",
                    help="propagate the mask alone (by default the matte corrects the propagated mask each frame)")
     p.add_argument("--estimate-foreground", action="store_true",
@@ -79,6 +85,7 @@ def _segmenter(args):
 def run(args) -> int:
     from ..files import UsageError, fault_message, stop_on_signals
     from ..video.backends import load_matting
+    from ..video.background import BackgroundSettings
     from ..video.outputs import parse_formats
     from ..video.pipeline import VideoMattingSettings, matte_video
     from ..video.reader import VideoReadError
@@ -88,7 +95,8 @@ def run(args) -> int:
     name = "ldmatte video"
     try:
         for opt, value, low in (("--trimap-width", args.trimap_width, 0), ("--batch-size", args.batch_size, 1),
-                                ("--max-frames", args.max_frames, 1)):  # fmt: skip
+                                ("--max-frames", args.max_frames, 1), ("--detail-reach", args.detail_reach, 0),
+                                ("--background-history", args.background_history, 0)):  # fmt: skip
             if value is not None and value < low:
                 raise UsageError(f"{opt} must be >= {low}, got {value}")
         formats, _ = parse_formats(args.format)
@@ -98,7 +106,8 @@ def run(args) -> int:
             band_width=args.trimap_width, formats=tuple(f.strip() for f in args.format.split(",") if f.strip()),
             feedback=not args.no_feedback, estimate_foreground=args.estimate_foreground, batch_size=args.batch_size,
             max_frames=args.max_frames, segmentation=label, propagation=PropagationSettings(),
-            stabilise=StabiliseSettings(strength=args.stabilise))  # fmt: skip
+            stabilise=StabiliseSettings(strength=args.stabilise), detail_reach=args.detail_reach,
+            background=BackgroundSettings(history=args.background_history))  # fmt: skip
         matting = load_matting(args.model, args.device, args.batch_size)
     except (UsageError, ValueError, SegmenterUnavailable, RuntimeError, OSError) as exc:
         print(f"{name}: {exc}", file=sys.stderr)

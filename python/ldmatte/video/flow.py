@@ -13,7 +13,8 @@ import dataclasses
 import cv2
 import numpy as np
 
-__all__ = ["FlowSettings", "FlowTracker", "warp_backward", "Motion", "subject_motion"]
+__all__ = ["FlowSettings", "FlowTracker", "warp_backward", "Motion", "subject_motion", "background_motion",
+           "moves_with_background"]
 
 PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}  # fmt: skip
@@ -33,11 +34,12 @@ class FlowSettings:
             raise ValueError(f"max_side must be an int >= 16, got {self.max_side!r}")
 
 
-def warp_backward(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+def warp_backward(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Sample ``image`` (the previous frame's data) at ``x + flow(x)``: it moves onto the current frame.
 
     ``flow`` is (H, W, 2) float32 in pixels, from the current frame to the
-    previous one. Borders are replicated. float32 in gives float32 out.
+    previous one. Borders are replicated. float32 in gives float32 out. ``interpolation``: an OpenCV flag
+    (cubic keeps thin structures sharper; it can overshoot the input's range).
 
     Examples
     --------
@@ -49,7 +51,7 @@ def warp_backward(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """
     h, w = flow.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 class FlowTracker:
@@ -125,11 +127,12 @@ class Motion:
             raise ValueError("give either a dense flow or an affine map")
         self.flow, self.affine = flow, affine
 
-    def warp(self, image: np.ndarray) -> np.ndarray:
+    def warp(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+        """``image`` of the previous frame moved onto the current one (``interpolation``: an OpenCV flag)."""
         if self.flow is not None:
-            return warp_backward(image, self.flow)
+            return warp_backward(image, self.flow, interpolation)
         h, w = image.shape[:2]
-        return cv2.warpAffine(image, self.affine, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        return cv2.warpAffine(image, self.affine, (w, h), flags=interpolation | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
 
 
@@ -151,7 +154,67 @@ def subject_motion(flow: np.ndarray, mask: np.ndarray, margin: int, max_points: 
     """
     k = 2 * int(margin) + 1
     inner = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) if margin > 0 else mask
-    ys, xs = np.nonzero(inner > 127)
+    return _fit_affine(flow, inner > 127, max_points, seed)
+
+
+def background_motion(flow: np.ndarray, mask: np.ndarray, margin: float, max_points: int = 3000,
+                      seed: int = 0) -> Motion | None:  # fmt: skip
+    """The affine map (current -> previous frame) that best explains the flow of the background.
+
+    Flow vectors are taken farther than ``margin`` pixels from the subject's
+    ``mask`` (near the subject the flow is dragged along with it) and fitted
+    robustly (RANSAC, 1 px): a camera pan, tilt or zoom, or the identity for a
+    still camera. None when too little background is left to fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> flow = np.zeros((40, 40, 2), np.float32); flow[..., 1] = 2  # the background moved 2 px up
+    >>> mask = np.zeros((40, 40), np.uint8); mask[15:25, 15:25] = 255
+    >>> (np.round(background_motion(flow, mask, 4).affine, 2) + 0.0).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 2.0]]
+    """
+    outside = np.ascontiguousarray(np.where(np.asarray(mask) > 127, 0, 255).astype(np.uint8))
+    far = cv2.distanceTransform(outside, cv2.DIST_L2, 5) > margin
+    return _fit_affine(flow, far, max_points, seed)
+
+
+def moves_with_background(flow: np.ndarray, subject: Motion | None, background: Motion, separation: float = 1.0,
+                          ) -> np.ndarray:  # fmt: skip
+    """Pixels whose flow follows the background's motion rather than the subject's (bool (H, W)).
+
+    Only where the two affine motions differ by at least ``separation`` pixels
+    can they be told apart; there a pixel counts when its flow lies closer to the
+    background's displacement than half of that difference. ``subject`` None
+    or dense (no affine fit): nothing counts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> flow = np.zeros((2, 4, 2), np.float32); flow[:, 2:, 0] = 3  # the right half moved 3 px left
+    >>> still = Motion(affine=np.float32([[1, 0, 0], [0, 1, 0]]))
+    >>> pan = Motion(affine=np.float32([[1, 0, 3], [0, 1, 0]]))
+    >>> moves_with_background(flow, still, pan)[0].tolist()
+    [False, False, True, True]
+    >>> bool(moves_with_background(flow, still, still).any())  # the same motion: nothing can be told
+    False
+    """
+    if subject is None or subject.affine is None or background.affine is None:
+        return np.zeros(flow.shape[:2], bool)
+    h, w = flow.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+
+    def displacement(a: np.ndarray) -> np.ndarray:
+        return np.stack([a[0, 0] * gx + a[0, 1] * gy + a[0, 2] - gx, a[1, 0] * gx + a[1, 1] * gy + a[1, 2] - gy], -1)
+
+    to_subject, to_background = displacement(subject.affine), displacement(background.affine)
+    apart = np.linalg.norm(to_subject - to_background, axis=-1)
+    near_background = np.linalg.norm(flow - to_background, axis=-1)
+    return (apart >= max(float(separation), 1e-3)) & (near_background < 0.5 * apart)
+
+
+def _fit_affine(flow: np.ndarray, region: np.ndarray, max_points: int, seed: int) -> Motion | None:
+    ys, xs = np.nonzero(region)
     if len(xs) < 30:
         return None
     if len(xs) > max_points:

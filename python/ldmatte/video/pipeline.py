@@ -22,12 +22,13 @@ import numpy as np
 
 from ..io import write_json_atomic, write_png_atomic
 from .backends import CLOSED_FORM, load_matting
-from .flow import FlowTracker, Motion, subject_motion
+from .background import BackgroundPlate, BackgroundSettings, plate_trimap
+from .flow import FlowTracker, Motion, background_motion, moves_with_background, subject_motion
 from .outputs import VideoOutput, parse_formats
 from .reader import VideoReadError, iter_frames, probe
 from .segmentation import FlowPropagator, PropagationSettings, to_mask
 from .stabilise import StabiliseSettings, TemporalStabiliser
-from .trimaps import default_band_width, extend_band, mask_trimap
+from .trimaps import default_band_width, distance_outside, extend_band, mask_trimap
 
 __all__ = ["VideoMattingSettings", "FrameResult", "VideoMattingResult", "matte_video", "STAGES"]
 
@@ -44,7 +45,9 @@ class VideoMattingSettings:
     ``feedback``: correct the propagated mask with the matte; ``detail_reach``: the unknown band also covers
     the known background up to this many band widths from the mask where the previous frame's alpha, moved
     along the subject's motion, shows detail (hair strands too thin to survive in a binary mask; 0 turns it
-    off; see :func:`~ldmatte.video.trimaps.extend_band`); ``estimate_foreground``: RGBA colour from
+    off; see :func:`~ldmatte.video.trimaps.extend_band`); ``background``: the clean background remembered
+    from earlier frames corrects each trimap within that same reach (``history=0`` turns it off; see
+    :mod:`ldmatte.video.background`); ``estimate_foreground``: RGBA colour from
     pymatting's foreground estimation instead of the source colour; ``max_frames``: stop after this many.
     """
 
@@ -61,13 +64,15 @@ class VideoMattingSettings:
     segmentation: str = ""  # how the masks are made (recorded: a rerun must use the same)
     propagation: PropagationSettings = dataclasses.field(default_factory=PropagationSettings)
     stabilise: StabiliseSettings = dataclasses.field(default_factory=StabiliseSettings)
+    background: BackgroundSettings = dataclasses.field(default_factory=BackgroundSettings)
 
     def record(self) -> dict:
         """The settings that change the frames (recorded in the output folder's marker)."""
         return {"model": self.model, "band_width": self.band_width, "feedback": self.feedback,
                 "detail_reach": self.detail_reach,
                 "estimate_foreground": self.estimate_foreground, "segmentation": self.segmentation,
-                "propagation": dataclasses.asdict(self.propagation), "stabilise": dataclasses.asdict(self.stabilise)}
+                "propagation": dataclasses.asdict(self.propagation), "stabilise": dataclasses.asdict(self.stabilise),
+                "background": dataclasses.asdict(self.background)}
 
 
 @dataclasses.dataclass
@@ -193,6 +198,8 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
         tracker = propagator.tracker  # the caller's propagator: share its tracker, step it here
         propagator._own_tracker = False
     stabiliser = TemporalStabiliser(s.stabilise)
+    plate = BackgroundPlate(s.background) if s.background.history > 0 else None
+    reach = int(round(max(1.0, s.detail_reach) * band))  # how far from the mask the band may reach out
     detail: np.ndarray | None = None  # the last alpha (float), moved frame by frame onto the newest frame
     backend = matting
     videos: list[VideoOutput] = []
@@ -245,17 +252,27 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                     with clock("flow"):
                         item.motion = getattr(propagator, "motion", None) or subject_motion(
                             item.flow, item.mask, margin=max(2, band)) or Motion(flow=item.flow)
+                with clock("trimap"):
+                    item.distance = distance_outside(item.mask)
+                if plate is not None:
+                    with clock("flow"):
+                        item.bg_motion = None if item.flow is None else background_motion(item.flow, item.mask,
+                                                                                           margin=reach + band)
+                        plate.step(item.bg_motion)
                 if detail is not None and item.motion is not None:
                     with clock("trimap"):
                         detail = item.motion.warp(detail)
                 if item.previous is None:
                     with clock("trimap"):
                         item.trimap = mask_trimap(item.mask, band)
+                        narrow = item.trimap
                         if detail is not None and s.detail_reach > 0 and detail.shape == item.mask.shape:
-                            wide = extend_band(item.trimap, item.mask, detail, reach=band - band // 2,
-                                               limit=int(round(s.detail_reach * band)))
-                            item.extension = wide != item.trimap
-                            item.trimap = wide
+                            item.trimap = extend_band(item.trimap, item.mask, detail, reach=band - band // 2,
+                                                      limit=int(round(s.detail_reach * band)))
+                        if plate is not None:
+                            _plate_trimap(item, plate, reach, s.background)
+                        if (item.trimap != narrow).any():
+                            item.extension = (narrow == 0) & (item.trimap != 0)
                 chunk.append(item)
                 index += 1
             if not chunk:
@@ -270,6 +287,9 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                     c.raw_alpha = np.asarray(a, np.uint8)
             for c in chunk:
                 _finish(c, s, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result)
+                if plate is not None:
+                    with clock("trimap"):
+                        plate.add(c.index, c.frame, (c.alpha == 0) & (c.mask == 0))
                 if on_frame is not None:
                     on_frame(FrameResult(c.index, c.frame, c.mask, c.trimap, c.raw_alpha, c.alpha,
                                          c.previous is not None))  # fmt: skip
@@ -280,6 +300,13 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                 # The band's extension over the known background does not feed the mask back: a false
                 # detection there would grow the mask, whose band would reach farther out the next frame.
                 fed = last.alpha if last.extension is None else np.where(last.extension, 0, last.alpha)
+                if s.background.separation > 0 and last.bg_motion is not None and last.flow is not None:
+                    # Disoccluded background the matting took for the subject (a patch whose colour is close
+                    # to skin) moves with the background: it may not join the mask.
+                    with clock("segment"):
+                        behind = moves_with_background(last.flow, last.motion, last.bg_motion,
+                                                       s.background.separation) & (last.mask == 0)
+                    fed = np.where(behind, np.minimum(fed, 127), fed)
                 propagator.correct(fed, last.index)
             detail = chunk[-1].alpha.astype(np.float32) / 255
         if result.frames == 0:
@@ -317,8 +344,23 @@ class _Item:
     raw_alpha: np.ndarray | None = None
     previous: np.ndarray | None = None  # the alpha an earlier run wrote
     motion: Motion | None = None
-    extension: np.ndarray | None = None  # where the trimap's band was widened by extend_band
+    extension: np.ndarray | None = None  # known background of the mask's trimap made unknown (hint, plate)
+    distance: np.ndarray | None = None  # pixels from the mask (0 inside)
+    bg_motion: Motion | None = None  # how the background moved onto this frame (affine), when known
     alpha: np.ndarray | None = None
+
+
+def _plate_trimap(item: _Item, plate: BackgroundPlate, reach: int, settings: BackgroundSettings) -> None:
+    """Correct ``item.trimap`` with the background plate, near the subject (within ``reach`` of the mask)."""
+    near = item.distance <= reach
+    ys, xs = np.nonzero(near)
+    if len(xs) == 0:
+        return
+    h, w = near.shape
+    box = (max(0, ys.min() - 1), min(h, ys.max() + 2), max(0, xs.min() - 1), min(w, xs.max() + 2))
+    colour, valid = plate.plate(item.index, box)
+    if valid.any():
+        item.trimap, _noise = plate_trimap(item.trimap, item.frame, colour, valid, item.mask, near, settings)
 
 
 def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result):

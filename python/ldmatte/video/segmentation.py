@@ -92,7 +92,8 @@ class PropagationSettings:
     frame) applied to the warped mask before re-thresholding, so flow noise does not roughen the edge.
     ``min_island``: pieces smaller than this share of the largest are dropped (holes are kept: a hand on the
     hip encloses real background). ``confident``: when a matte corrects the mask, alpha below it or above
-    ``1 - confident`` decides; between, the propagated state stays (0.5: the matte decides everywhere).
+    ``1 - confident`` decides; between, the propagated state stays (0.5: the matte decides everywhere; 0.25
+    measured best with the background plate of :mod:`ldmatte.video.background`, 0.5 without it).
     ``motion``: ``"affine"`` (the subject's motion fitted to the flow inside the mask; edges follow the
     subject, not the flow smoothed across its boundary) or ``"flow"`` (every pixel along the dense flow).
     """
@@ -101,7 +102,7 @@ class PropagationSettings:
     smoothing: float = 0.5
     blur: float = 1.0
     min_island: float = 0.002
-    confident: float = 0.5
+    confident: float = 0.25
     flow: FlowSettings = dataclasses.field(default_factory=FlowSettings)
 
     def __post_init__(self):

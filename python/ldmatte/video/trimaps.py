@@ -6,7 +6,7 @@ import numpy as np
 
 from ..training import trimap
 
-__all__ = ["default_band_width", "mask_trimap", "extend_band"]
+__all__ = ["default_band_width", "mask_trimap", "extend_band", "distance_outside"]
 
 BAND_FRACTION = 0.03  # unknown band width as a share of the frame's shorter side
 MIN_BAND = 4
@@ -24,12 +24,14 @@ def default_band_width(height: int, width: int) -> int:
     return w + (w % 2)
 
 
-def mask_trimap(mask: np.ndarray, band_width: int, outside: float = 0.5) -> np.ndarray:
+def mask_trimap(mask: np.ndarray, band_width: int, outside: float = 0.5, holes: bool = True) -> np.ndarray:
     """A 0 / 128 / 255 trimap whose unknown band straddles the mask's edge, ``band_width`` pixels in all.
 
     A share ``outside`` of the band lies outside the mask (eroded background),
     the rest inside (eroded foreground); the image frame does not erode, so a
-    subject cut by the frame stays known there.
+    subject cut by the frame stays known there. With ``holes`` a background
+    piece narrower than the band (the gap between an arm and the body) keeps a
+    known core rather than turning all unknown.
 
     Examples
     --------
@@ -39,6 +41,9 @@ def mask_trimap(mask: np.ndarray, band_width: int, outside: float = 0.5) -> np.n
     [0, 0, 0, 128, 128, 128, 128, 255, 255, 255]
     >>> mask_trimap(m, 4, outside=0.75)[0].tolist()
     [0, 0, 128, 128, 128, 128, 255, 255, 255, 255]
+    >>> gap = np.full((1, 12), 255, np.uint8); gap[0, 4:9] = 0  # a gap 5 px wide, narrower than the band
+    >>> mask_trimap(gap, 8)[0].tolist()
+    [128, 128, 128, 128, 128, 0, 0, 0, 128, 128, 128, 128]
     """
     if isinstance(band_width, bool) or not isinstance(band_width, (int, np.integer)) or band_width < 0:
         raise ValueError(f"band_width must be an int >= 0 (pixels), got {band_width!r}")
@@ -46,9 +51,36 @@ def mask_trimap(mask: np.ndarray, band_width: int, outside: float = 0.5) -> np.n
         raise ValueError(f"outside must be in [0, 1], got {outside!r}")
     out_px = int(round(band_width * outside))
     in_px = int(band_width) - out_px
+    mask = np.ascontiguousarray(mask)
     # An elliptical kernel of 2r + 1 pixels erodes r pixels on each side.
-    return trimap(np.ascontiguousarray(mask), erode=2 * in_px + 1 if in_px else 0,
-                  dilate=2 * out_px + 1 if out_px else 0, fg_threshold=128, bg_threshold=127)  # fmt: skip
+    out = trimap(mask, erode=2 * in_px + 1 if in_px else 0, dilate=2 * out_px + 1 if out_px else 0,
+                 fg_threshold=128, bg_threshold=127)  # fmt: skip
+    if holes and out_px > 1:
+        _keep_hole_cores(out, mask)
+    return out
+
+
+def _keep_hole_cores(out: np.ndarray, mask: np.ndarray) -> None:
+    """Give background pieces the band swallowed whole (the gap between an arm and the body) a known core.
+
+    Without one the matting has no background to anchor to there and fills the gap,
+    and fed back to the mask the gap closes for good. The core is the piece's
+    pixels at least half its greatest distance from the mask (pieces under 2 pixels deep stay unknown).
+    """
+    background = (mask <= 127).astype(np.uint8)
+    n, labels = cv2.connectedComponents(background, connectivity=8)
+    if n <= 1:
+        return
+    known = np.bincount(labels[out == 0], minlength=n) > 0
+    swallowed = ~known
+    swallowed[0] = False  # label 0 is the mask itself
+    if not swallowed.any():
+        return
+    dist = distance_outside(mask)
+    depth = np.zeros(n, np.float32)
+    np.maximum.at(depth, labels.ravel(), dist.ravel())
+    core = swallowed[labels] & (depth[labels] >= 2) & (dist >= 0.5 * depth[labels])
+    out[core] = 0
 
 
 def extend_band(trimap: np.ndarray, mask: np.ndarray, hint: np.ndarray, reach: int, limit: int,
@@ -80,8 +112,21 @@ def extend_band(trimap: np.ndarray, mask: np.ndarray, hint: np.ndarray, reach: i
         return trimap
     if reach > 0:
         seeds = cv2.dilate(seeds, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
-    outside = np.ascontiguousarray(np.where(np.asarray(mask) > 127, 0, 255).astype(np.uint8))
-    near = cv2.distanceTransform(outside, cv2.DIST_L2, 5) <= limit
+    near = distance_outside(mask) <= limit
     out = trimap.copy()
     out[(seeds > 0) & near & (trimap == 0)] = 128
     return out
+
+
+def distance_outside(mask: np.ndarray) -> np.ndarray:
+    """Distance in pixels (float32) from each pixel to the mask (> 127); 0 inside it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((1, 6), np.uint8); m[0, 4:] = 255
+    >>> distance_outside(m)[0].tolist()
+    [4.0, 3.0, 2.0, 1.0, 0.0, 0.0]
+    """
+    outside = np.ascontiguousarray(np.where(np.asarray(mask) > 127, 0, 255).astype(np.uint8))
+    return cv2.distanceTransform(outside, cv2.DIST_L2, 5)
