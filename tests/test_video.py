@@ -120,6 +120,9 @@ def test_refusals(clip_files, tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err and (other / "keep.txt").exists()
     assert main([*base, "-o", str(tmp_path / "x"), "--format", "gif"]) == 2
     assert main([*base, "-o", str(tmp_path / "y"), "--model", str(tmp_path / "no-such-run")]) == 2
+    for opt in ("--background-history", "--detail-reach"):
+        assert main([*base, "-o", str(tmp_path / "w"), opt, "-1"]) == 2
+        assert f"{opt} must be >= 0" in capsys.readouterr().err
     missing = tmp_path / "none.mp4"
     assert main(["video", str(missing), "-o", str(tmp_path / "z"), "--mask", str(clip_files["mask"])]) == 2
 
@@ -315,6 +318,12 @@ def test_background_plate_corrects_trimaps_and_is_recorded(clip_files, tmp_path)
         runs[history] = seen
         marker = json.loads((out / ".ldmatte-output.json").read_text())
         assert marker["settings"]["background"]["history"] == history
+    # The command passes both options through (recorded in the folder's marker).
+    out = tmp_path / "cli"
+    assert main(["video", str(clip_files["mkv"]), "-o", str(out), "--mask", str(clip_files["mask"]), "--format", "png",
+                 "--background-history", "0", "--detail-reach", "1.5", "--max-frames", "2", "-q"]) == 0
+    recorded = json.loads((out / ".ldmatte-output.json").read_text())["settings"]
+    assert recorded["background"]["history"] == 0 and recorded["detail_reach"] == 1.5
     assert np.array_equal(runs[0][0].trimap, runs[16][0].trimap)  # nothing remembered on the first frame
     assert any(not np.array_equal(a.trimap, b.trimap) for a, b in zip(runs[0][1:], runs[16][1:]))
     sad = {h: np.mean([np.abs(f.alpha.astype(float) - g).sum() for f, g in zip(runs[h], clip.alphas)]) for h in runs}
