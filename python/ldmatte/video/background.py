@@ -39,7 +39,7 @@ MIN_NOISE_PIXELS = 16  # known background pixels under the plate needed to measu
 class BackgroundSettings:
     """How the background plate is kept and used.
 
-    ``history``: frames remembered (0 turns the plate off). A pixel is background when it differs from the
+    ``history``: frames remembered (0 turns the plate off; ``separation`` works without it). A pixel is background when it differs from the
     plate by less than ``max(min_clean, clean * noise)`` (0..255, the largest channel difference, it and its
     8 neighbours) and something else when it differs by more than ``max(min_detect, detect * noise)``;
     ``noise`` is the median difference between the frame and the plate over known background.

@@ -254,11 +254,11 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                             item.flow, item.mask, margin=max(2, band)) or Motion(flow=item.flow)
                 with clock("trimap"):
                     item.distance = distance_outside(item.mask)
-                if plate is not None:
+                if item.flow is not None and (plate is not None or s.background.separation > 0):
                     with clock("flow"):
-                        item.bg_motion = None if item.flow is None else background_motion(item.flow, item.mask,
-                                                                                           margin=reach + band)
-                        plate.step(item.bg_motion)
+                        item.bg_motion = background_motion(item.flow, item.mask, margin=reach + band)
+                if plate is not None:
+                    plate.step(item.bg_motion)
                 if detail is not None and item.motion is not None:
                     with clock("trimap"):
                         detail = item.motion.warp(detail)
