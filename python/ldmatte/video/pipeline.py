@@ -22,7 +22,7 @@ import numpy as np
 
 from ..io import write_json_atomic, write_png_atomic
 from .backends import CLOSED_FORM, load_matting
-from .background import BackgroundPlate, BackgroundSettings, plate_trimap
+from .background import BackgroundPlate, BackgroundSettings, UncoveredBackground, plate_trimap
 from .flow import FlowTracker, Motion, background_motion, moves_with_background, subject_motion
 from .outputs import VideoOutput, parse_formats
 from .reader import VideoReadError, iter_frames, probe
@@ -199,6 +199,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
         propagator._own_tracker = False
     stabiliser = TemporalStabiliser(s.stabilise)
     plate = BackgroundPlate(s.background) if s.background.history > 0 else None
+    layers = UncoveredBackground() if s.background.uncovered else None
     reach = int(round(max(1.0, s.detail_reach) * band))  # how far from the mask the band may reach out
     detail: np.ndarray | None = None  # the last alpha (float), moved frame by frame onto the newest frame
     backend = matting
@@ -254,11 +255,14 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                             item.flow, item.mask, margin=max(2, band)) or Motion(flow=item.flow)
                 with clock("trimap"):
                     item.distance = distance_outside(item.mask)
-                if item.flow is not None and (plate is not None or s.background.separation > 0):
+                if item.flow is not None and (plate is not None or layers is not None or s.background.separation > 0):
                     with clock("flow"):
                         item.bg_motion = background_motion(item.flow, item.mask, margin=reach + band)
                 if plate is not None:
                     plate.step(item.bg_motion)
+                if layers is not None:
+                    with clock("segment"):
+                        item.uncovered = layers.step(item.mask, item.motion, item.bg_motion)
                 if detail is not None and item.motion is not None:
                     with clock("trimap"):
                         detail = item.motion.warp(detail)
@@ -307,6 +311,8 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                         behind = moves_with_background(last.flow, last.motion, last.bg_motion,
                                                        s.background.separation) & (last.mask == 0)
                     fed = np.where(behind, np.minimum(fed, 127), fed)
+                if last.uncovered is not None:  # background the subject moved off does not join the mask
+                    fed = np.where(last.uncovered & (last.mask == 0), np.minimum(fed, 127), fed)
                 propagator.correct(fed, last.index)
             detail = chunk[-1].alpha.astype(np.float32) / 255
         if result.frames == 0:
@@ -347,6 +353,7 @@ class _Item:
     extension: np.ndarray | None = None  # known background of the mask's trimap made unknown (hint, plate)
     distance: np.ndarray | None = None  # pixels from the mask (0 inside)
     bg_motion: Motion | None = None  # how the background moved onto this frame (affine), when known
+    uncovered: np.ndarray | None = None  # background the subject has uncovered (UncoveredBackground)
     alpha: np.ndarray | None = None
 
 
