@@ -13,6 +13,8 @@ import dataclasses
 import cv2
 import numpy as np
 
+from .trimaps import distance_outside
+
 __all__ = ["FlowSettings", "FlowTracker", "warp_backward", "Motion", "subject_motion", "background_motion",
            "moves_with_background"]
 
@@ -158,13 +160,14 @@ def subject_motion(flow: np.ndarray, mask: np.ndarray, margin: int, max_points: 
 
 
 def background_motion(flow: np.ndarray, mask: np.ndarray, margin: float, max_points: int = 3000,
-                      seed: int = 0) -> Motion | None:  # fmt: skip
+                      seed: int = 0, distance: np.ndarray | None = None) -> Motion | None:  # fmt: skip
     """The affine map (current -> previous frame) that best explains the flow of the background.
 
     Flow vectors are taken farther than ``margin`` pixels from the subject's
     ``mask`` (near the subject the flow is dragged along with it) and fitted
     robustly (RANSAC, 1 px): a camera pan, tilt or zoom, or the identity for a
-    still camera. None when too little background is left to fit.
+    still camera. None when too little background is left to fit. ``distance``: the mask's
+    :func:`~ldmatte.video.trimaps.distance_outside`, when the caller has it already.
 
     Examples
     --------
@@ -174,8 +177,7 @@ def background_motion(flow: np.ndarray, mask: np.ndarray, margin: float, max_poi
     >>> (np.round(background_motion(flow, mask, 4).affine, 2) + 0.0).tolist()
     [[1.0, 0.0, 0.0], [0.0, 1.0, 2.0]]
     """
-    outside = np.ascontiguousarray(np.where(np.asarray(mask) > 127, 0, 255).astype(np.uint8))
-    far = cv2.distanceTransform(outside, cv2.DIST_L2, 5) > margin
+    far = (distance if distance is not None else distance_outside(mask)) > margin
     return _fit_affine(flow, far, max_points, seed)
 
 

@@ -257,7 +257,8 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                     item.distance = distance_outside(item.mask)
                 if item.flow is not None and (plate is not None or layers is not None or s.background.separation > 0):
                     with clock("flow"):
-                        item.bg_motion = background_motion(item.flow, item.mask, margin=reach + band)
+                        item.bg_motion = background_motion(item.flow, item.mask, margin=reach + band,
+                                                           distance=item.distance)
                 if plate is not None:
                     plate.step(item.bg_motion)
                 if layers is not None:
@@ -272,7 +273,8 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                         narrow = item.trimap
                         if detail is not None and s.detail_reach > 0 and detail.shape == item.mask.shape:
                             item.trimap = extend_band(item.trimap, item.mask, detail, reach=band - band // 2,
-                                                      limit=int(round(s.detail_reach * band)))
+                                                      limit=int(round(s.detail_reach * band)),
+                                                      distance=item.distance)
                         if plate is not None:
                             _plate_trimap(item, plate, reach, s.background)
                         if (item.trimap != narrow).any():

@@ -84,7 +84,7 @@ def _keep_hole_cores(out: np.ndarray, mask: np.ndarray) -> None:
 
 
 def extend_band(trimap: np.ndarray, mask: np.ndarray, hint: np.ndarray, reach: int, limit: int,
-                threshold: float = 0.2) -> np.ndarray:
+                threshold: float = 0.2, distance: np.ndarray | None = None) -> np.ndarray:
     """Widen a trimap's unknown band over the known background where an earlier matte saw detail (hair).
 
     ``hint`` is the previous frame's alpha (uint8 or float in [0, 1]) moved
@@ -92,7 +92,8 @@ def extend_band(trimap: np.ndarray, mask: np.ndarray, hint: np.ndarray, reach: i
     ``threshold`` becomes unknown, but never farther than ``limit`` pixels from
     ``mask``: a thin strand, too thin to survive in a binary mask, keeps its
     band from frame to frame, while a false detection can spread at most
-    ``limit`` pixels out. The mask itself (and known foreground) is untouched.
+    ``limit`` pixels out. The mask itself (and known foreground) is untouched. ``distance``: the
+    mask's :func:`distance_outside`, when the caller has it already.
 
     Examples
     --------
@@ -112,7 +113,7 @@ def extend_band(trimap: np.ndarray, mask: np.ndarray, hint: np.ndarray, reach: i
         return trimap
     if reach > 0:
         seeds = cv2.dilate(seeds, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
-    near = distance_outside(mask) <= limit
+    near = (distance if distance is not None else distance_outside(mask)) <= limit
     out = trimap.copy()
     out[(seeds > 0) & near & (trimap == 0)] = 128
     return out
