@@ -260,7 +260,7 @@ def test_evaluate_video_by_hand(tmp_path):
     assert r["mean"]["dtssd"] == pytest.approx(math.sqrt(4 / 20) * 100)
     assert {f["name"]: f["reason"] for f in r["failures"]} == {"c.png": "size 3x3 differs from the ground truth's 5x4",
                                                               "d.png": "no predicted alpha"}  # fmt: skip
-    assert set(r["mean"]) == {"sad", "mse", "grad", "conn", "dtssd"} and "dtSSD" in r["convention"]
+    assert set(r["mean"]) == {"sad", "mse", "mad", "grad", "conn", "dtssd"} and "dtSSD" in r["convention"]
     empty = tmp_path / "empty"
     empty.mkdir()
     assert math.isnan(evaluate_video(empty, gt)["mean"]["dtssd"])
