@@ -76,7 +76,7 @@ def choose_device(requested: str) -> str:
 def run(args) -> int:
     import dataclasses
 
-    from ..files import OutputFolder, UsageError, stop_on_signals
+    from ..files import OutputFault, OutputFolder, UsageError, fault_message, stop_on_signals
     from ..keying.key_files import KIND, finish, key_files, plan_key
     from ._options import check_run_options, exit_status, fail, progress_wanted, report
 
@@ -89,8 +89,12 @@ def run(args) -> int:
         if not jobs and not failures:
             raise UsageError("no image files found in the inputs" + ("" if args.recursive else " (try --recursive)"))
         OutputFolder.claim(args.output, KIND, overwrite=args.overwrite)
-    except (UsageError, ValueError, TypeError, OSError) as exc:
+    except OutputFault as exc:  # read-only, disk full: a fault, not a usage mistake
+        return fail("key", exc, 1)
+    except (UsageError, ValueError, TypeError) as exc:
         return fail("key", exc)
+    except OSError as exc:
+        return fail("key", fault_message(exc), 1)
     with stop_on_signals() as stop:
         done = key_files(jobs, args.output, settings, overwrite=args.overwrite, workers=args.jobs, stop=stop,
                          progress=progress_wanted(args), failures=failures, max_pixels=args.max_pixels,
