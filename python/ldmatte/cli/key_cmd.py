@@ -4,6 +4,8 @@ This module parses the options and prints; the work is :mod:`ldmatte.keying.key_
 """
 from __future__ import annotations
 
+import sys
+
 ORDER = 15
 
 
@@ -15,7 +17,9 @@ def register(sub) -> None:
         "key", help="key green-screen images into RGBA PNGs (chromakey, colorkey, obs, vlahos)",
         description="Key images shot over a green or blue backing: alpha from a chroma keyer, colour from a "
         "despill. Outputs mirror the inputs' relative paths under OUTDIR as RGBA PNGs, each with a JSON record; "
-        "a rerun skips finished images. Writes a contact sheet OUTDIR/index.html. A non-empty OUTDIR that key "
+        "a rerun skips finished images. Inputs are read with their EXIF orientation applied. An image without a "
+        "green or blue backing (or keyed out entirely) is keyed and gets a warning line. Writes a contact sheet "
+        "OUTDIR/index.html. A non-empty OUTDIR that key "
         "did not make is refused (--overwrite takes it). Ctrl-C stops after the images in flight. Exit status 1 "
         "when some inputs could not be keyed or a write failed, 2 on usage errors, 130 when interrupted.",
     )  # fmt: skip
@@ -100,5 +104,8 @@ def run(args) -> int:
                          progress=progress_wanted(args), failures=failures, max_pixels=args.max_pixels,
                          thumb_width=args.thumb_width)  # fmt: skip
     summary, fault = finish(args.output, done, settings)
+    for rec in sorted(done.records, key=lambda r: r["output"]):
+        if rec.get("warning"):
+            print(f"warning: {rec['input']}: {rec['warning']}", file=sys.stderr)
     report("key", summary, args.output, args.quiet, fault, "keyed")
     return exit_status(done, fault)
