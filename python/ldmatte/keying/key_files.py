@@ -118,8 +118,8 @@ def backing_warning(key_rgb, alpha: np.ndarray, *, estimated: bool = True) -> st
     >>> import numpy as np
     >>> backing_warning((24, 178, 52), np.full((4, 4), 255, np.uint8)) is None
     True
-    >>> backing_warning((128, 128, 128), np.zeros((4, 4), np.uint8))[:60]
-    'no green or blue backing: the key colour #808080 (from the bo'
+    >>> backing_warning((128, 128, 128), np.zeros((4, 4), np.uint8)).startswith("no green or blue backing")
+    True
     """
     r, g, b = (int(v) for v in key_rgb)
     gone = float((np.asarray(alpha) == 0).mean()) if np.asarray(alpha).size else 0.0

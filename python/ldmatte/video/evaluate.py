@@ -82,13 +82,13 @@ def _read_alpha(path: str) -> np.ndarray:
 def _frame_pairs(pred_dir: str, gt_dir: str) -> list[tuple[str, str | None, str | None]]:
     """(name, prediction path, ground-truth path) in natural name order.
 
-    Folders whose files share names pair by name (a frame missing on one side
-    is None there); otherwise the k-th frame of each pairs, and the counts must
+    Folders whose files share names (or one of them empty) pair by name (a
+    frame missing on one side is None there); otherwise the k-th frame of each pairs, and the counts must
     match (ValueError before any frame is read).
     """
     pred, gt = _listing(pred_dir), _listing(gt_dir)
     by_name_p, by_name_g = dict(pred), dict(gt)
-    if set(by_name_p) & set(by_name_g):
+    if set(by_name_p) & set(by_name_g) or not pred or not gt:  # an empty side: every frame is missing there
         names = sorted(set(by_name_p) | set(by_name_g), key=natural_key)
         return [(n, by_name_p.get(n), by_name_g.get(n)) for n in names]
     if len(pred) != len(gt):
