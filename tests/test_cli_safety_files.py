@@ -306,11 +306,24 @@ def test_compare_foreground_and_alpha_of_different_sizes_is_one_line(tmp_path, c
 
 
 def test_no_opencv_warning_lines(tmp_path):
-    _write(tmp_path / "gt", "a.png", GT)
-    (tmp_path / "pred").mkdir()
-    os.symlink(tmp_path / "gone.png", tmp_path / "pred" / "a.png")  # OpenCV would warn "can't open/read file"
+    # OpenCV would print "[ WARN:0@...] ... imread_(...): can't open/read file" for a file it cannot open.
     env = {k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"}
-    proc = subprocess.run([sys.executable, "-m", "ldmatte", "eval", str(tmp_path / "pred"), str(tmp_path / "gt")],
-                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
-    assert proc.returncode == 1 and "cannot read" in proc.stderr
-    assert "WARN" not in proc.stderr, proc.stderr
+    code = f"import ldmatte, cv2; assert cv2.imread({str(tmp_path / 'gone.png')!r}) is None"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and "WARN" not in proc.stderr, proc.stderr
+    env["OPENCV_LOG_LEVEL"] = "INFO"  # a level the user chose stays
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert "WARN" in proc.stderr
+
+
+def test_eval_named_pipes_fail_without_blocking(ev):
+    os.mkfifo(ev / "pred" / "c.png")
+    _write(ev / "gt", "c.png", GT)
+    for name in ("000.png", "001.png"):
+        _write(ev / "vgt", name, GT)
+    (ev / "vpred").mkdir()
+    _write(ev / "vpred", "000.png", GT)
+    os.mkfifo(ev / "vpred" / "001.png")
+    for argv in (["eval", str(ev / "pred"), str(ev / "gt")], ["eval", "--video", str(ev / "vpred"), str(ev / "vgt")]):
+        proc = subprocess.run([sys.executable, "-m", "ldmatte", *argv], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1 and "not a regular file (a named pipe)" in proc.stderr, proc.stderr

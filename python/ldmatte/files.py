@@ -38,8 +38,8 @@ import threading
 import uuid
 
 __all__ = ["UsageError", "OutputFault", "InputFile", "InputProblem", "OutputFolder", "MARKER", "check_disjoint",
-           "collect_images", "check_output_file", "signature", "written_by", "fault_message", "stop_on_signals",
-           "StopFlag"]  # fmt: skip
+           "collect_images", "check_output_file", "check_regular_file", "signature", "written_by", "fault_message",
+           "stop_on_signals", "StopFlag"]  # fmt: skip
 
 MARKER = ".ldmatte-output.json"
 # Entries a file manager or an earlier killed run may leave in a folder the user thinks of as empty.
@@ -159,6 +159,31 @@ def _kind(st: os.stat_result) -> str | None:
     if stat.S_ISSOCK(st.st_mode):
         return "not a regular file (a socket)"
     return "not a regular file"
+
+
+def check_regular_file(path) -> str:
+    """Raise ValueError (``<path>: <reason>``) unless ``path`` is a regular file; return it.
+
+    For readers that hand a path to a decoder (``cv2.imread``): a named pipe
+    would block it forever, a device never end. Nothing is opened.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ldmatte.files import check_regular_file
+    >>> d = tempfile.mkdtemp(); os.mkfifo(os.path.join(d, "p.png"))
+    >>> check_regular_file(os.path.join(d, "p.png"))
+    Traceback (most recent call last):
+    ...
+    ValueError: ...p.png: not a regular file (a named pipe)
+    """
+    try:
+        why = _kind(os.stat(path))
+    except OSError as exc:
+        why = _reason(exc)
+    if why:
+        raise ValueError(f"{os.fspath(path)}: {why}")
+    return path
 
 
 def _walk(top: str, recursive: bool, follow_symlinks: bool, suffixes, found: list, problems: list) -> None:

@@ -21,7 +21,7 @@ def register(sub) -> None:
         "a.jpg) is a failure of that image, the others are still evaluated; exit status 1 when any failed, 2 on "
         "usage errors. --json OUT may not lie inside an input, and replaces only a file eval wrote. Benchmarks: p3m-np (P3M-500-NP: original_image, mask, trimap), p3m-p "
         "(P3M-500-P: blurred_image, mask, trimap), ppm100 (PPM-100: image, matte; trimaps made from the matte, "
-        "2%% of the shorter side eroded), am2k (AM-2k validation: original, mask, trimap), ldmatte (image, alpha, "
+        "2 % of the shorter side eroded), am2k (AM-2k validation: original, mask, trimap), ldmatte (image, alpha, "
         "trimap).",
     )  # fmt: skip
     p.add_argument("pred", metavar="PRED", help="folder of predicted mattes")

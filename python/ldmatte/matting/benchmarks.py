@@ -78,7 +78,9 @@ def read_trimap(path) -> np.ndarray:
     """
     import cv2
 
-    t = cv2.imread(os.fspath(path), cv2.IMREAD_GRAYSCALE)
+    from ..files import check_regular_file
+
+    t = cv2.imread(check_regular_file(os.fspath(path)), cv2.IMREAD_GRAYSCALE)  # a named pipe would block
     if t is None:
         raise ValueError(f"cannot read trimap {path}")
     if 0 < int(t.max()) <= 2:

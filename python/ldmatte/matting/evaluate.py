@@ -39,7 +39,9 @@ def read_matte(path) -> np.ndarray:
     """
     import cv2
 
-    im = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
+    from ..files import check_regular_file
+
+    im = cv2.imread(check_regular_file(os.fspath(path)), cv2.IMREAD_UNCHANGED)  # a named pipe would block
     if im is None:
         raise ValueError(f"cannot read {path}")
     if im.ndim == 3:

@@ -67,9 +67,11 @@ def _listing(folder: str) -> list[tuple[str, str]]:
 
 
 def _read_alpha(path: str) -> np.ndarray:
-    im = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    from ..files import check_regular_file
+
+    im = cv2.imread(check_regular_file(path), cv2.IMREAD_UNCHANGED)  # a named pipe would block
     if im is None:
-        raise ValueError("not a readable image")
+        raise ValueError(f"{path}: not a readable image")
     if im.ndim == 3:
         im = im[..., 3] if im.shape[2] == 4 else cv2.cvtColor(im[..., :3], cv2.COLOR_BGR2GRAY)
     if im.dtype == np.uint16:
