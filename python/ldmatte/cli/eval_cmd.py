@@ -19,14 +19,15 @@ def register(sub) -> None:
         "refused). An image whose trimap has no unknown pixel is skipped with a line and left out of the mean "
         "(not a failure). A missing or unreadable file, a size mismatch, or two files of one name (a.png and "
         "a.jpg) is a failure of that image, the others are still evaluated; exit status 1 when any failed, 2 on "
-        "usage errors. --json OUT may not lie inside an input, and replaces only a file eval wrote. Benchmarks: p3m-np (P3M-500-NP: original_image, mask, trimap), p3m-p "
-        "(P3M-500-P: blurred_image, mask, trimap), ppm100 (PPM-100: image, matte; trimaps made from the matte, "
-        "2 % of the shorter side eroded), am2k (AM-2k validation: original, mask, trimap), ldmatte (image, alpha, "
-        "trimap).",
+        "usage errors. --json OUT may not lie inside an input, and replaces only a file eval wrote. Benchmarks: "
+        "p3m-np (P3M-500-NP: original_image, mask, trimap), p3m-p (P3M-500-P: blurred_image, mask, trimap), "
+        "ppm100 (PPM-100: image, matte; trimaps made from the matte, 2 % of the shorter side eroded), am2k (AM-2k "
+        "validation: original, mask, trimap), ldmatte (image, alpha, trimap).",
     )  # fmt: skip
     p.add_argument("pred", metavar="PRED", help="folder of predicted mattes")
     p.add_argument("gt", metavar="GT", nargs="?", help="folder of ground-truth mattes (or --benchmark)")
-    p.add_argument("--trimap", metavar="DIR", help="folder of trimaps (0 background, 255 foreground, other values unknown), paired by name")
+    p.add_argument("--trimap", metavar="DIR", help="folder of trimaps (0 background, 255 foreground, other values "
+                   "unknown), paired by name")
     p.add_argument("--region", choices=("whole", "unknown"),
                    help="pixels evaluated (default: unknown with trimaps, else whole)")
     p.add_argument("--benchmark", nargs=2, metavar=("NAME", "ROOT"),

@@ -3,8 +3,9 @@
 Frames are paired between a prediction folder and a ground-truth folder by
 name, or, when no name is common to both, in the natural order of their names
 (``frame_2`` before ``frame_10``: ``000000.png`` pairs with DAVIS's
-``00000.png``), and then both folders must hold the same number of frames. Per-frame metrics are :mod:`ldmatte.metrics` (alpha in [0, 1]; SAD,
-Grad and Conn are sums divided by 1000, MSE and MAD plain means) over the
+``00000.png``), and then both folders must hold the same number of frames.
+Per-frame metrics are :mod:`ldmatte.metrics` (alpha in [0, 1]; SAD, Grad and
+Conn are sums divided by 1000, MSE and MAD plain means) over the
 whole frame. dtSSD (Erofeev et al. 2015) compares temporal changes: for each
 pair of consecutive frames, the root mean square over pixels of
 ``(p_t - p_{t-1}) - (g_t - g_{t-1})``, times 100; the mean is over the pairs.
@@ -22,8 +23,9 @@ from .. import metrics
 
 __all__ = ["evaluate_video", "dtssd", "CONVENTION"]
 
-CONVENTION = ("alpha in [0, 1], whole frame; frames paired by name, else in natural name order; SAD, Grad, Conn: sums / 1000; "
-              "MSE, MAD: mean squared / absolute error (not scaled); dtSSD: RMS over pixels of the temporal-difference error x 100, mean over consecutive frame pairs")
+CONVENTION = ("alpha in [0, 1], whole frame; frames paired by name, else in natural name order; SAD, Grad, Conn: "
+              "sums / 1000; MSE, MAD: mean squared / absolute error (not scaled); dtSSD: RMS over pixels of the "
+              "temporal-difference error x 100, mean over consecutive frame pairs")
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 FRAME_METRICS = ("sad", "mse", "mad", "grad", "conn")
 
