@@ -234,7 +234,7 @@ def test_trimap_refuses_rgb_photos_one_by_one(tmp_path, capsys):
     write_png_atomic(str(fg / "grey.png"), np.repeat(GT[..., None], 3, axis=2))  # a matte saved as RGB
     assert main(["trimap", str(fg), "-o", str(tmp_path / "t"), "--no-progress"]) == 1
     err = capsys.readouterr().err
-    assert err.count("RGB image without an alpha channel") == 2 and "grey.png" not in err.replace("wrote", "")
+    assert err.count("RGB image without an alpha channel") == 2 and "grey.png" not in err
     assert sorted(p.name for p in (tmp_path / "t").glob("*.png")) == ["grey.png"]
 
 
@@ -327,3 +327,15 @@ def test_eval_named_pipes_fail_without_blocking(ev):
     for argv in (["eval", str(ev / "pred"), str(ev / "gt")], ["eval", "--video", str(ev / "vpred"), str(ev / "vgt")]):
         proc = subprocess.run([sys.executable, "-m", "ldmatte", *argv], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 1 and "not a regular file (a named pipe)" in proc.stderr, proc.stderr
+
+
+def test_backing_warning_rules():
+    from ldmatte.keying.key_files import backing_warning
+
+    kept = np.full((10, 10), 255, np.uint8)
+    kept[:2] = 0
+    assert backing_warning((24, 178, 52), kept) is None and backing_warning((40, 60, 200), kept) is None
+    assert "no green or blue backing" in backing_warning((90, 100, 95), kept)  # estimated grey: no backing
+    assert backing_warning((90, 100, 95), kept, estimated=False) is None  # the user named that colour
+    gone = np.zeros((10, 10), np.uint8)
+    assert backing_warning((24, 178, 52), gone, estimated=False).startswith("100.0 % of the image keyed out")
