@@ -87,8 +87,9 @@ def case_changed_mask(tmp):
     before = snapshot(tmp / "user")
     proc = video(tmp, tmp / "out", "--mask", tmp / "user" / "mask.png")
     fresh = video(tmp, tmp / "fresh", "--mask", tmp / "user" / "mask.png")
-    same = all(np.array_equal(cv2.imread(str(tmp / "out" / "alpha" / f"{i:06d}.png"), 0),
-                              cv2.imread(str(tmp / "fresh" / "alpha" / f"{i:06d}.png"), 0)) for i in range(N))  # fmt: skip
+    names = [f"{i:06d}.png" for i in range(N)]
+    same = all(np.array_equal(cv2.imread(str(tmp / "out" / "alpha" / n), 0),
+                              cv2.imread(str(tmp / "fresh" / "alpha" / n), 0)) for n in names)  # fmt: skip
     ok = first.returncode == proc.returncode == fresh.returncode == 0 and same
     return verdict(proc, before, ok, "" if same else "the rerun kept frames of the old mask")
 

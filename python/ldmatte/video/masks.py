@@ -78,7 +78,8 @@ def _decode(path: str):
 
             from PIL import Image
         except ImportError:
-            raise ValueError(f"{path}: a palette (object-id) mask needs pillow (pip install 'ldmatte[video]')") from None
+            raise ValueError(f"{path}: a palette (object-id) mask needs pillow (pip install 'ldmatte[video]')") \
+                from None
         try:
             with Image.open(io.BytesIO(header.data)) as im:
                 return np.asarray(im.convert("P") if im.mode != "P" else im).copy(), "palette"
@@ -171,7 +172,7 @@ def fit_mask(mask: np.ndarray, shape, name: str = "mask") -> tuple[np.ndarray, s
     >>> fit_mask(np.zeros((4, 4), np.uint8), (4, 8))
     Traceback (most recent call last):
     ...
-    ValueError: mask: 4x4 for frames of 8x4: another aspect ratio (it would be stretched); give a mask of the frames' size
+    ValueError: mask: 4x4 for frames of 8x4: another aspect ratio (it would be stretched); give a mask of ...
     """
     h, w = int(shape[0]), int(shape[1])
     mh, mw = mask.shape[:2]
@@ -285,8 +286,10 @@ class GuardedSegmenter:
     >>> frame = np.zeros((2, 2, 3), np.uint8)
     >>> [int(g.segment(frame, i).max()) for i in range(3)]
     [255, 255, 255]
-    >>> g.lost, g.messages()
-    ([(1, 'RuntimeError: lost track')], ["masks of 1 frame lost (frame 1: RuntimeError: lost track): the previous frame's mask was used"])
+    >>> g.lost
+    [(1, 'RuntimeError: lost track')]
+    >>> g.messages()
+    ["masks of 1 frame lost (frame 1: RuntimeError: lost track): the previous frame's mask was used"]
     """
 
     def __init__(self, segmenter):

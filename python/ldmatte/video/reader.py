@@ -253,7 +253,10 @@ def iter_frames(path, backend: str = "auto"):
     >>> [f.shape for f in iter_frames(path)]
     [(48, 64, 3), (48, 64, 3)]
     """
-    info = probe(path, backend)
+    yield from _frames(probe(path, backend))
+
+
+def _frames(info: VideoInfo):
     if info.backend == "images":
         for name in frame_files(info.path):
             yield _read_frame(name)
@@ -318,7 +321,7 @@ class FrameReader:
 
     def __init__(self, path, backend: str = "auto", info: VideoInfo | None = None):
         self.info = info or probe(path, backend)
-        self._frames = iter_frames(self.info.path, backend if self.info.backend != "images" else "auto")
+        self._frames = _frames(self.info)
         self.expected, self.exact = self.info.frame_count, self.info.exact_count
         self.size: tuple | None = (self.info.height, self.info.width)
         self.decoded = 0
