@@ -21,6 +21,7 @@ from .masks import MASK_SUFFIXES, FolderMasks, read_mask  # noqa: F401 - mask fi
 __all__ = ["Segmenter", "SegmenterUnavailable", "PropagationSettings", "FlowPropagator", "FolderMasks",
            "SAM2Segmenter", "to_mask", "read_mask"]  # fmt: skip
 
+
 class SegmenterUnavailable(RuntimeError):
     """A segmenter that cannot be used here (a package or a checkpoint missing); the message says what to do."""
 
