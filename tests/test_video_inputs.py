@@ -97,6 +97,9 @@ def test_segmenter_loading_and_failing_frame(clip, tmp_path, monkeypatch, capsys
         "        return m\n"
         "def make():\n"
         "    return Flaky()\n"
+        "class Blind:\n"
+        "    def segment(self, frame, index):\n"
+        "        return np.zeros(frame.shape[:2], np.uint8)\n"
         "def broken():\n"
         "    raise OSError('no weights here')\n")  # fmt: skip
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -108,6 +111,9 @@ def test_segmenter_loading_and_failing_frame(clip, tmp_path, monkeypatch, capsys
     assert "masks of 1 frame lost (frame 3: RuntimeError: lost the subject)" in err and "Traceback" not in err
     assert len(os.listdir(out / "alpha")) == N
     assert _json(out)["info"]["masks"]["lost"] == [{"frame": 3, "reason": "RuntimeError: lost the subject"}]
+    assert _run(clip, tmp_path / "o4", "--segmenter", "flaky_seg:Blind", "--max-frames", "2") == 0  # told, not silent
+    assert "the segmenter's mask selects no pixel on 2 frames (frames 0, 1): matted as all background" in \
+        capsys.readouterr().err
     sys.modules.pop("flaky_seg", None)
 
 

@@ -281,11 +281,11 @@ class GuardedSegmenter:
     ...     def segment(self, frame, index):
     ...         if index == 1:
     ...             raise RuntimeError("lost track")
-    ...         return np.ones(frame.shape[:2], bool)
+    ...         return np.eye(2, dtype=bool)
     >>> g = GuardedSegmenter(Flaky())
     >>> frame = np.zeros((2, 2, 3), np.uint8)
-    >>> [int(g.segment(frame, i).max()) for i in range(3)]
-    [255, 255, 255]
+    >>> [g.segment(frame, i).tolist() for i in range(3)]
+    [[[255, 0], [0, 255]], [[255, 0], [0, 255]], [[255, 0], [0, 255]]]
     >>> g.lost
     [(1, 'RuntimeError: lost track')]
     >>> g.messages()
@@ -295,6 +295,8 @@ class GuardedSegmenter:
     def __init__(self, segmenter):
         self.segmenter = segmenter
         self.lost: list[tuple[int, str]] = []
+        self.empty: list[int] = []  # frames whose mask selects nothing (told: an id mask read as grey looks so)
+        self.full: list[int] = []  # frames whose mask covers the whole frame
         self._last: np.ndarray | None = None
 
     def __getattr__(self, name):
@@ -318,12 +320,22 @@ class GuardedSegmenter:
             if self._last is None or self._last.shape != shape:
                 return np.zeros(shape, np.uint8)
             return self._last
+        if not out.any():
+            self.empty.append(index)
+        elif out.all():
+            self.full.append(index)
         self._last = out
         return out
 
     def messages(self) -> list[str]:
         """The mask folder's notes (:meth:`FolderMasks.check`), then one line for the frames lost."""
-        notes = list(self.segmenter.notes) if isinstance(self.segmenter, FolderMasks) else []
+        if isinstance(self.segmenter, FolderMasks):  # its empty and full masks were told by its check
+            notes = list(self.segmenter.notes)
+        else:
+            notes = [f"the segmenter's mask {what} on {len(which)} frame{'s' if len(which) > 1 else ''} (frames "
+                     f"{', '.join(map(str, which[:8]))}{', ...' if len(which) > 8 else ''}): matted as {kind}"
+                     for what, which, kind in (("selects no pixel", self.empty, "all background"),
+                                               ("covers the whole frame", self.full, "all subject")) if which]
         if not self.lost:
             return notes
         shown = "; ".join(f"frame {i}: {why}" for i, why in self.lost[:3]) + ("; ..." if len(self.lost) > 3 else "")
@@ -331,7 +343,8 @@ class GuardedSegmenter:
         return notes + [f"masks of {n} frame{'s' if n > 1 else ''} lost ({shown}): the previous frame's mask was used"]
 
     def record(self) -> dict:
-        return {"lost": [{"frame": i, "reason": why} for i, why in self.lost]}
+        return {"lost": [{"frame": i, "reason": why} for i, why in self.lost], "empty": list(self.empty),
+                "full": list(self.full)}
 
 
 def load_segmenter(spec: str, first_mask=None):
