@@ -300,3 +300,13 @@ def test_real_palette_masks_and_frame_folder(tmp_path):
     # The palette mask (id 1 = the chair) is the subject, not an all-zero mask; its thin legs and wheels are
     # the real-footage work's (IoU 0.55 on this frame with closed-form matting).
     assert gt.any() and (alpha & gt).sum() / (alpha | gt).sum() > 0.45
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_safety_replay_script_runs():
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "bench" / "video_safety.py"), "--case", "mask-pipe"],
+                          capture_output=True, text=True, timeout=300, cwd=root)  # fmt: skip
+    assert proc.returncode == 0 and proc.stdout.startswith("PASS  mask-pipe: exit 2"), proc.stdout + proc.stderr
