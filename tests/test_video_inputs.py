@@ -64,6 +64,13 @@ def test_frame_folder_natural_order_and_fps(clip, tmp_path, capsys):
     assert len(os.listdir(out / "alpha")) == N
     with av.open(str(out / "preview.mp4")) as c:
         assert float(c.streams.video[0].average_rate) == 10.0 and sum(1 for _ in c.decode(video=0)) == N
+    # A damaged frame image: the previous frame in its place, told, exit 1; the frames after it still run.
+    data = (frames / "frame_3.png").read_bytes()
+    (frames / "frame_3.png").write_bytes(data[: len(data) // 2])
+    out = tmp_path / "damaged"
+    assert main(["video", str(frames), "-o", str(out), "--mask", str(clip["mask"]), "--format", "png", "-q"]) == 1
+    assert "1 frame image unreadable (" in capsys.readouterr().err and len(os.listdir(out / "alpha")) == N
+    assert _json(out)["info"]["decoding"]["unreadable"][0].startswith(str(frames / "frame_3.png"))
     # --fps is for folders; a video file keeps its own rate.
     assert _run(clip, tmp_path / "o2", "--mask", str(clip["mask"]), "--fps", "10") == 2
     assert "--fps is for a folder" in capsys.readouterr().err and not (tmp_path / "o2").exists()

@@ -29,13 +29,29 @@ def check_options(args) -> None:
         raise UsageError(f"--fps is for a folder of frames; {args.input} has its own frame rate")
 
 
-def _first_mask(path, ids, shape, option: str):
-    """The first-frame mask read and checked against the frames: its size or aspect ratio, some subject."""
+def _first_mask(path, ids, shape, option: str, fitted: bool = False):
+    """The first-frame mask read and checked against the frames: its size or aspect ratio, some subject.
+
+    ``fitted``: return it at the frames' size (for a segmenter), else as read (the pipeline fits it and says so).
+    """
     from ..video.masks import check_coverage, fit_mask, read_mask
 
     mask = read_mask(path, ids)
-    check_coverage(fit_mask(mask, shape, name=f"{option} {path}")[0], f"{option} {path}", path)
-    return mask
+    at_size = fit_mask(mask, shape, name=f"{option} {path}")[0]
+    check_coverage(at_size, f"{option} {path}", path)
+    return at_size if fitted else mask
+
+
+def _module_file(spec: str) -> list[str]:
+    """The source file of a ``MODULE:FACTORY`` segmenter, stamped with the inputs (its code decides the masks)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(spec.split(":")[0])
+    except (ImportError, ValueError):
+        return []
+    origin = getattr(found, "origin", None)
+    return [origin] if origin and os.path.isfile(origin) else []
 
 
 def segmenter(args, info):
@@ -58,13 +74,14 @@ def segmenter(args, info):
         masks = FolderMasks(args.masks, ids)
         notes = masks.check(count_frames(args.input), shape)
         return masks, f"masks:{os.path.abspath(args.masks)}{tag}", masks.files, notes
-    first = _first_mask(args.first_mask, ids, shape, "--first-mask") if args.first_mask else None
+    first = _first_mask(args.first_mask, ids, shape, "--first-mask", fitted=True) if args.first_mask else None
     inputs = [p for p in (args.first_mask, args.segmenter_checkpoint) if p]
     if args.segmenter == "sam2":
         if first is None:
             raise ValueError("--segmenter sam2 needs --first-mask (the subject in the first frame)")
         return SAM2Segmenter(first, args.segmenter_checkpoint, args.segmenter_config, args.device), "sam2", inputs, []
-    return load_segmenter(args.segmenter, first), args.segmenter, inputs, []
+    seg = load_segmenter(args.segmenter, first)
+    return seg, args.segmenter, inputs + _module_file(args.segmenter), []
 
 
 def exit_status(result, formats_skipped: bool) -> int:

@@ -300,9 +300,11 @@ class FrameReader:
 
     Iterate it (``next(reader, None)``). A frame of another size (a stream that changes resolution
     mid-file, a folder of mixed sizes) is resized to the first frame's size, as FFmpeg does when it
-    encodes such a stream, and counted in ``resized``. A decoding error ends the frames (the frames before
-    it are used) and is kept in ``error``. Once the frames ran out, :attr:`complete` says whether the input
-    was read whole: every frame decoded, and as many as the input's index or duration promise.
+    encodes such a stream, and counted in ``resized``. A decoding error ends a video's frames (the frames
+    before it are used) and is kept in ``error``; in a frame folder an unreadable image is replaced by the
+    previous frame (the frames after it still pair with their masks) and listed in ``unreadable``. Once
+    the frames ran out, :attr:`complete` says whether the input was read whole: every frame decoded, and as
+    many as the input's index or duration promise.
 
     Examples
     --------
@@ -321,13 +323,17 @@ class FrameReader:
 
     def __init__(self, path, backend: str = "auto", info: VideoInfo | None = None):
         self.info = info or probe(path, backend)
-        self._frames = _frames(self.info)
+        images = self.info.backend == "images"
+        self._files = iter(frame_files(self.info.path)) if images else None
+        self._frames = None if images else _frames(self.info)
         self.expected, self.exact = self.info.frame_count, self.info.exact_count
         self.size: tuple | None = (self.info.height, self.info.width)
         self.decoded = 0
         self.resized: dict[str, int] = {}  # "WxH" -> frames of that size resized
+        self.unreadable: list[str] = []  # frame images replaced by the previous frame (the reason of each)
         self.error: str | None = None
         self.ended = False
+        self._previous = None
 
     @classmethod
     def from_frames(cls, frames, expected: int = 0, exact: bool = False) -> "FrameReader":
@@ -335,7 +341,20 @@ class FrameReader:
         self = cls.__new__(cls)
         self.info, self._frames, self.expected, self.exact = None, iter(frames), int(expected), bool(exact)
         self.size, self.decoded, self.resized, self.error, self.ended = None, 0, {}, None, False
+        self._files, self.unreadable, self._previous = None, [], None
         return self
+
+    def _next(self):
+        if self._files is None:
+            return next(self._frames)
+        path = next(self._files)
+        try:
+            return _read_frame(path)
+        except VideoReadError as exc:
+            if self._previous is None:
+                raise
+            self.unreadable.append(str(exc))
+            return self._previous
 
     def __iter__(self):
         return self
@@ -346,7 +365,7 @@ class FrameReader:
         if self.ended:
             raise StopIteration
         try:
-            frame = next(self._frames)
+            frame = self._next()
         except StopIteration:
             self.ended = True
             raise
@@ -362,6 +381,7 @@ class FrameReader:
             shrink = frame.shape[0] * frame.shape[1] > h * w
             frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         self.decoded += 1
+        self._previous = frame
         return frame
 
     @property
@@ -373,18 +393,23 @@ class FrameReader:
         """
         if not self.ended:
             return None
-        if self.error is not None:
-            return False
+        return not (self._short() or self.unreadable)
+
+    def _short(self) -> bool:
         slack = 0 if self.exact else 1 + self.expected // 200
-        return self.decoded >= self.expected - slack
+        return self.error is not None or self.decoded < self.expected - slack
 
     def messages(self) -> list[str]:
-        """One line per thing the user should know: a truncated input, resized frames."""
+        """One line per thing the user should know: a truncated input, unreadable frame images, resized frames."""
         out = []
-        if self.complete is False:
+        if self.ended and self._short():
             why = f" ({self.error})" if self.error else ": the input is truncated or damaged"
             of = f" of {self.expected}" if self.expected else ""
             out.append(f"decoded {self.decoded}{of} frames{why}")
+        if self.unreadable:
+            n, more = len(self.unreadable), "; ..." if len(self.unreadable) > 1 else ""
+            out.append(f"{n} frame image{'s' if n > 1 else ''} unreadable ({self.unreadable[0]}{more}): the previous "
+                       "frame was used in place of each")  # fmt: skip
         h, w = self.size or (0, 0)
         for size, n in self.resized.items():
             out.append(f"{n} frame{'s' if n > 1 else ''} of {size} resized to the first frame's {w}x{h}")
@@ -393,4 +418,5 @@ class FrameReader:
     def record(self) -> dict:
         """What reading did, for the run's summary (``video.json``)."""
         return {"decoded": self.decoded, "expected": self.expected, "exact_count": self.exact,
-                "complete": self.complete, "error": self.error, "resized": dict(self.resized)}
+                "complete": self.complete, "error": self.error, "resized": dict(self.resized),
+                "unreadable": list(self.unreadable)}
