@@ -334,6 +334,9 @@ class FrameReader:
         self.error: str | None = None
         self.ended = False
         self._previous = None
+        # A folder's listing is exact; a container's count (index or duration) may miss by a frame that the
+        # decoder drops by design (an edit list, a leading B-frame): only a larger shortfall is truncation.
+        self._slack = 0 if images else 1 + self.expected // 200
 
     @classmethod
     def from_frames(cls, frames, expected: int = 0, exact: bool = False) -> "FrameReader":
@@ -342,6 +345,7 @@ class FrameReader:
         self.info, self._frames, self.expected, self.exact = None, iter(frames), int(expected), bool(exact)
         self.size, self.decoded, self.resized, self.error, self.ended = None, 0, {}, None, False
         self._files, self.unreadable, self._previous = None, [], None
+        self._slack = 0 if exact else 1 + self.expected // 200
         return self
 
     def _next(self):
@@ -388,16 +392,15 @@ class FrameReader:
     def complete(self) -> bool | None:
         """None while frames remain (or the run stopped early); else True when the input was read whole.
 
-        A count estimated from the duration (no index) may be off by a frame or so: a shortfall within
-        1 + 0.5 % of it is not taken for truncation.
+        A video's count (from its index or its duration) may be off by a frame or so: a shortfall within
+        1 + 0.5 % of it is not taken for truncation; a frame folder's count is exact.
         """
         if not self.ended:
             return None
         return not (self._short() or self.unreadable)
 
     def _short(self) -> bool:
-        slack = 0 if self.exact else 1 + self.expected // 200
-        return self.error is not None or self.decoded < self.expected - slack
+        return self.error is not None or self.decoded < self.expected - self._slack
 
     def messages(self) -> list[str]:
         """One line per thing the user should know: a truncated input, unreadable frame images, resized frames."""
