@@ -167,7 +167,7 @@ def test_masks_folder_and_fake_segmenter(clip_files, tmp_path):
     assert all(np.array_equal(f.mask > 127, clip.alphas[f.index] > 127) for f in seen)
     # Too few masks: one clear error.
     os.remove(masks / f"m{N - 1:03d}.png")
-    with pytest.raises(ValueError, match="no mask for frame 7"):
+    with pytest.raises(ValueError, match="7 masks for 8 frames"):
         matte_video(clip_files["mkv"], tmp_path / "o3", FolderMasks(masks), VideoMattingSettings(formats=("png",)))
 
 

@@ -24,8 +24,9 @@ from ..io import write_json_atomic, write_png_atomic
 from .backends import CLOSED_FORM, load_matting
 from .background import BackgroundPlate, BackgroundSettings, UncoveredBackground, plate_trimap
 from .flow import FlowTracker, Motion, background_motion, moves_with_background, subject_motion
-from .outputs import VideoOutput, parse_formats
-from .reader import VideoReadError, iter_frames, probe
+from .masks import FolderMasks, GuardedSegmenter, fit_mask
+from .outputs import VideoOutput, claim_output, parse_formats
+from .reader import FrameReader, VideoReadError, count_frames, probe
 from .segmentation import FlowPropagator, PropagationSettings, to_mask
 from .stabilise import StabiliseSettings, TemporalStabiliser
 from .trimaps import default_band_width, distance_outside, extend_band, mask_trimap
@@ -61,6 +62,7 @@ class VideoMattingSettings:
     batch_size: int = 4
     max_frames: int | None = None
     reader: str = "auto"
+    fps: float | None = None  # the frame rate of a folder of frames (None: 25); a video file has its own
     segmentation: str = ""  # how the masks are made (recorded: a rerun must use the same)
     propagation: PropagationSettings = dataclasses.field(default_factory=PropagationSettings)
     stabilise: StabiliseSettings = dataclasses.field(default_factory=StabiliseSettings)
@@ -173,14 +175,16 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
     """
     s = settings or VideoMattingSettings()
     source, output = os.fspath(source), os.fspath(output)
-    info = probe(source, s.reader)
+    info = probe(source, s.reader, s.fps)
     formats, messages = parse_formats(",".join(s.formats))
+    if not hasattr(segmenter, "segment"):  # a first-frame mask: the frames' size, never stretched
+        segmenter, note = fit_mask(to_mask(segmenter, name="first-frame mask"), (info.height, info.width),
+                                   name="first-frame mask")
+        messages += [note] if note else []
+    elif isinstance(segmenter, FolderMasks):  # one mask per frame, all readable, before anything is written
+        segmenter.check(count_frames(source, s.reader), (info.height, info.width))
     if claim:
-        from ..files import OutputFolder, check_disjoint
-
-        check_disjoint([source, *[os.fspath(p) for p in extra_inputs]], [output])
-        OutputFolder.claim(output, "video", overwrite=overwrite, settings={
-            "source": os.path.abspath(source), "source_size": os.path.getsize(source), **s.record()})  # fmt: skip
+        messages += claim_output(output, source, extra_inputs, s.record(), overwrite=overwrite, model=s.model)
     else:
         os.makedirs(output, exist_ok=True)
     result = VideoMattingResult(messages=list(messages), info=info.to_dict())
@@ -197,6 +201,8 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
     if propagator is not None and propagator.tracker is not tracker:
         tracker = propagator.tracker  # the caller's propagator: share its tracker, step it here
         propagator._own_tracker = False
+    if propagator is None:  # a user's segmenter (or mask folder) failing on a frame loses that frame's mask only
+        segmenter = GuardedSegmenter(segmenter)
     stabiliser = TemporalStabiliser(s.stabilise)
     plate = BackgroundPlate(s.background) if s.background.history > 0 else None
     layers = UncoveredBackground() if s.background.uncovered else None
@@ -228,7 +234,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                     videos.append(VideoOutput(fmt, output, info.fps, info.width, info.height, audio_source=audio))
                 except Exception as exc:  # an encoder that refuses these settings: the rest still runs
                     result.messages.append(f"{fmt}: skipped ({exc})")
-        frames_iter = iter_frames(source, s.reader)
+        frames_iter = FrameReader(source, s.reader, info)
         index = 0
         if backend is not None:
             chunk_size = max(1, int(getattr(backend, "batch_size", 1)))
@@ -318,7 +324,12 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                 propagator.correct(fed, last.index)
             detail = chunk[-1].alpha.astype(np.float32) / 255
         if result.frames == 0:
-            raise VideoReadError(f"{source}: no frames could be decoded")
+            raise VideoReadError(frames_iter.error or f"{source}: no frames could be decoded")
+        result.messages += frames_iter.messages()
+        result.info["decoding"] = frames_iter.record()
+        if isinstance(segmenter, GuardedSegmenter):
+            result.messages += segmenter.messages()
+            result.info["masks"] = segmenter.record()
         if result.interrupted:
             for v in videos:
                 v.abort()
