@@ -1,0 +1,414 @@
+"""A binary segmentation carried frame to frame: flow warps it, colour re-decides what the flow cannot.
+
+The first frame's mask is carried through the video as a binary mask (never
+the matte, so the band's erosion cannot compound). For each new frame:
+
+1. the previous mask is warped two ways: along the dense flow (follows limbs that
+   move on their own) and along the subject's affine motion fitted to the flow
+   inside it (follows thin parts the dense flow smooths away, a chair leg or a wheel);
+2. a forward-backward check of the flow marks where the dense warp cannot be
+   trusted (occlusion, disocclusion, motion blur);
+3. pixels where the two warps agree and the flow is reliable stay as warped; the rest
+   near the subject (its edge, the disagreements, the unreliable pixels) are
+   re-decided by a graph cut (OpenCV GrabCut, model frozen) against colour models
+   of the subject and of its surroundings learnt from the first frame (a
+   permanent anchor), a few recent confident frames and this frame's certain pixels;
+4. warped pixels whose colour still favours the subject are kept even where the
+   graph cut's smoothness would cut them (thin parts), new pieces must touch the warp, and
+   an area jump against the previous mask falls back to the warp (recorded).
+
+Everything is a deterministic function of the frames (seeded per frame), so a
+resumed run that replays the frames it already wrote carries the same state.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+
+import cv2
+import numpy as np
+
+from .flow import PRESETS, FlowSettings, FlowTracker, Motion, subject_motion, warp_backward
+
+__all__ = ["CarrySettings", "CarriedSegmenter", "fit_colour_model", "colour_log_ratio", "forward_backward_error"]
+
+COMPONENTS = 5  # OpenCV GrabCut's Gaussian mixtures have five components (65 numbers a model)
+
+
+@dataclasses.dataclass(frozen=True)
+class CarrySettings:
+    """How :class:`CarriedSegmenter` carries the mask.
+
+    ``consistency``: the forward-backward flow error (pixels) above which the dense warp is not trusted, plus
+    ``consistency_rel`` times the flow's length. ``edge``: the band each side of the warped edge that colour
+    re-decides (share of the frame's shorter side, at least 1 px). ``reach``: how far from the warped mask
+    unreliable pixels may join it (share of the shorter side). ``colour``: use the colour models (False: the
+    warps alone). ``recent``: confident frames whose colours join the anchor's. ``jump``: the largest
+    area ratio between consecutive masks before the collapse guard falls back to the warp. ``max_pixels``: the
+    graph cut runs on the subject's box downscaled to at most this many pixels (speed at high resolution).
+    ``join``: the log-likelihood ratio (subject over background colour) a pixel the warps did not carry needs
+    to join the mask.
+    """
+
+    consistency: float = 1.0
+    consistency_rel: float = 0.1
+    edge: float = 0.004
+    reach: float = 0.03
+    colour: bool = True
+    recent: int = 3
+    jump: float = 1.5
+    samples: int = 2000
+    max_pixels: int = 250_000
+    join: float = 0.0
+    flow: FlowSettings = dataclasses.field(default_factory=FlowSettings)
+
+    def __post_init__(self):
+        if self.consistency <= 0 or self.consistency_rel < 0:
+            raise ValueError("consistency must be > 0 and consistency_rel >= 0")
+        if not 0 <= self.edge < 0.5 or not 0 <= self.reach < 0.5:
+            raise ValueError("edge and reach are shares of the frame's shorter side, in [0, 0.5)")
+        if self.jump <= 1:
+            raise ValueError(f"jump must be > 1, got {self.jump!r}")
+        if self.recent < 0 or self.samples < 50 or self.max_pixels < 1000:
+            raise ValueError("recent must be >= 0, samples >= 50, max_pixels >= 1000")
+
+
+def fit_colour_model(samples: np.ndarray, seed: int = 0) -> np.ndarray | None:
+    """A Gaussian mixture of RGB samples (N, 3) in OpenCV GrabCut's layout (1, 65) float64; None if N < 10.
+
+    Five components (k-means, seeded), each covariance regularised by one grey level squared.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> m = fit_colour_model(rng.normal(100, 5, (500, 3)))
+    >>> m.shape, round(float(m[0, :5].sum()), 6)
+    ((1, 65), 1.0)
+    """
+    x = np.asarray(samples, np.float32).reshape(-1, 3)
+    if len(x) < 10:
+        return None
+    k = min(COMPONENTS, len(x) // 5)
+    cv2.setRNGSeed(int(seed))
+    _, labels, _ = cv2.kmeans(x, k, None, (cv2.TERM_CRITERIA_MAX_ITER + cv2.TERM_CRITERIA_EPS, 10, 0.5), 1,
+                              cv2.KMEANS_PP_CENTERS)  # fmt: skip
+    labels = labels.ravel()
+    model = np.zeros(13 * COMPONENTS, np.float64)
+    coefs, means, covs = model[:COMPONENTS], model[COMPONENTS:4 * COMPONENTS], model[4 * COMPONENTS:]
+    xd = x.astype(np.float64)
+    for c in range(k):
+        pts = xd[labels == c]
+        if len(pts) < 2:
+            continue
+        coefs[c] = len(pts) / len(xd)
+        means[3 * c:3 * c + 3] = pts.mean(0)
+        covs[9 * c:9 * c + 9] = (np.cov(pts.T, bias=True) + np.eye(3)).ravel()
+    coefs /= coefs.sum()
+    return model[None]
+
+
+def _log_likelihood(model: np.ndarray, x: np.ndarray) -> np.ndarray:
+    m = model.ravel()
+    out = np.full(len(x), -np.inf)
+    for c in range(COMPONENTS):
+        w = m[c]
+        if w <= 0:
+            continue
+        mu, cov = m[COMPONENTS + 3 * c:COMPONENTS + 3 * c + 3], m[4 * COMPONENTS + 9 * c:4 * COMPONENTS + 9 * c + 9]
+        cov = cov.reshape(3, 3)
+        d = x - mu
+        inv = np.linalg.inv(cov)
+        maha = np.einsum("ni,ij,nj->n", d, inv, d)
+        ll = np.log(w) - 0.5 * (maha + np.log(np.linalg.det(cov)) + 3 * np.log(2 * np.pi))
+        out = np.logaddexp(out, ll)
+    return out
+
+
+def colour_log_ratio(fg_model: np.ndarray, bg_model: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """log p(colour | subject) - log p(colour | background) for RGB pixels (N, 3).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> fg, bg = fit_colour_model(rng.normal(200, 5, (300, 3))), fit_colour_model(rng.normal(50, 5, (300, 3)))
+    >>> (colour_log_ratio(fg, bg, np.array([[190.0, 200, 210], [60, 50, 40]])) > 0).tolist()
+    [True, False]
+    """
+    x = np.asarray(pixels, np.float64).reshape(-1, 3)
+    return _log_likelihood(fg_model, x) - _log_likelihood(bg_model, x)
+
+
+def forward_backward_error(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """|B(x) + F(x + B(x))|: how far a pixel lands from where it started after going back and forth.
+
+    ``backward`` (H, W, 2): flow from the current frame to the previous one; ``forward``: from the previous
+    frame to the current one. Large where the flow is wrong or the pixel was hidden in one of the frames.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> b = np.zeros((4, 4, 2), np.float32); b[..., 0] = -1
+    >>> f = -b
+    >>> float(forward_backward_error(b, f).max())
+    0.0
+    """
+    back_and_forth = backward + warp_backward(np.ascontiguousarray(forward), backward)
+    return np.linalg.norm(back_and_forth, axis=-1)
+
+
+def _box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    h, w = mask.shape
+    return (max(0, ys.min() - margin), min(h, ys.max() + 1 + margin),
+            max(0, xs.min() - margin), min(w, xs.max() + 1 + margin))  # fmt: skip
+
+
+def _disc(r: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def _pick(pixels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    if len(pixels) <= n:
+        return pixels
+    return pixels[rng.choice(len(pixels), n, replace=False)]
+
+
+class CarriedSegmenter:
+    """A first-frame mask carried through a video as a binary segmentation (see the module's description).
+
+    A :class:`~ldmatte.video.segmentation.Segmenter`: call :meth:`segment` with the frames in order. Pass a
+    shared ``tracker`` that its owner steps; without one the segmenter keeps its own. After each frame
+    :attr:`motion` is the subject's motion onto it, :attr:`note` None or ``(kind, reason)`` with kind
+    ``"lost"`` (the subject is gone: empty mask) or ``"guessed"`` (the collapse guard or no colour model),
+    and :attr:`uncertain` the pixels the colour models re-decided (bool, or None).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> yy, xx = np.mgrid[:64, :64]
+    >>> def frame(cx):  # a red textured disc moving right over a grey textured background
+    ...     f = np.full((64, 64, 3), 90, np.uint8); f[..., 1] += (20 * np.sin(yy / 2.0)).astype(np.uint8)
+    ...     disc = (xx - cx) ** 2 + (yy - 32) ** 2 < 100
+    ...     f[disc] = np.stack([200 + 40 * np.sin(xx[disc] - cx), 40 + 0 * xx[disc], 60 + 0 * xx[disc]], -1)
+    ...     return f, disc
+    >>> seg = CarriedSegmenter(frame(20)[1])
+    >>> for i, cx in enumerate([20, 22, 24, 26, 28]):
+    ...     f, d = frame(cx); m = seg.segment(f, i) > 127
+    >>> round(float((m & d).sum() / (m | d).sum()), 1), seg.note
+    (1.0, None)
+    """
+
+    def __init__(self, first_mask, settings: CarrySettings | None = None, tracker: FlowTracker | None = None):
+        from .segmentation import to_mask
+
+        self.settings = settings or CarrySettings()
+        self._first = to_mask(first_mask, name="first-frame mask")
+        self._own_tracker = tracker is None
+        self.tracker = tracker or FlowTracker(self.settings.flow)
+        self._dis = cv2.DISOpticalFlow_create(PRESETS[self.tracker.settings.preset])
+        self._mask: np.ndarray | None = None  # the carried segmentation (bool)
+        self._grey: np.ndarray | None = None
+        self._anchor: tuple[np.ndarray, np.ndarray] | None = None  # first frame's (fg, bg) colour samples
+        self._recent: collections.deque = collections.deque(maxlen=max(1, self.settings.recent))
+        self._index = -1
+        self.motion: Motion | None = None
+        self.note: tuple[str, str] | None = None
+        self.uncertain: np.ndarray | None = None
+
+    # -- colour samples ------------------------------------------------------------------------------------
+    def _samples(self, frame: np.ndarray, fg: np.ndarray, bg: np.ndarray, seed: int):
+        rng = np.random.default_rng(seed)
+        n = self.settings.samples
+        return _pick(frame[fg], n, rng), _pick(frame[bg], n, rng)
+
+    def _surroundings(self, mask: np.ndarray, margin: int) -> np.ndarray:
+        """Background near the subject (its box with a margin, minus the mask grown by a pixel)."""
+        around = np.zeros(mask.shape, bool)
+        box = _box(mask, margin)
+        if box is not None:
+            y0, y1, x0, x1 = box
+            around[y0:y1, x0:x1] = True
+        return around & ~(cv2.dilate(mask.astype(np.uint8), _disc(1)) > 0)
+
+    def _margin(self, mask: np.ndarray) -> int:
+        ys, xs = np.nonzero(mask)
+        size = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1 if len(xs) else 0
+        return int(max(8, 0.25 * size))
+
+    # -- the segmenter -------------------------------------------------------------------------------------
+    def segment(self, frame: np.ndarray, index: int) -> np.ndarray:
+        from .segmentation import to_mask
+
+        frame = np.asarray(frame)
+        if self._own_tracker:
+            self.tracker.step(frame)
+        grey = self.tracker._grey(frame) if hasattr(self.tracker, "_grey") else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        previous_grey, self._grey = self._grey, grey
+        self.note, self.uncertain, self.motion = None, None, None
+        self._index = index
+        if self._mask is None:
+            mask = to_mask(self._first, frame.shape[:2]) > 127
+            self._mask = mask
+            if mask.any():
+                fg = cv2.erode(mask.astype(np.uint8), _disc(1)) > 0
+                self._anchor = self._samples(frame, fg if fg.sum() >= 10 else mask,
+                                             self._surroundings(mask, self._margin(mask)), seed=index)
+            else:
+                self.note = ("lost", "the first-frame mask is empty")
+            return np.where(mask, 255, 0).astype(np.uint8)
+        flow = self.tracker.flow
+        prev = self._mask
+        if flow is None or not prev.any():
+            if not prev.any():
+                self.note = ("lost", "the subject is gone (empty mask)")
+            elif flow is None:
+                self.note = ("guessed", "no optical flow (frame size changed): the last mask kept")
+            return np.where(prev, 255, 0).astype(np.uint8)
+        mask = self._carry(frame, flow, prev, previous_grey, index)
+        self._mask = mask
+        if not mask.any():
+            self.note = ("lost", "the subject is gone (empty mask)")
+        return np.where(mask, 255, 0).astype(np.uint8)
+
+    def _carry(self, frame, flow, prev, previous_grey, index) -> np.ndarray:
+        s = self.settings
+        h, w = prev.shape
+        short = min(h, w)
+        prev_f = prev.astype(np.float32)
+        dense = warp_backward(prev_f, flow) > 0.5
+        self.motion = _plausible(subject_motion(flow, np.where(prev, 255, 0).astype(np.uint8), margin=2))
+        affine = self.motion.warp(prev_f) > 0.5 if self.motion is not None else dense
+        if self.motion is None:
+            self.motion = Motion(flow=flow)
+        carried = dense | affine
+        if not carried.any():
+            return carried
+        edge_r = max(1, round(s.edge * short))
+        reach_r = max(edge_r + 1, round(s.reach * short))
+        # Unreliable flow: the forward-backward check, on the flow's own (downscaled) grid, brought to full size.
+        unreliable = np.zeros((h, w), bool)
+        if previous_grey is not None and previous_grey.shape == self._grey.shape:
+            fwd = self._dis.calc(previous_grey, self._grey, None)
+            if fwd.shape[:2] != (h, w):
+                sx, sy = w / fwd.shape[1], h / fwd.shape[0]
+                fwd = cv2.resize(fwd, (w, h), interpolation=cv2.INTER_LINEAR)
+                fwd[..., 0] *= sx
+                fwd[..., 1] *= sy
+            err = forward_backward_error(flow, fwd)
+            unreliable = err > s.consistency + s.consistency_rel * np.linalg.norm(flow, axis=-1)
+        near = cv2.dilate(carried.astype(np.uint8), _disc(reach_r)) > 0
+        both = dense & affine
+        grown = cv2.dilate(carried.astype(np.uint8), _disc(edge_r)) > 0
+        shrunk = cv2.erode(both.astype(np.uint8), _disc(edge_r)) > 0
+        # Undecided: the edge band, where the warps disagree, and unreliable flow near the subject.
+        undecided = (grown & ~shrunk) | (dense ^ affine) | (unreliable & near)
+        if not s.colour or self._anchor is None:
+            return self._guard(dense, prev, affine, dense)
+        sure_fg = carried & ~undecided
+        sure_bg = ~carried & ~undecided
+        around = self._surroundings(carried, self._margin(carried))
+        fg_now, bg_now = self._samples(frame, sure_fg, sure_bg & around, seed=index)
+        fg_parts = [self._anchor[0], fg_now] + [r[0] for r in self._recent]
+        bg_parts = [self._anchor[1], bg_now] + [r[1] for r in self._recent]
+        fg_model = fit_colour_model(np.concatenate(fg_parts), seed=index)
+        bg_model = fit_colour_model(np.concatenate(bg_parts), seed=index + 1)
+        if fg_model is None or bg_model is None:
+            self.note = ("guessed", "too few pixels for a colour model: the warp kept")
+            return self._guard(carried, prev, affine, dense)
+        box = _box(undecided | carried, edge_r + 2)
+        y0, y1, x0, x1 = box
+        crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        labels = np.full(crop.shape[:2], cv2.GC_BGD, np.uint8)
+        und = undecided[y0:y1, x0:x1]
+        labels[sure_fg[y0:y1, x0:x1]] = cv2.GC_FGD
+        labels[und] = np.where(carried[y0:y1, x0:x1][und], cv2.GC_PR_FGD, cv2.GC_PR_BGD)
+        cut = self._graph_cut(crop, labels, fg_model, bg_model)
+        decided = np.zeros((h, w), bool)
+        decided[y0:y1, x0:x1] = cut
+        # Carried pixels whose colour still favours the subject stay (the cut's smoothness would shave thin
+        # parts); pixels the warps did not carry join only when their colour clearly favours the subject.
+        ys, xs = np.nonzero(und)
+        if len(xs):
+            ratio = colour_log_ratio(fg_model, bg_model, crop[ys, xs])
+            was = carried[ys + y0, xs + x0]
+            decided[ys + y0, xs + x0] = np.where(was, decided[ys + y0, xs + x0] | (ratio > 0),
+                                                 decided[ys + y0, xs + x0] & (ratio > s.join))
+        decided = _touching(decided, carried)
+        self.uncertain = undecided
+        mask = self._guard(decided, prev, affine, dense)
+        if self.note is None and (unreliable & mask).sum() <= 0.3 * mask.sum() and mask.sum() >= 20 and s.recent:
+            fg = cv2.erode(mask.astype(np.uint8), _disc(1)) > 0
+            if index % 5 == 0:
+                self._recent.append(self._samples(frame, fg, self._surroundings(mask, self._margin(mask)) & ~undecided,
+                                                  seed=index + 2))  # fmt: skip
+        return mask
+
+    def _graph_cut(self, crop, labels, fg_model, bg_model) -> np.ndarray:
+        h, w = labels.shape
+        k = min(1.0, (self.settings.max_pixels / (h * w)) ** 0.5)
+        if k < 1:  # high resolution: decide at a smaller scale, keep the certain labels at full size
+            small = cv2.resize(crop, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA)
+            lab = cv2.resize(labels, small.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        else:
+            small, lab = crop, labels.copy()
+        if not ((lab == cv2.GC_PR_FGD) | (lab == cv2.GC_PR_BGD)).any():
+            return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+        bgd, fgd = bg_model.copy(), fg_model.copy()
+        try:
+            cv2.grabCut(small, lab, None, bgd, fgd, 1, cv2.GC_EVAL_FREEZE_MODEL)
+        except cv2.error:  # a degenerate model: keep the labels as they were
+            return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+        fg = (lab == cv2.GC_FGD) | (lab == cv2.GC_PR_FGD)
+        if k < 1:
+            fg = cv2.resize(fg.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+            fg = np.where(labels == cv2.GC_FGD, True, np.where(labels == cv2.GC_BGD, False, fg))
+        return fg
+
+    def _guard(self, mask: np.ndarray, prev: np.ndarray, *fallbacks: np.ndarray) -> np.ndarray:
+        """The mask, unless its area jumps against the previous one; then the first fallback that does not."""
+        before = prev.sum()
+
+        def steady(m):
+            a = m.sum()
+            return before == 0 or (a <= self.settings.jump * before and a * self.settings.jump >= before)
+
+        if steady(mask):
+            return mask
+        for fb in fallbacks:
+            if steady(fb):
+                self.note = ("guessed", f"the mask's area jumped ({before} -> {mask.sum()} px): the warp kept")
+                return fb
+        # Everything jumped (a subject leaving the frame fast): the flow's warp is the best evidence left.
+        self.note = ("guessed", f"the mask's area jumped ({before} -> {mask.sum()} px)")
+        return fallbacks[-1] if fallbacks else mask
+
+    takes_feedback = False  # the matte refines the edge of the alpha, never the carried state
+
+    def correct(self, alpha, index: int) -> None:
+        """Does nothing: the matte does not correct the carried segmentation (its band would erode it)."""
+        return None
+
+
+def _plausible(motion: Motion | None, tolerance: float = 0.08) -> Motion | None:
+    """The affine motion, or None when its linear part is far from the identity (between two consecutive
+    frames a subject turns and scales little: such a fit came from too few or mixed flow vectors)."""
+    if motion is None or motion.affine is None:
+        return None
+    if np.abs(motion.affine[:, :2] - np.eye(2)).max() > tolerance:
+        return None
+    return motion
+
+
+def _touching(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The pieces of ``mask`` that overlap ``seeds`` (new islands far from the carried mask are dropped)."""
+    n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return mask
+    hit = np.zeros(n, bool)
+    hit[np.unique(lab[seeds & mask])] = True
+    hit[0] = False
+    return hit[lab]
