@@ -60,6 +60,8 @@ class CarrySettings:
     samples: int = 2000
     max_pixels: int = 250_000
     join: float = 0.0
+    doubt: float | None = -2.0
+    strict_join: bool = True
     flow: FlowSettings = dataclasses.field(default_factory=FlowSettings)
 
     def __post_init__(self):
@@ -287,6 +289,12 @@ class CarriedSegmenter:
         carried = dense | affine
         if not carried.any():
             return carried
+        # What stays inside the frame (the warps above replicate the border, so a subject cut by the frame
+        # keeps its cut edge): the collapse guard expects no more than this.
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        inside = cv2.remap(prev_f, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
+        self._expected = min(int(prev.sum()), int((inside > 0.5).sum()))
         edge_r = max(1, round(s.edge * short))
         reach_r = max(edge_r + 1, round(s.reach * short))
         # Unreliable flow: the forward-backward check, on the flow's own (downscaled) grid, brought to full size.
@@ -322,6 +330,13 @@ class CarriedSegmenter:
         box = _box(undecided | carried, edge_r + 2)
         y0, y1, x0, x1 = box
         crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        if s.doubt is not None:
+            # Carried pixels whose colour favours the background are re-decided too (a hole opening inside).
+            inside = sure_fg[y0:y1, x0:x1]
+            ys, xs = np.nonzero(inside)
+            doubtful = colour_log_ratio(fg_model, bg_model, crop[ys, xs]) < s.doubt
+            undecided[ys[doubtful] + y0, xs[doubtful] + x0] = True
+            sure_fg = carried & ~undecided
         labels = np.full(crop.shape[:2], cv2.GC_BGD, np.uint8)
         und = undecided[y0:y1, x0:x1]
         labels[sure_fg[y0:y1, x0:x1]] = cv2.GC_FGD
@@ -331,12 +346,15 @@ class CarriedSegmenter:
         decided[y0:y1, x0:x1] = cut
         # Carried pixels whose colour still favours the subject stay (the cut's smoothness would shave thin
         # parts); pixels the warps did not carry join only when their colour clearly favours the subject.
+        und = undecided[y0:y1, x0:x1]
+        adjacent = cv2.dilate(carried.astype(np.uint8), _disc(1)) > 0
         ys, xs = np.nonzero(und)
         if len(xs):
             ratio = colour_log_ratio(fg_model, bg_model, crop[ys, xs])
             was = carried[ys + y0, xs + x0]
+            may_join = unreliable[ys + y0, xs + x0] | adjacent[ys + y0, xs + x0] if s.strict_join else True
             decided[ys + y0, xs + x0] = np.where(was, decided[ys + y0, xs + x0] | (ratio > 0),
-                                                 decided[ys + y0, xs + x0] & (ratio > s.join))
+                                                 decided[ys + y0, xs + x0] & (ratio > s.join) & may_join)
         decided = _touching(decided, carried)
         self.uncertain = undecided
         mask = self._guard(decided, prev, affine, dense)
@@ -370,11 +388,12 @@ class CarriedSegmenter:
 
     def _guard(self, mask: np.ndarray, prev: np.ndarray, *fallbacks: np.ndarray) -> np.ndarray:
         """The mask, unless its area jumps against the previous one; then the first fallback that does not."""
-        before = prev.sum()
+        before = int(prev.sum())
+        low = min(before, getattr(self, "_expected", before))  # part of the subject may have left the frame
 
         def steady(m):
-            a = m.sum()
-            return before == 0 or (a <= self.settings.jump * before and a * self.settings.jump >= before)
+            a = int(m.sum())
+            return before == 0 or (a <= self.settings.jump * before and a * self.settings.jump >= low)
 
         if steady(mask):
             return mask

@@ -38,7 +38,7 @@ from .outputs import VideoOutput, parse_formats
 from .reader import VideoReadError, iter_frames, probe
 from .segmentation import FlowPropagator, PropagationSettings, to_mask
 from .stabilise import StabiliseSettings, TemporalStabiliser
-from .trimaps import default_band_width, distance_outside, extend_band, mask_trimap
+from .trimaps import default_band_width, distance_outside, extend_band, mask_trimap, subject_band_width
 
 __all__ = ["VideoMattingSettings", "FrameResult", "VideoMattingResult", "matte_video", "STAGES"]
 
@@ -291,14 +291,15 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                         detail = item.motion.warp(detail)
                 # Also for frames already written: the replay must match the first run (plate, hint).
                 with clock("trimap"):
-                    item.trimap = mask_trimap(item.mask, band)
+                    fb = subject_band_width(item.mask, band)  # narrower for a small subject
+                    item.trimap = mask_trimap(item.mask, fb)
                     narrow = item.trimap
                     if detail is not None and s.detail_reach > 0 and detail.shape == item.mask.shape:
-                        item.trimap = extend_band(item.trimap, item.mask, detail, reach=band - band // 2,
-                                                  limit=int(round(s.detail_reach * band)),
+                        item.trimap = extend_band(item.trimap, item.mask, detail, reach=fb - fb // 2,
+                                                  limit=int(round(s.detail_reach * fb)),
                                                   distance=item.distance)
                     if plate is not None:
-                        _plate_trimap(item, plate, reach, s.background)
+                        _plate_trimap(item, plate, int(round(max(1.0, s.detail_reach) * fb)), s.background)
                     if (item.trimap != narrow).any():
                         item.extension = (narrow == 0) & (item.trimap != 0)
                 chunk.append(item)

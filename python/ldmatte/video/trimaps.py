@@ -6,10 +6,12 @@ import numpy as np
 
 from ..training import trimap
 
-__all__ = ["default_band_width", "mask_trimap", "extend_band", "distance_outside", "thin_core"]
+__all__ = ["default_band_width", "subject_band_width", "mask_trimap", "extend_band", "distance_outside", "thin_core"]
 
 BAND_FRACTION = 0.03  # unknown band width as a share of the frame's shorter side
 MIN_BAND = 4
+SUBJECT_FRACTION = 0.06  # at most this share of the subject's size (the square root of its area)
+MIN_SUBJECT_BAND = 2
 
 
 def default_band_width(height: int, width: int) -> int:
@@ -22,6 +24,26 @@ def default_band_width(height: int, width: int) -> int:
     """
     w = max(MIN_BAND, int(round(BAND_FRACTION * min(height, width))))
     return w + (w % 2)
+
+
+def subject_band_width(mask: np.ndarray, band_width: int) -> int:
+    """The band for this mask: ``band_width``, narrowed for a small subject to 6 % of its size (square root
+    of its area; at least 2 px, even).
+
+    A band as wide as a small subject's parts lets the matting, which has little known foreground to learn
+    its colours from, eat into it (a chair 70 px across lost 16 % of its IoU with the frame's default band).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((480, 720), np.uint8); m[100:170, 200:270] = 255  # 70 x 70 px
+    >>> subject_band_width(m, 14), subject_band_width(np.full((480, 720), 255, np.uint8), 14)
+    (4, 14)
+    """
+    area = int(np.count_nonzero(np.asarray(mask) > 127))
+    w = max(MIN_SUBJECT_BAND, int(round(SUBJECT_FRACTION * area ** 0.5)))
+    w += w % 2
+    return int(min(band_width, w))
 
 
 def mask_trimap(mask: np.ndarray, band_width: int, outside: float = 0.5, holes: bool = True,
