@@ -47,7 +47,11 @@ class CarrySettings:
     area ratio between consecutive masks before the collapse guard falls back to the warp. ``max_pixels``: the
     graph cut runs on the subject's box downscaled to at most this many pixels (speed at high resolution).
     ``join``: the log-likelihood ratio (subject over background colour) a pixel the warps did not carry needs
-    to join the mask.
+    to join the mask; with ``strict_join`` only next to the warped mask or where the flow failed (so the mask
+    cannot creep along a background edge of the subject's colour). ``doubt``: carried pixels whose ratio is
+    below it are re-decided too (a hole opening inside the subject; None: never). ``refine``: the band (share of
+    the shorter side) within which the matte may correct the carried mask's edge (0: never; see
+    :meth:`CarriedSegmenter.correct`).
     """
 
     consistency: float = 1.0
@@ -61,6 +65,7 @@ class CarrySettings:
     max_pixels: int = 250_000
     join: float = 0.0
     doubt: float | None = -2.0
+    refine: float = 0.0
     strict_join: bool = True
     flow: FlowSettings = dataclasses.field(default_factory=FlowSettings)
 
@@ -217,6 +222,7 @@ class CarriedSegmenter:
         self._anchor: tuple[np.ndarray, np.ndarray] | None = None  # first frame's (fg, bg) colour samples
         self._recent: collections.deque = collections.deque(maxlen=max(1, self.settings.recent))
         self._index = -1
+        self._models = None  # the last frame's (subject model, background model, frame), for correct()
         self.motion: Motion | None = None
         self.note: tuple[str, str] | None = None
         self.uncertain: np.ndarray | None = None
@@ -250,7 +256,7 @@ class CarriedSegmenter:
             self.tracker.step(frame)
         grey = self.tracker._grey(frame) if hasattr(self.tracker, "_grey") else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         previous_grey, self._grey = self._grey, grey
-        self.note, self.uncertain, self.motion = None, None, None
+        self.note, self.uncertain, self.motion, self._models = None, None, None, None
         self._index = index
         if self._mask is None:
             mask = to_mask(self._first, frame.shape[:2]) > 127
@@ -341,6 +347,7 @@ class CarriedSegmenter:
         und = undecided[y0:y1, x0:x1]
         labels[sure_fg[y0:y1, x0:x1]] = cv2.GC_FGD
         labels[und] = np.where(carried[y0:y1, x0:x1][und], cv2.GC_PR_FGD, cv2.GC_PR_BGD)
+        self._models = (fg_model, bg_model, frame)
         cut = self._graph_cut(crop, labels, fg_model, bg_model)
         decided = np.zeros((h, w), bool)
         decided[y0:y1, x0:x1] = cut
@@ -405,11 +412,38 @@ class CarriedSegmenter:
         self.note = ("guessed", f"the mask's area jumped ({before} -> {mask.sum()} px)")
         return fallbacks[-1] if fallbacks else mask
 
-    takes_feedback = False  # the matte refines the edge of the alpha, never the carried state
+    @property
+    def takes_feedback(self) -> bool:
+        return self.settings.refine > 0
 
     def correct(self, alpha, index: int) -> None:
-        """Does nothing: the matte does not correct the carried segmentation (its band would erode it)."""
-        return None
+        """Let the matte of frame ``index`` (the last segmented; uint8 alpha) refine the carried mask's edge.
+
+        Only within ``refine`` of the edge: a pixel the matte calls clearly subject (alpha >= 0.75) joins; a
+        mask pixel it calls clearly background (alpha <= 0.25) leaves, unless its colour favours the subject
+        or it lies on the skeleton of a thin part. Deeper changes are not taken: the matte's band would erode
+        the state frame after frame.
+        """
+        if index != self._index or self._mask is None or self._models is None or self.settings.refine <= 0:
+            return
+        a = np.asarray(alpha)
+        if a.shape != self._mask.shape:
+            return
+        from .trimaps import thin_core
+
+        mask = self._mask
+        h, w = mask.shape
+        r = max(1, round(self.settings.refine * min(h, w)))
+        m8 = mask.astype(np.uint8)
+        near = (cv2.dilate(m8, _disc(r)) > 0) & ~(cv2.erode(m8, _disc(r)) > 0)
+        out = mask | (near & (a >= 192))
+        ys, xs = np.nonzero(near & mask & (a <= 63))
+        if len(xs):
+            fg_model, bg_model, frame = self._models
+            leave = colour_log_ratio(fg_model, bg_model, frame[ys, xs]) <= 0
+            leave &= ~thin_core(m8 * 255, r)[ys, xs]
+            out[ys[leave], xs[leave]] = False
+        self._mask = out
 
 
 def _plausible(motion: Motion | None, tolerance: float = 0.08) -> Motion | None:
