@@ -33,8 +33,9 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "video"
-# Boxes (x0, y0, x1, y1 in frame-0 pixels) around the person for the crash check's GrabCut seed.
-CRASH_BOXES = {"dance": None, "bedroom": None}
+# Boxes (x0, y0, x1, y1 in frame-0 pixels) around one person, drawn by eye on frame 0, seeding the crash
+# check's GrabCut: the girl jumping on the bed in ``bedroom``, the dancer in ``dance``.
+CRASH_BOXES = {"bedroom": (280, 0, 490, 375), "dance": (140, 95, 345, 480)}
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -125,7 +126,7 @@ def crash_check(name: str, work: str, frames: int | None) -> dict:
     else:
         images = load_clip(name, frames)[0]
     h, w = images[0].shape[:2]
-    box = CRASH_BOXES.get(name) or (int(0.3 * w), int(0.1 * h), int(0.7 * w), int(0.98 * h))
+    box = CRASH_BOXES[name]
     lab = np.zeros((h, w), np.uint8)
     bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
     cv2.setRNGSeed(0)

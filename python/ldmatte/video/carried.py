@@ -46,6 +46,8 @@ class CarrySettings:
     warps alone). ``recent``: confident frames whose colours join the anchor's. ``jump``: the largest
     area ratio between consecutive masks before the collapse guard falls back to the warp. ``max_pixels``: the
     graph cut runs on the subject's box downscaled to at most this many pixels (speed at high resolution).
+    ``flow_side``: the flow around the subject is recomputed on its box scaled to this longer side (at most 2x
+    up: a small subject's thin parts resolved).
     ``join``: the log-likelihood ratio (subject over background colour) a pixel the warps did not carry needs
     to join the mask; with ``strict_join`` only next to the warped mask or where the flow failed (so the mask
     cannot creep along a background edge of the subject's colour). ``doubt``: carried pixels whose ratio is
@@ -63,6 +65,7 @@ class CarrySettings:
     jump: float = 1.5
     samples: int = 2000
     max_pixels: int = 250_000
+    flow_side: int = 512
     join: float = 0.0
     doubt: float | None = -2.0
     refine: float = 0.0
@@ -254,7 +257,7 @@ class CarriedSegmenter:
         frame = np.asarray(frame)
         if self._own_tracker:
             self.tracker.step(frame)
-        grey = self.tracker._grey(frame) if hasattr(self.tracker, "_grey") else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
         previous_grey, self._grey = self._grey, grey
         self.note, self.uncertain, self.motion, self._models = None, None, None, None
         self._index = index
@@ -287,6 +290,9 @@ class CarriedSegmenter:
         h, w = prev.shape
         short = min(h, w)
         prev_f = prev.astype(np.float32)
+        edge_r = max(1, round(s.edge * short))
+        reach_r = max(edge_r + 1, round(s.reach * short))
+        flow, unreliable = self._subject_flow(flow, prev, previous_grey, reach_r)
         dense = warp_backward(prev_f, flow) > 0.5
         self.motion = _plausible(subject_motion(flow, np.where(prev, 255, 0).astype(np.uint8), margin=2))
         affine = self.motion.warp(prev_f) > 0.5 if self.motion is not None else dense
@@ -301,19 +307,6 @@ class CarriedSegmenter:
         inside = cv2.remap(prev_f, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
         self._expected = min(int(prev.sum()), int((inside > 0.5).sum()))
-        edge_r = max(1, round(s.edge * short))
-        reach_r = max(edge_r + 1, round(s.reach * short))
-        # Unreliable flow: the forward-backward check, on the flow's own (downscaled) grid, brought to full size.
-        unreliable = np.zeros((h, w), bool)
-        if previous_grey is not None and previous_grey.shape == self._grey.shape:
-            fwd = self._dis.calc(previous_grey, self._grey, None)
-            if fwd.shape[:2] != (h, w):
-                sx, sy = w / fwd.shape[1], h / fwd.shape[0]
-                fwd = cv2.resize(fwd, (w, h), interpolation=cv2.INTER_LINEAR)
-                fwd[..., 0] *= sx
-                fwd[..., 1] *= sy
-            err = forward_backward_error(flow, fwd)
-            unreliable = err > s.consistency + s.consistency_rel * np.linalg.norm(flow, axis=-1)
         near = cv2.dilate(carried.astype(np.uint8), _disc(reach_r)) > 0
         both = dense & affine
         grown = cv2.dilate(carried.astype(np.uint8), _disc(edge_r)) > 0
@@ -371,6 +364,40 @@ class CarriedSegmenter:
                 self._recent.append(self._samples(frame, fg, self._surroundings(mask, self._margin(mask)) & ~undecided,
                                                   seed=index + 2))  # fmt: skip
         return mask
+
+    def _subject_flow(self, flow, prev, previous_grey, reach_r):
+        """The flow around the subject recomputed on its box at its own scale (both ways), and where it fails.
+
+        The whole frame's flow is computed downscaled; a small subject's thin parts (a leg two pixels wide) are
+        then lost in it. On the subject's box, scaled so its longer side is ``flow_side`` (at most 2x up), DIS
+        resolves them, and the forward flow gives the forward-backward check there. Outside the box the
+        frame's flow stays and counts as reliable.
+        """
+        s = self.settings
+        h, w = prev.shape
+        unreliable = np.zeros((h, w), bool)
+        if previous_grey is None or previous_grey.shape != self._grey.shape:
+            return flow, unreliable
+        box = _box(prev, reach_r + max(8, round(0.05 * max(h, w))))
+        y0, y1, x0, x1 = box
+        bh, bw = y1 - y0, x1 - x0
+        k = min(2.0, s.flow_side / max(bh, bw))
+        size = (max(8, round(bw * k)), max(8, round(bh * k)))
+        interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
+        cur = cv2.resize(np.ascontiguousarray(self._grey[y0:y1, x0:x1]), size, interpolation=interp)
+        old = cv2.resize(np.ascontiguousarray(previous_grey[y0:y1, x0:x1]), size, interpolation=interp)
+        pair = []
+        for a, b in ((cur, old), (old, cur)):
+            f = cv2.resize(self._dis.calc(a, b, None), (bw, bh), interpolation=cv2.INTER_LINEAR)
+            f[..., 0] *= bw / size[0]
+            f[..., 1] *= bh / size[1]
+            pair.append(f)
+        back, fwd = pair
+        flow = flow.copy()
+        flow[y0:y1, x0:x1] = back
+        err = forward_backward_error(back, fwd)
+        unreliable[y0:y1, x0:x1] = err > s.consistency + s.consistency_rel * np.linalg.norm(back, axis=-1)
+        return flow, unreliable
 
     def _graph_cut(self, crop, labels, fg_model, bg_model) -> np.ndarray:
         h, w = labels.shape
