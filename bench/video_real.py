@@ -153,20 +153,22 @@ def panel(scores, images_by_clip, path: str) -> None:
         cells = []
         for i in picks:
             gt, alpha = sc["gt"][i], sc["kept"][i][2]
-            ys, xs = np.nonzero(gt | (alpha > 127))
-            pad = 24
+            ys, xs = np.nonzero(gt)  # around the object (the alpha may stray far on a lost track)
+            pad = max(16, (ys.max() - ys.min() + xs.max() - xs.min()) // 3)
             y0, y1 = max(0, ys.min() - pad), min(gt.shape[0], ys.max() + pad)
             x0, x1 = max(0, xs.min() - pad), min(gt.shape[1], xs.max() + pad)
             tiles = [images[i][y0:y1, x0:x1], np.repeat((gt[y0:y1, x0:x1, None] * 255).astype(np.uint8), 3, 2),
                      np.repeat(alpha[y0:y1, x0:x1, None], 3, 2)]
             tile = np.concatenate(tiles, axis=1)
-            k = 160 / tile.shape[0]
-            cells.append(cv2.resize(tile, (round(tile.shape[1] * k), 160), interpolation=cv2.INTER_AREA))
+            k = 120 / tile.shape[0]
+            cells.append(cv2.resize(tile, (round(tile.shape[1] * k), 120), interpolation=cv2.INTER_AREA))
         row = np.concatenate([np.pad(c, ((0, 0), (0, 6), (0, 0)), constant_values=255) for c in cells], axis=1)
         rows.append(caption(row, f"{sc['clip']}, frames {', '.join(map(str, picks))}: frame | mask | alpha"))
     width = max(r.shape[1] for r in rows)
     sheet = np.concatenate([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255)
                             for r in rows], axis=0)  # fmt: skip
+    if sheet.shape[1] > 1200:
+        sheet = cv2.resize(sheet, (1200, round(sheet.shape[0] * 1200 / sheet.shape[1])), interpolation=cv2.INTER_AREA)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     write_png_atomic(path, sheet)
 

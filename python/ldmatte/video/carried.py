@@ -47,7 +47,8 @@ class CarrySettings:
     area ratio between consecutive masks before the collapse guard falls back to the warp. ``max_pixels``: the
     graph cut runs on the subject's box downscaled to at most this many pixels (speed at high resolution).
     ``flow_side``: the flow around the subject is recomputed on its box scaled to this longer side (at most 2x
-    up: a small subject's thin parts resolved).
+    up: a small subject's thin parts resolved), with the DIS ``preset`` (``fast`` halves the time; on ``chair``
+    the carried mask's IoU fell from 0.840 to 0.825).
     ``join``: the log-likelihood ratio (subject over background colour) a pixel the warps did not carry needs
     to join the mask; with ``strict_join`` only next to the warped mask or where the flow failed (so the mask
     cannot creep along a background edge of the subject's colour). ``doubt``: carried pixels whose ratio is
@@ -66,6 +67,7 @@ class CarrySettings:
     samples: int = 2000
     max_pixels: int = 250_000
     flow_side: int = 512
+    preset: str = "medium"
     join: float = 0.0
     doubt: float | None = -2.0
     refine: float = 0.0
@@ -79,6 +81,8 @@ class CarrySettings:
             raise ValueError("edge and reach are shares of the frame's shorter side, in [0, 0.5)")
         if self.jump <= 1:
             raise ValueError(f"jump must be > 1, got {self.jump!r}")
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
         if self.recent < 0 or self.samples < 50 or self.max_pixels < 1000:
             raise ValueError("recent must be >= 0, samples >= 50, max_pixels >= 1000")
 
@@ -119,20 +123,22 @@ def fit_colour_model(samples: np.ndarray, seed: int = 0) -> np.ndarray | None:
 
 
 def _log_likelihood(model: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """log p(x | mixture) for pixels x (N, 3) float32, in OpenCV GrabCut's model layout."""
     m = model.ravel()
-    out = np.full(len(x), -np.inf)
+    parts = []
     for c in range(COMPONENTS):
         w = m[c]
         if w <= 0:
             continue
-        mu, cov = m[COMPONENTS + 3 * c:COMPONENTS + 3 * c + 3], m[4 * COMPONENTS + 9 * c:4 * COMPONENTS + 9 * c + 9]
-        cov = cov.reshape(3, 3)
+        mu = m[COMPONENTS + 3 * c:COMPONENTS + 3 * c + 3].astype(np.float32)
+        cov = m[4 * COMPONENTS + 9 * c:4 * COMPONENTS + 9 * c + 9].reshape(3, 3)
         d = x - mu
-        inv = np.linalg.inv(cov)
-        maha = np.einsum("ni,ij,nj->n", d, inv, d)
-        ll = np.log(w) - 0.5 * (maha + np.log(np.linalg.det(cov)) + 3 * np.log(2 * np.pi))
-        out = np.logaddexp(out, ll)
-    return out
+        maha = ((d @ np.linalg.inv(cov).astype(np.float32)) * d).sum(axis=1)
+        const = np.log(w) - 0.5 * (np.log(np.linalg.det(cov)) + 3 * np.log(2 * np.pi))
+        parts.append(np.float32(const) - 0.5 * maha)
+    ll = np.stack(parts)
+    top = ll.max(axis=0)
+    return top + np.log(np.exp(ll - top).sum(axis=0))
 
 
 def colour_log_ratio(fg_model: np.ndarray, bg_model: np.ndarray, pixels: np.ndarray) -> np.ndarray:
@@ -146,7 +152,7 @@ def colour_log_ratio(fg_model: np.ndarray, bg_model: np.ndarray, pixels: np.ndar
     >>> (colour_log_ratio(fg, bg, np.array([[190.0, 200, 210], [60, 50, 40]])) > 0).tolist()
     [True, False]
     """
-    x = np.asarray(pixels, np.float64).reshape(-1, 3)
+    x = np.asarray(pixels, np.float32).reshape(-1, 3)
     return _log_likelihood(fg_model, x) - _log_likelihood(bg_model, x)
 
 
@@ -219,7 +225,7 @@ class CarriedSegmenter:
         self._first = to_mask(first_mask, name="first-frame mask")
         self._own_tracker = tracker is None
         self.tracker = tracker or FlowTracker(self.settings.flow)
-        self._dis = cv2.DISOpticalFlow_create(PRESETS[self.tracker.settings.preset])
+        self._dis = cv2.DISOpticalFlow_create(PRESETS[self.settings.preset])
         self._mask: np.ndarray | None = None  # the carried segmentation (bool)
         self._grey: np.ndarray | None = None
         self._anchor: tuple[np.ndarray, np.ndarray] | None = None  # first frame's (fg, bg) colour samples
@@ -331,10 +337,15 @@ class CarriedSegmenter:
         crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
         if s.doubt is not None:
             # Carried pixels whose colour favours the background are re-decided too (a hole opening inside).
-            inside = sure_fg[y0:y1, x0:x1]
-            ys, xs = np.nonzero(inside)
-            doubtful = colour_log_ratio(fg_model, bg_model, crop[ys, xs]) < s.doubt
-            undecided[ys[doubtful] + y0, xs[doubtful] + x0] = True
+            # (On at most max_pixels: at 1080p a subject's interior holds millions of pixels.)
+            ch, cw = crop.shape[:2]
+            k = min(1.0, (s.max_pixels / (ch * cw)) ** 0.5)
+            small = crop if k >= 1 else cv2.resize(crop, (max(1, round(cw * k)), max(1, round(ch * k))),
+                                                   interpolation=cv2.INTER_AREA)  # fmt: skip
+            ratio = colour_log_ratio(fg_model, bg_model, small.reshape(-1, 3)).reshape(small.shape[:2])
+            if k < 1:
+                ratio = cv2.resize(ratio.astype(np.float32), (cw, ch), interpolation=cv2.INTER_NEAREST)
+            undecided[y0:y1, x0:x1] |= sure_fg[y0:y1, x0:x1] & (ratio < s.doubt)
             sure_fg = carried & ~undecided
         labels = np.full(crop.shape[:2], cv2.GC_BGD, np.uint8)
         und = undecided[y0:y1, x0:x1]
