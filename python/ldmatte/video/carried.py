@@ -3,9 +3,11 @@
 The first frame's mask is carried through the video as a binary mask (never
 the matte, so the band's erosion cannot compound). For each new frame:
 
-1. the previous mask is warped two ways: along the dense flow (follows limbs that
-   move on their own) and along the subject's affine motion fitted to the flow
-   inside it (follows thin parts the dense flow smooths away, a chair leg or a wheel);
+1. the flow around the subject is recomputed on its box at the subject's own scale
+   (a small subject's thin parts are lost in the frame's downscaled flow), both ways;
+   the previous mask is warped two ways: along that dense flow (follows limbs that
+   move on their own) and along the subject's affine motion fitted to it
+   (follows thin parts the dense flow smooths away, a chair leg or a wheel);
 2. a forward-backward check of the flow marks where the dense warp cannot be
    trusted (occlusion, disocclusion, motion blur);
 3. pixels where the two warps agree and the flow is reliable stay as warped; the rest
