@@ -125,6 +125,13 @@ def test_carried_segmenter_follows_a_disc_and_keeps_its_colour_anchor():
         assert np.array_equal(a.segment(f, i), b.segment(f, i))
 
 
+def test_a_first_mask_of_another_size_is_resized_with_a_note():
+    frames, masks = _disc_clip([14, 16])
+    seg = CarriedSegmenter(cv2.resize(masks[0].astype(np.uint8) * 255, (96, 96), interpolation=cv2.INTER_NEAREST))
+    m = seg.segment(frames[0], 0) > 127
+    assert m.shape == masks[0].shape and (m ^ masks[0]).sum() < 10 and "resized" in seg.note[1]
+
+
 def test_collapse_guard_falls_back_to_the_warp():
     frames, masks = _disc_clip([14, 16, 18])
     seg = CarriedSegmenter(masks[0], CarrySettings(jump=1.01))

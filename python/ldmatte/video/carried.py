@@ -272,6 +272,9 @@ class CarriedSegmenter:
         if self._mask is None:
             mask = to_mask(self._first, frame.shape[:2]) > 127
             self._mask = mask
+            if self._first.shape != frame.shape[:2]:
+                self.note = ("guessed", f"the first-frame mask is {self._first.shape[1]}x{self._first.shape[0]}, "
+                             f"the frames {frame.shape[1]}x{frame.shape[0]}: resized")  # fmt: skip
             if mask.any():
                 fg = cv2.erode(mask.astype(np.uint8), _disc(1)) > 0
                 self._anchor = self._samples(frame, fg if fg.sum() >= 10 else mask,
