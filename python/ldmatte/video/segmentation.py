@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from .carried import CarrySettings
 from .flow import FlowSettings, FlowTracker, Motion, subject_motion
 from .masks import MASK_SUFFIXES, FolderMasks, read_mask  # noqa: F401 - mask files are read in masks.py
 
@@ -80,16 +81,23 @@ class PropagationSettings:
     measured best with the background plate of :mod:`ldmatte.video.background`, 0.5 without it).
     ``motion``: ``"affine"`` (the subject's motion fitted to the flow inside the mask; edges follow the
     subject, not the flow smoothed across its boundary) or ``"flow"`` (every pixel along the dense flow).
+    ``method``: ``"carried"`` (the default: a binary segmentation carried by flow and re-decided by colour,
+    :class:`~ldmatte.video.carried.CarriedSegmenter`, set by ``carry``; the matte does not feed it back) or
+    ``"soft"`` (:class:`FlowPropagator`: a soft mask corrected by the matte; the settings above are its own).
     """
 
+    method: str = "carried"
     motion: str = "affine"
     smoothing: float = 0.5
     blur: float = 1.0
     min_island: float = 0.002
     confident: float = 0.25
     flow: FlowSettings = dataclasses.field(default_factory=FlowSettings)
+    carry: CarrySettings = dataclasses.field(default_factory=CarrySettings)
 
     def __post_init__(self):
+        if self.method not in ("carried", "soft"):
+            raise ValueError(f"method must be 'carried' or 'soft', got {self.method!r}")
         if not 0 <= self.smoothing < 1:
             raise ValueError(f"smoothing must be in [0, 1), got {self.smoothing!r}")
         if self.motion not in ("affine", "flow"):
