@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-__all__ = ["RefineParams", "DEFAULTS", "check_connectivity"]
+__all__ = ["RefineParams", "DEFAULTS", "check_connectivity", "check_haze_floor"]
 
 
 def check_connectivity(connectivity) -> int:
@@ -14,6 +14,15 @@ def check_connectivity(connectivity) -> int:
     if connectivity not in (4, 8) or isinstance(connectivity, bool):
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
     return int(connectivity)
+
+
+def check_haze_floor(value):
+    """``"auto"``, ``"off"`` or an int level 0..254, or a ValueError naming the choices."""
+    if isinstance(value, str) and value in ("auto", "off"):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and 0 <= value <= 254:
+        return int(value)
+    raise ValueError(f'haze_floor must be "auto", "off" or an integer level in 0..254, got {value!r}')
 
 
 def _tolerance(name: str, tol) -> int:
@@ -56,6 +65,19 @@ class RefineParams:
         (quality control's haze measure counts only the transition region
         ``bg_tol < alpha < 255 - fg_tol``, so the kept pixels are not taken
         for haze).
+    haze_floor : "auto", "off" or int
+        A background without clear pixels (a generator's haze over the whole
+        background) is background: ``"auto"`` (default) checks the frame of
+        every image; when more than half of its pixels that are not opaque
+        core lie above ``bg_tol`` (no clear background), the haze floor
+        fitted to the frame (a plane; uniform when flat) is removed,
+        ``alpha' = round((alpha - h) * 255 / (255 - h))`` above it and 0
+        elsewhere, and the frame counts as clear background, so a transition
+        component touching it is never raised as an interior error. An image
+        with a clear background is refined exactly as with ``"off"``. An
+        integer removes that uniform floor from every image (the frame rule as
+        for ``"auto"``); ``"off"`` checks nothing (the rule without this
+        step). See ``ldmatte._haze``.
 
     Examples
     --------
@@ -76,6 +98,7 @@ class RefineParams:
     fill_interior: bool = True
     min_subject_fraction: float | None = 0.05
     hysteresis: bool = True
+    haze_floor: str | int = "auto"
 
     def __post_init__(self):
         fg_tol = _tolerance("fg_tol", self.fg_tol)
@@ -94,7 +117,8 @@ class RefineParams:
         # Normalised plain Python values: the kernels and the CUDA binding get exactly these.
         for name, value in (("fg_tol", fg_tol), ("bg_tol", bg_tol), ("connectivity", connectivity),
                             ("snap", bool(self.snap)), ("fill_interior", bool(self.fill_interior)),
-                            ("min_subject_fraction", msf), ("hysteresis", bool(self.hysteresis))):  # fmt: skip
+                            ("min_subject_fraction", msf), ("hysteresis", bool(self.hysteresis)),
+                            ("haze_floor", check_haze_floor(self.haze_floor))):  # fmt: skip
             object.__setattr__(self, name, value)
 
     @property

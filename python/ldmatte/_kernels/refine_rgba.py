@@ -50,14 +50,18 @@ def _refine_rgba_run(stack, out, stats, lo, hi, buffers, settings):
         _pad_image(stack[b], a_out, out[b], plan, ws)
 
 
-def refine_rgba_batch(stack, params):
+def refine_rgba_batch(stack, params, return_floors: bool = False):
     """Refine a C-contiguous (B, H, W, 4) uint8 stack with a :class:`ldmatte.RefineParams`.
 
     Returns (uint8 (B, H, W, 4), int64 stats (B, N_STATS)). The output has the
     refined alpha, the input's straight colour where it is above 0 and
     LayerDiffuse padding computed with it where it is 0. No validation here
     (see :func:`ldmatte.refine`). Images run in parallel on Numba's thread
-    count of threads.
+    count of threads. A batch with an image that the haze step of
+    ``params.haze_floor`` changes (``ldmatte._haze``) runs as two stages
+    instead: :func:`~ldmatte._kernels.caar.refine_alpha_batch` (with the
+    step), then the padding with the refined alpha, which this one-pass kernel
+    equals bit for bit. ``return_floors`` also returns each image's ``HazeFloor``.
 
     Examples
     --------
@@ -68,6 +72,24 @@ def refine_rgba_batch(stack, params):
     >>> out[0, 3, 3].tolist(), out[0, 0, 0].tolist()
     ([200, 50, 50, 255], [200, 50, 50, 0])
     """
+    from .._haze import floors_of, refine_with_floors
+
+    floors = floors_of(stack[..., 3], "numpy", params)
+    if any(f.acts for f in floors):
+        from .caar import refine_alpha_plain
+        from .pad import pad_rgb_batch
+
+        alpha, stats = refine_with_floors(np.ascontiguousarray(stack[..., 3]), "numpy", floors,
+                                          lambda s: refine_alpha_plain(s, params))  # fmt: skip
+        visible = (alpha > 0)[..., None]
+        padded = pad_rgb_batch(np.concatenate([stack[..., :3], alpha[..., None]], axis=-1), True)
+        out = np.concatenate([np.where(visible, stack[..., :3], padded), alpha[..., None]], axis=-1)
+        return (out, stats, floors) if return_floors else (out, stats)
+    out, stats = _refine_rgba_plain(stack, params)
+    return (out, stats, floors) if return_floors else (out, stats)
+
+
+def _refine_rgba_plain(stack, params):
     b, h, w = stack.shape[:3]
     out = np.empty(stack.shape, np.uint8)
     stats = np.zeros((b, N_STATS), np.int64)
