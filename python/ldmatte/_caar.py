@@ -5,7 +5,7 @@ import numpy as np
 
 from . import _backend
 from ._arrays import ArrayInfo, describe
-from ._params import DEFAULTS, RefineParams
+from ._params import DEFAULTS, HAZE_FLOOR_DEFAULT, RefineParams
 from .report import reports_from_stats
 
 __all__ = ["refine_alpha", "DEFAULTS"]
@@ -22,7 +22,7 @@ def refine_alpha(
     return_report: bool = False,
     *,
     hysteresis: bool = DEFAULTS["hysteresis"],
-    haze_floor: str | int = DEFAULTS["haze_floor"],
+    haze_floor: str | int = HAZE_FLOOR_DEFAULT,
     backend: str = "auto",
     batch: bool | None = None,
 ):

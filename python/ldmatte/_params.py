@@ -98,7 +98,7 @@ class RefineParams:
     fill_interior: bool = True
     min_subject_fraction: float | None = 0.05
     hysteresis: bool = True
-    haze_floor: str | int = "auto"
+    haze_floor: str | int = "auto"  # HAZE_FLOOR_DEFAULT
 
     def __post_init__(self):
         fg_tol = _tolerance("fg_tol", self.fg_tol)
@@ -127,9 +127,20 @@ class RefineParams:
         return self.min_subject_fraction is not None
 
     def as_dict(self) -> dict:
-        """The settings as keyword arguments of :func:`ldmatte.refine`."""
-        return dataclasses.asdict(self)
+        """The settings as keyword arguments of :func:`ldmatte.refine`.
 
+        ``haze_floor`` is left out at its default (``"auto"``): settings recorded
+        before it existed (``refine``'s per-image JSON, a dataset's settings)
+        then still equal the defaults, as the images they describe, which have
+        a clear background, are refined the same.
+        """
+        d = dataclasses.asdict(self)
+        if d["haze_floor"] == HAZE_FLOOR_DEFAULT:
+            del d["haze_floor"]
+        return d
+
+
+HAZE_FLOOR_DEFAULT = "auto"  # not in DEFAULTS (see RefineParams.as_dict)
 
 # The defaults as a plain dict (the keyword defaults of refine / refine_alpha and the CLI's defaults).
 DEFAULTS = RefineParams().as_dict()

@@ -7,7 +7,7 @@ from . import _backend
 from ._arrays import ArrayInfo, describe
 from ._caar import refine_alpha_described
 from ._pad import pad_rgb_described
-from ._params import DEFAULTS, RefineParams
+from ._params import DEFAULTS, HAZE_FLOOR_DEFAULT, RefineParams
 from .report import reports_from_stats
 
 __all__ = ["refine"]
@@ -38,7 +38,7 @@ def refine(
     return_report: bool = False,
     *,
     hysteresis: bool = DEFAULTS["hysteresis"],
-    haze_floor: str | int = DEFAULTS["haze_floor"],
+    haze_floor: str | int = HAZE_FLOOR_DEFAULT,
     backend: str = "auto",
 ):
     """Refine a transparent image: repair the alpha, then re-pad the colour.
