@@ -286,3 +286,20 @@ def test_dataset_build_records_the_floor(tmp_path, portrait):
     assert entries["haze72"]["report"]["haze_floor"] == 72.0 and entries["haze72"]["status"] == "kept"
     assert entries["fog140"]["qc"]["reasons"] == ["haze_floor_too_high"]
     assert entries["fog140"]["qc"]["measures"]["haze_floor"] == round(140 / 255, 6)
+
+
+@pytest.mark.gpu
+def test_gpu_equals_cpu(rng, portrait):
+    """torch CUDA tensors: the haze step on the device gives the CPU's bytes and reports."""
+    import torch
+
+    stack = np.stack(hazy_inputs(rng, portrait))
+    rgba = np.repeat(portrait.rgba[None], len(stack), 0)
+    rgba[..., 3] = stack
+    for haze_floor in ("auto", 40, "off"):
+        out, reps = ldmatte.refine_alpha(torch.from_numpy(stack).cuda(), return_report=True, haze_floor=haze_floor)
+        want, want_reps = ldmatte.refine_alpha(stack, return_report=True, haze_floor=haze_floor)
+        np.testing.assert_array_equal(out.cpu().numpy(), want)
+        assert reps == want_reps
+        got = ldmatte.refine(torch.from_numpy(rgba).cuda(), haze_floor=haze_floor)
+        np.testing.assert_array_equal(got.cpu().numpy(), ldmatte.refine(rgba, haze_floor=haze_floor))
