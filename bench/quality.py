@@ -532,10 +532,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-sweep", action="store_true", help="score the defaults only")
     ap.add_argument("--data", default=str(DATA_DIR), help="folder of real Layer Diffusion RGBA samples")
     ap.add_argument("--out", help="write the markdown report here")
-    ap.add_argument("--hazy-n", type=int, default=8, help="portraits per hazy-background variant (default 8)")
+    ap.add_argument("--hazy-n", type=int, default=None,
+                    help="portraits per hazy-background variant (default: --n, at most 8)")
     ap.add_argument("--hazy-only", action="store_true", help="only the hazy-background section")
     ap.add_argument("--panel", help="write the hazy-background panel PNG here")
     args = ap.parse_args(argv)
+    args.hazy_n = min(args.n, 8) if args.hazy_n is None else args.hazy_n
     if args.panel:
         hazy_panel(args.panel, args.size, args.seed)
     if args.hazy_only:
