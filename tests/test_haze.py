@@ -241,6 +241,33 @@ def test_real_samples_with_a_clear_background_are_unchanged(real_rgba_samples):
             assert not rep.no_clear_background and rep.haze_floor == 0.0, name
 
 
+def test_real_portraits_under_a_floor_are_refined_as_without_it(real_rgba_samples):
+    """The real portraits (subjects cut by the frame, soft edges along it) under a uniform or gradient floor."""
+    picked = {"dreamshaper_sd15", "cat_input", "dog_sd15", "man_ipadapter_sd15"}
+    for name, rgba in real_rgba_samples:
+        if name not in picked:
+            continue
+        a = np.ascontiguousarray(rgba[..., 3])
+        clear = ldmatte.refine_alpha(a)
+        for floor in (72, gradient(*a.shape, 20, 80)):
+            hazy = with_floor(a, floor)
+            out, rep = ldmatte.refine_alpha(hazy, return_report=True)
+            assert rep.no_clear_background and rep.haze_floor > 40, name
+            assert np.abs(out.astype(int) - clear).mean() < 0.5, name
+            assert np.mean(out >= 128) <= np.mean(hazy >= 128) + 0.05, name
+
+
+def test_a_haze_beside_clear_background_is_no_floor():
+    """A haze that rises from clear background (woman_controlnet's kind): no plane explains the clear frame."""
+    a = np.zeros((96, 96), np.uint8)
+    rows = np.arange(96)[:, None]
+    a[:] = np.clip((rows - 30) * 1.4, 0, 255).astype(np.uint8)  # clear above row 30, then a ramp to ~90
+    a[40:, 36:60] = 255
+    f = estimate(a)
+    assert f.no_clear_background and not f.acts
+    assert np.array_equal(ldmatte.refine_alpha(a), ldmatte.refine_alpha(a, haze_floor="off"))
+
+
 # --- the command line ------------------------------------------------------------------------------------------------
 
 

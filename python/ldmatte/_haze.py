@@ -17,7 +17,9 @@ rectangle. Here, per image:
    only ever adds opacity to the haze, so its pixels lie above; pixels below
    the fit always count). The fit is trusted when at least
    :data:`MIN_FIT_SHARE` of the frame pixels lie within :data:`FLOOR_INLIER`
-   levels of it (noise is no floor) and its median level there is above
+   levels of it (noise is no floor), at most :data:`MAX_MISFIT` lie far
+   below it or are clear background far above it (a haze that is no plane,
+   with clear background beside it) and its median level there is above
    ``bg_tol`` (else the background is clear within the tolerance and the
    frame is transition because a subject's soft parts cover it). An image
    without a trusted floor gets the plain rule and is reported.
@@ -48,7 +50,8 @@ __all__ = ["HazeFloor", "FLOOR_INLIER", "MIN_FIT_SHARE", "FRAC_BITS", "frame_coo
            "floors_of", "remove_floor", "refine_with_floors"]  # fmt: skip
 
 FLOOR_INLIER = 12  # levels: a frame pixel up to this far above the fitted floor is background
-MIN_FIT_SHARE = 0.75  # the fit is a floor when at least this share of the frame lies within FLOOR_INLIER of it
+MIN_FIT_SHARE = 0.5  # the fit is a floor when at least this share of the frame lies within FLOOR_INLIER of it
+MAX_MISFIT = 0.05  # ... and at most this share lies far below it or is clear while far above it
 FRAC_BITS = 16  # fraction bits of the fixed-point plane
 _MAX_ITER = 30
 _COEF_LIMIT = 1 << 40  # a fitted plane never comes near it; it keeps int64 arithmetic safe on any image size
@@ -128,10 +131,12 @@ def _no_clear_background(values: np.ndarray, fg_tol: int, bg_tol: int) -> tuple[
     return n > 0 and 2 * above > n, non_core
 
 
-def _fit_plane(z: np.ndarray, ys: np.ndarray, xs: np.ndarray, height: int, width: int):
+def _fit_plane(z: np.ndarray, ys: np.ndarray, xs: np.ndarray, height: int, width: int, bg_tol: int):
     """The floor plane through frame values ``z`` (float64).
 
-    Returns ``(c0, cx, cy, share of z within FLOOR_INLIER of it, its median level there)``.
+    Returns ``(c0, cx, cy, share of z within FLOOR_INLIER of it, share it misfits, its median level there)``.
+    Misfits are pixels more than FLOOR_INLIER below the plane, and clear ones (``<= bg_tol``) more than
+    FLOOR_INLIER above it (a subject is never clear: the plane misses clear background there).
 
     The plane is ``c0 + cx * x + cy * y`` in pixel coordinates. Pixels more
     than FLOOR_INLIER above the fit are left out and the fit redone until the
@@ -150,10 +155,12 @@ def _fit_plane(z: np.ndarray, ys: np.ndarray, xs: np.ndarray, height: int, width
             break
         keep = new
     fit = design @ coef
-    inliers = np.abs(z - fit) <= FLOOR_INLIER
+    residual = z - fit
+    inliers = np.abs(residual) <= FLOOR_INLIER
+    misfit = (residual < -FLOOR_INLIER) | ((residual > FLOOR_INLIER) & (z <= bg_tol))
     c1, c2 = coef[1] / sx, coef[2] / sy
     level = float(np.median(fit[inliers])) if inliers.any() else 0.0
-    return float(coef[0] - c1 * mx - c2 * my), float(c1), float(c2), float(inliers.mean()), level
+    return float(coef[0] - c1 * mx - c2 * my), float(c1), float(c2), float(inliers.mean()), float(misfit.mean()), level
 
 
 def _fixed(v: float) -> int:
@@ -191,11 +198,11 @@ def estimate_floor(values, ys, xs, height: int, width: int, params, has_core: bo
     if not guard:
         return HazeFloor(no_clear)
     z = values[non_core].astype(np.float64)
-    c0, cx, cy, share, level = _fit_plane(z, ys[non_core].astype(np.float64), xs[non_core].astype(np.float64),
-                                   height, width)  # fmt: skip
-    if share < MIN_FIT_SHARE or level <= params.bg_tol:
-        # No floor to trust (noise), or one within the clear tolerance (the frame is transition because a
-        # subject's soft parts cover it, its background is clear): the plain rule, reported.
+    c0, cx, cy, share, misfit, level = _fit_plane(z, ys[non_core].astype(np.float64),
+                                                  xs[non_core].astype(np.float64), height, width, params.bg_tol)
+    if share < MIN_FIT_SHARE or misfit > MAX_MISFIT or level <= params.bg_tol:
+        # No floor to trust (noise; a haze that is no plane, with clear background beside it), or one within the
+        # clear tolerance (the frame is transition because a subject's soft parts cover it): the plain rule.
         return HazeFloor(True)
     if abs(cx) * (width - 1) + abs(cy) * (height - 1) < 1.0:  # varies by less than a level: a uniform floor
         level = int(np.clip(np.floor(c0 + cx * (width - 1) / 2 + cy * (height - 1) / 2 + 0.5), 0, 254))
