@@ -59,9 +59,8 @@ def refine_rgba_batch(stack, params, return_floors: bool = False):
     (see :func:`ldmatte.refine`). Images run in parallel on Numba's thread
     count of threads. A batch with an image that the haze step of
     ``params.haze_floor`` changes (``ldmatte._haze``) runs as two stages
-    instead: :func:`~ldmatte._kernels.caar.refine_alpha_batch` (with the
-    step), then the padding with the refined alpha, which this one-pass kernel
-    equals bit for bit. ``return_floors`` also returns each image's ``HazeFloor``.
+    instead: the alpha with the step (``_haze.refine_with_floors``), then this
+    kernel's padding stage with the refined alpha. ``return_floors`` also returns each image's ``HazeFloor``.
 
     Examples
     --------
@@ -77,16 +76,30 @@ def refine_rgba_batch(stack, params, return_floors: bool = False):
     floors = floors_of(stack[..., 3], "numpy", params)
     if any(f.acts for f in floors):
         from .caar import refine_alpha_plain
-        from .pad import pad_rgb_batch
 
         alpha, stats = refine_with_floors(np.ascontiguousarray(stack[..., 3]), "numpy", floors,
                                           lambda s: refine_alpha_plain(s, params))  # fmt: skip
-        visible = (alpha > 0)[..., None]
-        padded = pad_rgb_batch(np.concatenate([stack[..., :3], alpha[..., None]], axis=-1), True)
-        out = np.concatenate([np.where(visible, stack[..., :3], padded), alpha[..., None]], axis=-1)
+        out = _pad_with(stack, alpha) if stack.size else np.empty(stack.shape, np.uint8)
         return (out, stats, floors) if return_floors else (out, stats)
     out, stats = _refine_rgba_plain(stack, params)
     return (out, stats, floors) if return_floors else (out, stats)
+
+
+@njit(cache=True, nogil=True)
+def _pad_with_run(stack, alpha, out, lo, hi, plan, ws):
+    """Images lo..hi-1: the padding stage of :func:`_refine_rgba_run` with an alpha refined beforehand."""
+    for b in range(lo, hi):
+        _pad_image(stack[b], alpha[b], out[b], plan, ws)
+
+
+def _pad_with(stack, alpha):
+    """(B, H, W, 4): straight colour where the refined ``alpha`` is above 0, padding computed with it elsewhere."""
+    b, h, w = stack.shape[:3]
+    out = np.empty(stack.shape, np.uint8)
+    plan = plan_for(h, w)
+    stores = workspaces(max(1, min(b, numba.get_num_threads())), plan)
+    run_batch(b, h * w, lambda slot, lo, hi: _pad_with_run(stack, alpha, out, lo, hi, plan, stores[slot]))
+    return out
 
 
 def _refine_rgba_plain(stack, params):
