@@ -277,7 +277,7 @@ def remove_floor(plane, floor: HazeFloor, kind: str):
     >>> import numpy as np
     >>> a = np.array([[0, 60, 61, 100, 254, 255]], np.uint8)
     >>> remove_floor(a, uniform_floor(60, True, True), "numpy").tolist()
-    [[0, 0, 1, 81, 254, 255]]
+    [[0, 0, 1, 52, 254, 255]]
     """
     xp = _lib(kind)
     torch = xp.__name__ == "torch"
