@@ -282,7 +282,7 @@ def remove_floor(plane, floor: HazeFloor, kind: str):
     xp = _lib(kind)
     torch = xp.__name__ == "torch"
     table = _table_in(xp, plane)
-    index = plane.long() if torch else plane
+    index = plane.long() if torch else plane if xp is np else plane.astype(np.int64)  # CuPy: an int index
     if floor.uniform:
         h = int(np.clip((floor.a + (1 << (FRAC_BITS - 1))) >> FRAC_BITS, 0, 254))
         return table[h][index]
