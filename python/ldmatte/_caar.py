@@ -69,10 +69,12 @@ def refine_alpha(
     haze_floor : "auto", "off" or int
         A background without clear pixels is background. ``"auto"``: when
         more than half of the frame's non-core pixels lie above ``bg_tol``
-        (no clear background), the haze floor fitted to the frame is removed
-        (``alpha' = round((alpha - h) * 255 / (255 - h))`` above it, 0 below)
-        and the frame counts as clear background, so a transition component
-        touching it is never raised to 255; images with a clear background are
+        (no clear background) and the image has an opaque core, the haze
+        floor fitted to the frame (a plane) is removed where the fit explains
+        the frame (``alpha' = round((alpha - h) * 255 / (255 - h))`` above it,
+        0 below) and the frame counts as clear background, so a transition
+        component touching it is never raised to 255 (details:
+        :class:`ldmatte.RefineParams`); images with a clear background are
         refined exactly as with ``"off"``. An integer removes that uniform
         floor; ``"off"`` checks nothing. The report says what was done
         (``no_clear_background``, ``haze_floor``). On a GPU the frame pixels
