@@ -260,6 +260,8 @@ def hazy_variants(n, size, seed):
     raw = synthetic_set(n, size, seed, "realistic")
     floors = [("no floor (reference: the usual refinement)", 0)] + [(f"uniform h = {h}", h) for h in HAZE_LEVELS]
     floors += [(name, floor_map((size, size), spec)) for name, spec in GRADIENTS.items()]
+    noise = np.random.default_rng(seed).integers(-4, 6, (size, size))  # 68..77, a Flux-LayerDiffuse floor
+    floors.append(("uniform h = 72, noise 68..77", 72 + noise))
     for source, d in (("ground truth", clean), ("with defects", raw)):
         for name, floor in floors:
             if source == "ground truth" and np.all(np.asarray(floor) == 0):

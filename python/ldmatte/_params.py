@@ -69,15 +69,19 @@ class RefineParams:
         A background without clear pixels (a generator's haze over the whole
         background) is background: ``"auto"`` (default) checks the frame of
         every image; when more than half of its pixels that are not opaque
-        core lie above ``bg_tol`` (no clear background), the haze floor
-        fitted to the frame (a plane; uniform when flat) is removed,
-        ``alpha' = round((alpha - h) * 255 / (255 - h))`` above it and 0
-        elsewhere, and the frame counts as clear background, so a transition
-        component touching it is never raised as an interior error. An image
-        with a clear background is refined exactly as with ``"off"``. An
-        integer removes that uniform floor from every image (the frame rule as
-        for ``"auto"``); ``"off"`` checks nothing (the rule without this
-        step). See ``ldmatte._haze``.
+        core lie above ``bg_tol`` (no clear background) and the image has an
+        opaque core, a plane (uniform when flat) is fitted to those frame
+        pixels, refitted without the ones far above it (a subject only adds
+        opacity). Where it explains the frame (half of it within 12 levels, at
+        most 5 % far below it or clear far above it) at a level above
+        ``bg_tol``, that haze floor is removed, ``alpha' = round((alpha - h) *
+        255 / (255 - h))`` above it and 0 elsewhere, and the frame counts as
+        clear background, so a transition component touching it is never
+        raised as an interior error. An image with a clear background is
+        refined exactly as with ``"off"``. An integer removes that uniform
+        floor from every image (the frame rule as for ``"auto"``); ``"off"``
+        checks nothing (the rule without this step). See ``ldmatte._haze``.
+        Left out of :meth:`as_dict` (and ``DEFAULTS``) at ``"auto"``.
 
     Examples
     --------
