@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..files import OutputFolder, UsageError, check_disjoint, fault_message, stop_on_signals
+    from ..files import OutputFault, OutputFolder, UsageError, check_disjoint, fault_message, stop_on_signals
     from ._options import fail as fail_with
 
     def fail(msg) -> int:
@@ -55,15 +55,19 @@ def run(args) -> int:
             raise UsageError(f"nothing to predict: no image with a trimap{detail}")
         predictor = load_predictor(args.model, args.device, batch_size=args.batch)
         OutputFolder.claim(args.output, "predict", overwrite=args.overwrite)
-    except (UsageError, ValueError, OSError) as exc:
-        return fail(fault_message(exc, args.output) if isinstance(exc, OSError) else exc)
+    except OutputFault as exc:  # the output folder cannot be made or marked (read-only, full): a fault
+        return fail_with("predict", exc, 1)
+    except (UsageError, ValueError) as exc:
+        return fail(exc)
+    except OSError as exc:  # named by the file it concerns, which need not be the output folder
+        return fail_with("predict", fault_message(exc), 1)
     print(f"model {predictor.name} on {predictor.device}: {len(jobs)} image(s)", file=sys.stderr)
     with stop_on_signals() as stop:
         try:
             written, failures = predict_files(predictor, jobs, args.output, stop=stop,
                                               progress=not args.no_progress)  # fmt: skip
-        except OSError as exc:
-            return fail(fault_message(exc, args.output))
+        except OSError as exc:  # a write fault (read-only, disk full): one line, exit 1
+            return fail_with("predict", fault_message(exc, args.output), 1)
     failures = list(problems) + list(failures)
     for name, reason in failures:
         print(f"ldmatte predict: {name}: {reason}", file=sys.stderr)

@@ -74,9 +74,12 @@ def read_trimap(path) -> np.ndarray:
     """A trimap file as uint8 0 / 128 / 255 (anything but 0 and 255 becomes 128)."""
     import cv2
 
-    t = cv2.imread(os.fspath(path), cv2.IMREAD_GRAYSCALE)
-    if t is None:
-        raise ValueError(f"cannot read trimap {path}")
+    from ..io import ImageReadError, imread
+
+    try:
+        t = imread(path, cv2.IMREAD_GRAYSCALE)
+    except ImageReadError as exc:
+        raise ValueError(f"cannot read trimap {exc}") from None
     return np.where((t == 0) | (t == 255), t, np.uint8(128)).astype(np.uint8)
 
 
@@ -116,9 +119,9 @@ def benchmark_items(name: str, root) -> tuple[list[BenchmarkItem], list[tuple[st
     gts = _stems(os.path.join(folder, layout.gt))
     image_dir = next((os.path.join(folder, d) for d in layout.image if os.path.isdir(os.path.join(folder, d))), None)
     images = _stems(image_dir) if image_dir else {}
-    trimaps = _stems(os.path.join(folder, layout.trimap)) if layout.trimap else {}
-    if layout.trimap and not os.path.isdir(os.path.join(folder, layout.trimap)):
+    if layout.trimap and not os.path.isdir(os.path.join(folder, layout.trimap)):  # before listing it
         raise ValueError(f"{name}: no trimap folder {os.path.join(folder, layout.trimap)}")
+    trimaps = _stems(os.path.join(folder, layout.trimap)) if layout.trimap else {}
     items, problems = [], []
     for stem, gt in gts.items():
         if image_dir and stem not in images:
