@@ -361,8 +361,7 @@ class OutputFolder:
           ``{"kind", "created", "settings", "ldmatte"}``;
         - marked with the same kind: taken; every key of ``settings`` that the
           marker records must have the same value (a dataset's shard count),
-          keys it lacks are added; a folder that holds nothing but the marker
-          (a run that failed before writing anything) takes the new settings;
+          keys it lacks are added;
         - not empty and unmarked, or marked by another kind: refused, unless
           ``overwrite`` (the command's ``option``, None when it offers none),
           which takes an unmarked folder (and marks it) or leaves another
@@ -421,14 +420,6 @@ class OutputFolder:
                 raise UsageError(f"output folder {path} is the output of 'ldmatte {marker['kind']}', not of "
                                  f"'ldmatte {kind}'; {way_out}")  # fmt: skip
             recorded = marker["settings"]
-            if any(k in recorded and recorded[k] != v for k, v in settings.items()) and not _listing(path):
-                # Only our marker is there (a run refused or failed before writing anything): nothing depends on
-                # the recorded settings, so the corrected command may take the folder with its own.
-                from .io import write_json_atomic
-
-                marker["settings"] = {**recorded, **settings}
-                write_json_atomic(os.path.join(path, MARKER), marker)
-                return cls(path, kind, dict(marker["settings"]), True)
             for key, value in settings.items():
                 if key in recorded and recorded[key] != value:
                     raise UsageError(f"output folder {path} was made with {key}={recorded[key]!r}; this run asks "

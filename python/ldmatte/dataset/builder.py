@@ -112,6 +112,17 @@ def _check_source(root: str, recorded: dict, wanted: dict) -> bool:
                      "dataset keeps the source and settings it was made with; build into another folder")  # fmt: skip
 
 
+def _recheck_source(root: str, wanted: dict) -> None:
+    """Under the build's lock: the marker still records this source (a concurrent build did not re-mark the
+    folder between the claim and the lock)."""
+    from ..files import UsageError, _read_marker
+
+    recorded = (_read_marker(root) or {}).get("settings", {}).get("source")
+    if recorded is not None and recorded != wanted:
+        raise UsageError(f"dataset folder {root} was taken by a build of another source meanwhile; build into "
+                         "another folder")  # fmt: skip
+
+
 def claim_dataset(root: str, shard=(0, 1), source: dict | None = None):
     """Claim ``root`` as a dataset folder of this shard count (refused: another count, or a folder not ours).
 
@@ -141,8 +152,9 @@ def claim_dataset(root: str, shard=(0, 1), source: dict | None = None):
             if _check_source(root, marker["settings"]["source"], source):
                 from ..io import write_json_atomic
 
-                marker["settings"]["source"] = source
-                write_json_atomic(os.path.join(root, MARKER), marker)
+                with lock(root, exclusive=True):  # refused while another build runs here
+                    marker["settings"]["source"] = source
+                    write_json_atomic(os.path.join(root, MARKER), marker)
         settings["source"] = source
     return OutputFolder.claim(root, KIND, overwrite=legacy, settings=settings, option=None)
 
@@ -269,8 +281,10 @@ def build(source, out_dir, *, shard=(0, 1), qc: QCConfig | None = None, refine_k
         check_disjoint(inputs, [root])
     qc = qc or QCConfig()
     refine_kwargs = dict(refine_kwargs or {})
-    claim_dataset(root, shard, source_settings(source, refine_kwargs))
+    settings = source_settings(source, refine_kwargs)
+    claim_dataset(root, shard, settings)
     with lock(root, shard):
+        _recheck_source(root, settings)
         entries = prepare(root, shard, source)
         _write_settings(root, source, qc, refine_kwargs)
         run_build = getattr(executor, "run_build", None)

@@ -386,7 +386,8 @@ def _claim_run(run: str, settings: dict):
     corrected command replaces them instead of being refused for settings
     nothing depends on.
     """
-    from ..files import OutputFault, OutputFolder, UsageError
+    from ..files import MARKER, OutputFault, OutputFolder, UsageError
+    from ..io import write_json_atomic
 
     try:
         return OutputFolder.claim(run, RUN_KIND, option=None, settings=settings)
@@ -395,10 +396,17 @@ def _claim_run(run: str, settings: dict):
     except UsageError:
         if not _unstarted(run):
             raise
-    for name in _RUN_FILES:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(run, name))
-    shutil.rmtree(os.path.join(run, _CKPT_NEW), ignore_errors=True)
+    try:
+        for name in _RUN_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(run, name))
+        shutil.rmtree(os.path.join(run, _CKPT_NEW), ignore_errors=True)
+        with open(os.path.join(run, MARKER), encoding="utf-8") as f:
+            marker = json.load(f)
+        marker["settings"] = {**marker.get("settings", {}), **settings}
+        write_json_atomic(os.path.join(run, MARKER), marker)
+    except OSError as exc:
+        raise OutputFault(exc, run) from exc
     return OutputFolder.claim(run, RUN_KIND, option=None, settings=settings)
 
 
