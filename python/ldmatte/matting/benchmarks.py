@@ -116,11 +116,11 @@ def benchmark_items(name: str, root) -> tuple[list[BenchmarkItem], list[tuple[st
     if not folder:
         where = " or ".join([f"{root}/{layout.gt}"] + [f"{root}/[validation/]{s}/{layout.gt}" for s in layout.sets])
         raise ValueError(f"{name}: no ground-truth folder found ({where})")
+    if layout.trimap and not os.path.isdir(os.path.join(folder, layout.trimap)):  # checked before it is listed
+        raise ValueError(f"{name}: no trimap folder {os.path.join(folder, layout.trimap)}")
     gts = _stems(os.path.join(folder, layout.gt))
     image_dir = next((os.path.join(folder, d) for d in layout.image if os.path.isdir(os.path.join(folder, d))), None)
     images = _stems(image_dir) if image_dir else {}
-    if layout.trimap and not os.path.isdir(os.path.join(folder, layout.trimap)):  # before listing it
-        raise ValueError(f"{name}: no trimap folder {os.path.join(folder, layout.trimap)}")
     trimaps = _stems(os.path.join(folder, layout.trimap)) if layout.trimap else {}
     items, problems = [], []
     for stem, gt in gts.items():
