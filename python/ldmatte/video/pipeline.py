@@ -29,10 +29,11 @@ from .reader import VideoReadError, iter_frames, probe
 from .segmentation import FlowPropagator, PropagationSettings, to_mask
 from .stabilise import StabiliseSettings, TemporalStabiliser
 from .trimaps import default_band_width, distance_outside, extend_band, mask_trimap
+from .upsample import MAX_PIXELS, WorkingResolution
 
 __all__ = ["VideoMattingSettings", "FrameResult", "VideoMattingResult", "matte_video", "STAGES"]
 
-STAGES = ("decode", "flow", "segment", "trimap", "matting", "stabilise", "write")
+STAGES = ("decode", "flow", "segment", "trimap", "matting", "stabilise", "upsample", "write")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +49,10 @@ class VideoMattingSettings:
     off; see :func:`~ldmatte.video.trimaps.extend_band`); ``background``: the clean background remembered
     from earlier frames corrects each trimap within that same reach (``history=0`` turns it off; see
     :mod:`ldmatte.video.background`); ``estimate_foreground``: RGBA colour from
-    pymatting's foreground estimation instead of the source colour; ``max_frames``: stop after this many.
+    pymatting's foreground estimation instead of the source colour; ``max_frames``: stop after this many;
+    ``max_pixels``: every stage runs on a copy of each frame scaled down to at most this many pixels, and the
+    alpha is brought back to full size with a guided filter against the full frame (0 or None: full size; see
+    :mod:`ldmatte.video.upsample`); ``band_width`` stays in full-size pixels.
     """
 
     model: str = CLOSED_FORM
@@ -60,6 +64,7 @@ class VideoMattingSettings:
     estimate_foreground: bool = False
     batch_size: int = 4
     max_frames: int | None = None
+    max_pixels: int | None = MAX_PIXELS
     reader: str = "auto"
     segmentation: str = ""  # how the masks are made (recorded: a rerun must use the same)
     propagation: PropagationSettings = dataclasses.field(default_factory=PropagationSettings)
@@ -69,7 +74,7 @@ class VideoMattingSettings:
     def record(self) -> dict:
         """The settings that change the frames (recorded in the output folder's marker)."""
         return {"model": self.model, "band_width": self.band_width, "feedback": self.feedback,
-                "detail_reach": self.detail_reach,
+                "detail_reach": self.detail_reach, "max_pixels": self.max_pixels,
                 "estimate_foreground": self.estimate_foreground, "segmentation": self.segmentation,
                 "propagation": dataclasses.asdict(self.propagation), "stabilise": dataclasses.asdict(self.stabilise),
                 "background": dataclasses.asdict(self.background)}
@@ -78,7 +83,8 @@ class VideoMattingSettings:
 @dataclasses.dataclass
 class FrameResult:
     """One frame as it went through the pipeline (handed to ``on_frame``); ``raw_alpha`` is before
-    stabilisation; ``skipped`` frames were read back from an earlier run (mask, trimap and raw alpha None)."""
+    stabilisation; ``skipped`` frames were read back from an earlier run (mask, trimap and raw alpha None).
+    ``frame`` and ``alpha`` are full size; ``mask``, ``trimap`` and ``raw_alpha`` at the working size."""
 
     index: int
     frame: np.ndarray
@@ -189,7 +195,8 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
     os.makedirs(alpha_dir, exist_ok=True)
     if "png" in formats:
         os.makedirs(rgba_dir, exist_ok=True)
-    band = s.band_width if s.band_width is not None else default_band_width(info.height, info.width)
+    work = WorkingResolution(info.height, info.width, s.max_pixels)
+    band = work.length(s.band_width) if s.band_width is not None else default_band_width(*work.shape)
     tracker = FlowTracker(s.propagation.flow)
     if not hasattr(segmenter, "segment"):
         segmenter = FlowPropagator(segmenter, s.propagation, tracker=tracker)
@@ -241,12 +248,13 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
             chunk: list[_Item] = []
             while len(chunk) < chunk_size and (s.max_frames is None or index < s.max_frames):
                 with clock("decode"):
-                    frame = next(frames_iter, None)
+                    full = next(frames_iter, None)
+                    frame = work.shrink(full) if full is not None else None  # every stage runs on this copy
                 if frame is None:
                     break
                 with clock("flow"):
                     tracker.step(frame)
-                item = _Item(index, frame, tracker.flow, previous=done(index))
+                item = _Item(index, frame, tracker.flow, previous=done(index), full=full)
                 with clock("segment"):
                     item.mask = to_mask(segmenter.segment(frame, index), frame.shape[:2], name=f"mask of frame {index}")
                 if item.flow is not None:
@@ -292,12 +300,12 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                 for c, a in zip(todo, raw):
                     c.raw_alpha = np.asarray(a, np.uint8)
             for c in chunk:
-                _finish(c, s, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result)
+                _finish(c, s, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result, work)
                 if plate is not None:
                     with clock("trimap"):
                         plate.add(c.index, c.frame, (c.alpha == 0) & (c.mask == 0))
                 if on_frame is not None:
-                    on_frame(FrameResult(c.index, c.frame, c.mask, c.trimap, c.raw_alpha, c.alpha,
+                    on_frame(FrameResult(c.index, c.full, c.mask, c.trimap, c.raw_alpha, c.full_alpha,
                                          c.previous is not None))  # fmt: skip
                 if bar is not None:
                     bar.update(1)
@@ -337,6 +345,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
         if bar is not None:
             bar.close()
     result.info["band_width"] = band
+    result.info["working_size"] = [work.shape[1], work.shape[0]]
     result.info["matting"] = getattr(backend, "name", s.model) if backend is not None else s.model
     write_json_atomic(os.path.join(output, "video.json"), result.to_dict())
     return result
@@ -356,7 +365,9 @@ class _Item:
     distance: np.ndarray | None = None  # pixels from the mask (0 inside)
     bg_motion: Motion | None = None  # how the background moved onto this frame (affine), when known
     uncovered: np.ndarray | None = None  # background the subject has uncovered (UncoveredBackground)
-    alpha: np.ndarray | None = None
+    alpha: np.ndarray | None = None  # at the working size
+    full: np.ndarray | None = None  # the frame at full size (``frame`` is its working copy)
+    full_alpha: np.ndarray | None = None
 
 
 def _plate_trimap(item: _Item, plate: BackgroundPlate, reach: int, settings: BackgroundSettings) -> None:
@@ -372,21 +383,24 @@ def _plate_trimap(item: _Item, plate: BackgroundPlate, reach: int, settings: Bac
         item.trimap, _noise = plate_trimap(item.trimap, item.frame, colour, valid, item.mask, near, settings)
 
 
-def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result):
-    """Stabilise one matted frame (or take back an earlier run's alpha) and write it everywhere."""
-    if c.previous is not None:
-        c.alpha = c.previous
+def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result,
+            work: WorkingResolution):  # fmt: skip
+    """Stabilise one matted frame (or take back an earlier run's alpha), bring it to full size, write it."""
+    if c.previous is not None:  # full size, as written
+        c.full_alpha, c.alpha = c.previous, work.shrink(c.previous)
         stabiliser.remember(c.alpha, c.frame)
     else:
         with clock("stabilise"):
             c.alpha = stabiliser(c.raw_alpha, c.trimap, c.frame, c.motion)
+        with clock("upsample"):
+            c.full_alpha = work.enlarge(c.alpha, c.full, c.frame)
     with clock("write"):
         rgba = None
         name = frame_name(c.index)
         if c.previous is None:
-            write_png_atomic(os.path.join(alpha_dir, name), c.alpha, durable=False)
+            write_png_atomic(os.path.join(alpha_dir, name), c.full_alpha, durable=False)
             if "png" in formats:
-                rgba = _rgba(c.frame, c.alpha, s.estimate_foreground)
+                rgba = _rgba(c.full, c.full_alpha, s.estimate_foreground)
                 write_png_atomic(os.path.join(rgba_dir, name), rgba, durable=False)
             result.matted += 1
         else:
@@ -394,8 +408,8 @@ def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alph
         if videos:
             if rgba is None and "png" in formats:
                 rgba = _read_png(os.path.join(rgba_dir, name), cv2.IMREAD_UNCHANGED)
-            if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.shape[:2] != c.alpha.shape:
-                rgba = _rgba(c.frame, c.alpha, s.estimate_foreground)
+            if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.shape[:2] != c.full_alpha.shape:
+                rgba = _rgba(c.full, c.full_alpha, s.estimate_foreground)
             for v in videos:
-                v.write(c.frame, rgba)
+                v.write(c.full, rgba)
     result.frames += 1
