@@ -36,6 +36,9 @@ class ClosedFormMatting:
     >>> a = ClosedFormMatting().predict(img, tri)
     >>> a.shape, a.dtype, int(a[0, 6, 2]), int(a[0, 6, 9]), int(a[0, 6, 6]) > 200
     ((1, 12, 12), dtype('uint8'), 0, 255, True)
+    >>> tri[0, :, 7:] = 128  # no known foreground: the band is left at 0.5 (pymatting would refuse it)
+    >>> ClosedFormMatting().predict(img, tri)[0, 6].tolist()
+    [0, 0, 0, 0, 128, 128, 128, 128, 128, 128, 128, 128]
     """
 
     name = CLOSED_FORM
@@ -62,8 +65,10 @@ class ClosedFormMatting:
         x0, x1 = max(0, xs.min() - self.margin), min(w, xs.max() + 1 + self.margin)
         crop_t = tri[y0:y1, x0:x1]
         known = (crop_t == 0) | (crop_t == 255)
-        if not known.any():  # nothing to anchor the solve: leave the band at 0.5
-            out[y0:y1, x0:x1] = np.where(crop_t >= 255, 255, 128)
+        if not ((crop_t == 255).any() and (crop_t == 0).any()):
+            # Nothing to anchor the solve on one side (pymatting refuses a trimap without foreground or without
+            # background, e.g. a thin part the band swallowed whole): leave the band at 0.5.
+            out[y0:y1, x0:x1] = np.where(crop_t >= 255, 255, np.where(crop_t == 0, 0, 128))
             return out
         crop_i = image[y0:y1, x0:x1].astype(np.float64) / 255
         unit_t = np.where(known, crop_t / 255.0, 0.5)

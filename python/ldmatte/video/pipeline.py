@@ -30,6 +30,7 @@ from .segmentation import FlowPropagator, PropagationSettings, to_mask
 from .stabilise import StabiliseSettings, TemporalStabiliser
 from .trimaps import default_band_width, distance_outside, extend_band, mask_trimap
 from .upsample import MAX_PIXELS, WorkingResolution
+from .writer import BackgroundWriter
 
 __all__ = ["VideoMattingSettings", "FrameResult", "VideoMattingResult", "matte_video", "STAGES"]
 
@@ -227,6 +228,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
         alpha = _read_png(alpha_path, cv2.IMREAD_GRAYSCALE)
         return alpha if alpha is not None and alpha.shape == (info.height, info.width) else None
 
+    writer = BackgroundWriter()  # PNGs and videos are written on a second thread, in order
     try:
         for fmt in formats:
             if fmt != "png":
@@ -300,7 +302,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                 for c, a in zip(todo, raw):
                     c.raw_alpha = np.asarray(a, np.uint8)
             for c in chunk:
-                _finish(c, s, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result, work)
+                _finish(c, s, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result, work, writer)
                 if plate is not None:
                     with clock("trimap"):
                         plate.add(c.index, c.frame, (c.alpha == 0) & (c.mask == 0))
@@ -325,6 +327,8 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                     fed = np.where(last.uncovered & (last.mask == 0), np.minimum(fed, 127), fed)
                 propagator.correct(fed, last.index)
             detail = chunk[-1].alpha.astype(np.float32) / 255
+        with clock("write"):
+            writer.close()  # every frame on disk and in the encoders
         if result.frames == 0:
             raise VideoReadError(f"{source}: no frames could be decoded")
         if result.interrupted:
@@ -340,6 +344,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                         result.messages.append(f"{v.fmt}: {v.audio_note}")
         videos = []
     finally:
+        writer.close(raise_error=False)  # no-op after a normal end; after an error, nothing is left writing
         for v in videos:
             v.abort()
         if bar is not None:
@@ -384,7 +389,7 @@ def _plate_trimap(item: _Item, plate: BackgroundPlate, reach: int, settings: Bac
 
 
 def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result,
-            work: WorkingResolution):  # fmt: skip
+            work: WorkingResolution, writer: BackgroundWriter):  # fmt: skip
     """Stabilise one matted frame (or take back an earlier run's alpha), bring it to full size, write it."""
     if c.previous is not None:  # full size, as written
         c.full_alpha, c.alpha = c.previous, work.shrink(c.previous)
@@ -394,22 +399,27 @@ def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alph
             c.alpha = stabiliser(c.raw_alpha, c.trimap, c.frame, c.motion)
         with clock("upsample"):
             c.full_alpha = work.enlarge(c.alpha, c.full, c.frame)
-    with clock("write"):
+    full, alpha, name, previous = c.full, c.full_alpha, frame_name(c.index), c.previous
+
+    def write() -> None:
         rgba = None
-        name = frame_name(c.index)
-        if c.previous is None:
-            write_png_atomic(os.path.join(alpha_dir, name), c.full_alpha, durable=False)
+        if previous is None:
+            write_png_atomic(os.path.join(alpha_dir, name), alpha, durable=False)
             if "png" in formats:
-                rgba = _rgba(c.full, c.full_alpha, s.estimate_foreground)
+                rgba = _rgba(full, alpha, s.estimate_foreground)
                 write_png_atomic(os.path.join(rgba_dir, name), rgba, durable=False)
-            result.matted += 1
-        else:
-            result.skipped += 1
         if videos:
             if rgba is None and "png" in formats:
                 rgba = _read_png(os.path.join(rgba_dir, name), cv2.IMREAD_UNCHANGED)
-            if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.shape[:2] != c.full_alpha.shape:
-                rgba = _rgba(c.full, c.full_alpha, s.estimate_foreground)
+            if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.shape[:2] != alpha.shape:
+                rgba = _rgba(full, alpha, s.estimate_foreground)
             for v in videos:
-                v.write(c.full, rgba)
+                v.write(full, rgba)
+
+    with clock("write"):  # the time spent waiting for the writer
+        writer.submit(write)
+    if previous is None:
+        result.matted += 1
+    else:
+        result.skipped += 1
     result.frames += 1
