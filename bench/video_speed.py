@@ -96,7 +96,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="480,720,1080", help="comma list of 480, 720, 1080")
     ap.add_argument("--clips", default="chair,synthetic", help="comma list of chair, synthetic")
     ap.add_argument("--modes", default="full,working",
-                    help="full (max_pixels 0), working (the default max_pixels); both by default")
+                    help="comma list of full (max_pixels 0), working (the default max_pixels) or a pixel count "
+                         "(another max_pixels); full,working by default")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="stage times by the wall clock (default) or by the main thread's CPU time (steadier on a "
                          "shared machine; the writer thread's work then shows only in the whole run's CPU time)")
@@ -131,9 +132,10 @@ def main(argv=None) -> int:
                 break
             path, first, truth = made
             for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
-                if modes[mode] is None:
+                max_pixels = modes[mode] if mode in modes else int(mode)
+                if max_pixels is None:
                     continue
-                r = _run(path, first, truth, os.path.join(work, f"out-{clip}-{height}-{mode}"), modes[mode])
+                r = _run(path, first, truth, os.path.join(work, f"out-{clip}-{height}-{mode}"), max_pixels)
                 rows.append({"clip": clip, "size": f"{SIZES[height][0]}x{SIZES[height][1]}", "mode": mode, **r})
                 print(f"{clip} {height}p {mode}: {r['wall_fps']:.2f} frames/s (CPU {r['cpu_fps']:.2f}), IoU "
                       f"{r['iou_mean']:.3f}, SAD {r['sad']:.2f}", flush=True)
