@@ -76,7 +76,8 @@ def test_guided_upsampling_recovers_a_sharp_edge_better_than_bilinear(factor):
     err = lambda a: np.abs(a.astype(np.int32) - alpha.astype(np.int32)).sum()  # noqa: E731
     assert guided.shape == alpha.shape and guided.dtype == np.uint8
     assert err(guided) < 0.6 * err(bilinear)
-    grey = guided_upsample(small_alpha, cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+    to_grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)  # noqa: E731
+    grey = guided_upsample(small_alpha, to_grey(small), to_grey(image))
     assert err(grey) < err(bilinear)
 
 
@@ -168,7 +169,8 @@ def test_moves_with_background_matches_the_plain_formula():
         gx, gy = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
 
         def disp(a):
-            return np.stack([a[0, 0] * gx + a[0, 1] * gy + a[0, 2] - gx, a[1, 0] * gx + a[1, 1] * gy + a[1, 2] - gy], -1)
+            return np.stack([a[0, 0] * gx + a[0, 1] * gy + a[0, 2] - gx,
+                             a[1, 0] * gx + a[1, 1] * gy + a[1, 2] - gy], -1)
 
         apart = np.linalg.norm(disp(s.affine) - disp(b.affine), axis=-1)
         near = np.linalg.norm(flow - disp(b.affine), axis=-1)
@@ -177,3 +179,31 @@ def test_moves_with_background_matches_the_plain_formula():
         # float32 against float64: only pixels within rounding of a threshold may differ
         tie = (np.abs(apart - 1.0) < 1e-4) | (np.abs(near - 0.5 * apart) < 1e-4)
         assert got.shape == (h, w) and ((got == want) | tie).all()
+
+
+def test_pipeline_write_error_surfaces_and_no_writer_is_left(tmp_path, monkeypatch):
+    pytest.importorskip("av")
+    pytest.importorskip("pymatting")
+    import threading
+
+    from ldmatte.video import pipeline
+    from ldmatte.video.synthetic import make_video, write_video
+
+    clip = make_video(5, 32, seed=2)
+    video = tmp_path / "clip.mkv"
+    write_video(video, clip.frames, fps=10)
+    real = pipeline.write_png_atomic
+    calls = []
+
+    def failing(path, image, durable=True):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real(path, image, durable)
+
+    monkeypatch.setattr(pipeline, "write_png_atomic", failing)
+    with pytest.raises(OSError, match="No space"):
+        pipeline.matte_video(video, tmp_path / "out", clip.first_mask,
+                             pipeline.VideoMattingSettings(formats=("png", "preview")))  # fmt: skip
+    assert not any(t.name == "ldmatte-video-writer" for t in threading.enumerate())
+    assert not (tmp_path / "out" / "preview.mp4").exists()
