@@ -1,6 +1,8 @@
 """Working resolution for video: the guided filter against its reference, guided upsampling, the pipeline's path."""
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -151,9 +153,17 @@ def test_pipeline_at_a_working_resolution(tmp_path):
         gt = clip.alphas[i] > 127
         ours = alpha > 127
         assert (gt & ours).sum() / (gt | ours).sum() > 0.85
-    # A rerun resumes from the full-size alphas it finds (read back, scaled to the working size).
+    # A rerun resumes from the full-size alphas it finds (read back, scaled to the working size), and a run
+    # stopped after two frames, then resumed, writes the same alphas as the uninterrupted one.
     again = matte_video(video, tmp_path / "out", clip.first_mask, settings)
     assert again.skipped == 4 and again.matted == 0
+    matte_video(video, tmp_path / "cut", clip.first_mask, dataclasses.replace(settings, max_frames=2))
+    resumed = matte_video(video, tmp_path / "cut", clip.first_mask, settings)
+    assert resumed.skipped == 2 and resumed.matted == 2
+    for i in range(4):
+        name = f"{i:06d}.png"
+        a = cv2.imread(str(tmp_path / "out" / "alpha" / name), cv2.IMREAD_UNCHANGED)
+        assert (a == cv2.imread(str(tmp_path / "cut" / "alpha" / name), cv2.IMREAD_UNCHANGED)).all(), name
 
 
 def test_moves_with_background_matches_the_plain_formula():

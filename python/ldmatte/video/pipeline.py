@@ -399,6 +399,9 @@ def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alph
             c.alpha = stabiliser(c.raw_alpha, c.trimap, c.frame, c.motion)
         with clock("upsample"):
             c.full_alpha = work.enlarge(c.alpha, c.full, c.frame)
+            if work.active:  # carry on with what a rerun would read back: a resumed run equals an uninterrupted one
+                c.alpha = work.shrink(c.full_alpha)
+                stabiliser.remember(c.alpha, c.frame)
     full, alpha, name, previous = c.full, c.full_alpha, frame_name(c.index), c.previous
 
     def write() -> None:
