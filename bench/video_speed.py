@@ -152,7 +152,7 @@ def main(argv=None) -> int:
               f"{r['iou_min']:.3f} | {r['sad']:.2f} |")
     for clip, size in {(r["clip"], r["size"]) for r in rows}:
         pair = {r["mode"]: r for r in rows if r["clip"] == clip and r["size"] == size}
-        if len(pair) == 2:
+        if "full" in pair and "working" in pair:
             f, w = pair["full"], pair["working"]
             print(f"{clip} {size}: working / full = {w['wall_fps'] / f['wall_fps']:.2f}x (wall), "
                   f"{w['cpu_fps'] / f['cpu_fps']:.2f}x (CPU); IoU {f['iou_mean']:.3f} -> {w['iou_mean']:.3f}")
