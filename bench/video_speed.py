@@ -93,7 +93,8 @@ def _run(path, first_mask, truth, out, max_pixels):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=12)
-    ap.add_argument("--sizes", default="480,720,1080", help="comma list of 480, 720, 1080")
+    ap.add_argument("--sizes", default="480,720,1080",
+                    help="comma list of frame heights (16:9; 480 is 854x480)")
     ap.add_argument("--clips", default="chair,synthetic", help="comma list of chair, synthetic")
     ap.add_argument("--modes", default="full,working",
                     help="comma list of full (max_pixels 0), working (the default max_pixels) or a pixel count "
@@ -126,7 +127,8 @@ def main(argv=None) -> int:
           f"load average {os.getloadavg()[0]:.1f} at the start")
     for clip in [c.strip() for c in args.clips.split(",") if c.strip()]:
         for height in [int(s) for s in args.sizes.split(",") if s.strip()]:
-            made = _inputs(clip, args.frames, SIZES[height], work)
+            size = SIZES.get(height, (2 * round(height * 8 / 9), height))
+            made = _inputs(clip, args.frames, size, work)
             if made is None:
                 print(f"{clip}: data not found under {VIDEO_DATA}, skipped")
                 break
@@ -136,7 +138,7 @@ def main(argv=None) -> int:
                 if max_pixels is None:
                     continue
                 r = _run(path, first, truth, os.path.join(work, f"out-{clip}-{height}-{mode}"), max_pixels)
-                rows.append({"clip": clip, "size": f"{SIZES[height][0]}x{SIZES[height][1]}", "mode": mode, **r})
+                rows.append({"clip": clip, "size": f"{size[0]}x{size[1]}", "mode": mode, **r})
                 print(f"{clip} {height}p {mode}: {r['wall_fps']:.2f} frames/s (CPU {r['cpu_fps']:.2f}), IoU "
                       f"{r['iou_mean']:.3f}, SAD {r['sad']:.2f}", flush=True)
     stages = [s for s in ("decode", "flow", "segment", "trimap", "matting", "stabilise", "upsample", "write")
