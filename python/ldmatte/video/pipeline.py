@@ -8,6 +8,9 @@ frame of each chunk becomes the propagated mask's state, so the mask follows
 the image evidence and does not drift. A frame whose alpha (and RGBA) PNG is
 already in the output folder is not matted again: its alpha is read back and
 carried forward as if just computed, so a rerun resumes where it stopped.
+Every stage works on a copy of each frame of at most ``max_pixels`` pixels;
+only the alpha is brought to full size (:mod:`ldmatte.video.upsample`) and
+written, on a second thread (:mod:`ldmatte.video.writer`).
 """
 from __future__ import annotations
 
