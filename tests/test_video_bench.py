@@ -37,3 +37,13 @@ def test_video_real_bench_runs(tmp_path):
     clip = json.loads(out.read_text())["clips"][0]
     assert clip["frames"] == 3 and clip["iou"]["pipeline (alpha > 0.5)"]["mean"] > 0.7
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_video_speed_bench_runs(tmp_path):
+    out = tmp_path / "s.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "video_speed.py"), "--sizes", "72", "--frames", "2",
+                           "--clips", "synthetic", "--modes", "full,2000", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["working_size"] for r in rows] == [[128, 72], [58, 34]] and all(r["fps"]["matting"] > 0 for r in rows)

@@ -9,7 +9,8 @@ import os
 
 # option -> (lowest, highest or None); None values pass (the default applies)
 LIMITS = {"trimap_width": (0, 100_000), "batch_size": (1, 4096), "max_frames": (1, None),
-          "detail_reach": (0, 100), "background_history": (0, 10_000), "fps": (1e-3, 10_000)}  # fmt: skip
+          "detail_reach": (0, 100), "background_history": (0, 10_000), "fps": (1e-3, 10_000),
+          "max_pixels": (0, None)}  # fmt: skip
 
 
 def check_options(args) -> None:

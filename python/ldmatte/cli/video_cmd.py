@@ -57,6 +57,8 @@ def register(sub) -> None:
     p.add_argument("--estimate-foreground", action="store_true",
                    help="RGBA colour by foreground estimation (pymatting) instead of the source colour")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--max-pixels", type=int, default=960 * 540, metavar="N", help="work on frames scaled to at most N "
+                   "pixels, alpha brought to full size by a guided filter; 0: full size (default 518400 = 960x540)")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder not made by this command, "
                    "or redo the frames of one made with other settings")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
@@ -86,7 +88,7 @@ def run(args) -> int:
             feedback=not args.no_feedback, estimate_foreground=args.estimate_foreground, batch_size=args.batch_size,
             max_frames=args.max_frames, segmentation=label, propagation=PropagationSettings(), fps=args.fps,
             stabilise=StabiliseSettings(strength=args.stabilise), detail_reach=args.detail_reach,
-            background=BackgroundSettings(history=args.background_history))  # fmt: skip
+            background=BackgroundSettings(history=args.background_history), max_pixels=args.max_pixels)  # fmt: skip
         matting = load_matting(args.model, args.device, args.batch_size)
     except (UsageError, ValueError, SegmenterUnavailable, RuntimeError, OSError) as exc:
         print(f"{name}: {exc}", file=sys.stderr)

@@ -204,15 +204,17 @@ def moves_with_background(flow: np.ndarray, subject: Motion | None, background: 
     if subject is None or subject.affine is None or background.affine is None:
         return np.zeros(flow.shape[:2], bool)
     h, w = flow.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-
-    def displacement(a: np.ndarray) -> np.ndarray:
-        return np.stack([a[0, 0] * gx + a[0, 1] * gy + a[0, 2] - gx, a[1, 0] * gx + a[1, 1] * gy + a[1, 2] - gy], -1)
-
-    to_subject, to_background = displacement(subject.affine), displacement(background.affine)
-    apart = np.linalg.norm(to_subject - to_background, axis=-1)
-    near_background = np.linalg.norm(flow - to_background, axis=-1)
-    return (apart >= max(float(separation), 1e-3)) & (near_background < 0.5 * apart)
+    x = np.arange(w, dtype=np.float32)[None, :]
+    y = np.arange(h, dtype=np.float32)[:, None]
+    # An affine displacement is a row term plus a column term: built by broadcasting, compared squared (no
+    # square roots), in float32 like the flow. A few times faster than stacking full-size grids at 1080p.
+    s, b = np.asarray(subject.affine, np.float32), np.asarray(background.affine, np.float32)
+    d = s - b
+    apart2 = ((d[0, 0] * x + d[0, 2]) + d[0, 1] * y) ** 2 + ((d[1, 0] * x + d[1, 2]) + d[1, 1] * y) ** 2
+    near_x = flow[..., 0] - (((b[0, 0] - 1) * x + b[0, 2]) + b[0, 1] * y)
+    near_y = flow[..., 1] - ((b[1, 0] * x + b[1, 2]) + (b[1, 1] - 1) * y)
+    limit = max(float(separation), 1e-3)
+    return (apart2 >= np.float32(limit * limit)) & (near_x * near_x + near_y * near_y < 0.25 * apart2)
 
 
 def _fit_affine(flow: np.ndarray, region: np.ndarray, max_points: int, seed: int) -> Motion | None:

@@ -17,6 +17,7 @@ whatever it was made with.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -107,12 +108,19 @@ def premultiplied_preview(frame: np.ndarray, rgba: np.ndarray, cell: int = 16) -
     (8, 16, 3)
     """
     h, w = rgba.shape[:2]
-    a = rgba[..., 3:].astype(np.float32) / 255
-    board = checkerboard(h, w, cell).astype(np.float32)
-    if board.ndim == 2:
-        board = board[..., None]
-    comp = np.clip(np.round(a * rgba[..., :3] + (1 - a) * board), 0, 255).astype(np.uint8)
-    return np.concatenate([frame, comp], axis=1)
+    a = cv2.merge([rgba[..., 3]] * 3)
+    # OpenCV's saturating arithmetic: the same rounded values as the float formula, several times faster at 1080p.
+    num = cv2.multiply(np.ascontiguousarray(rgba[..., :3]), a, dtype=cv2.CV_32F)
+    num += cv2.multiply(_board(h, w, cell), 255 - a, dtype=cv2.CV_32F)
+    return np.concatenate([frame, cv2.multiply(num, 1 / 255, dtype=cv2.CV_8U)], axis=1)
+
+
+@functools.lru_cache(maxsize=2)
+def _board(h: int, w: int, cell: int) -> np.ndarray:
+    """The preview's checkerboard, made once per video size."""
+    board = checkerboard(h, w, cell)
+    board.flags.writeable = False
+    return board
 
 
 class VideoOutput:

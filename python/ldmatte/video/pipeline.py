@@ -17,6 +17,10 @@ A frame whose alpha (and RGBA) PNG is already in the output folder is not
 matted again: its alpha is read back, and everything else (flow, segmentation,
 trimap, the background plate) is replayed exactly as in the first run, so a
 resumed run writes the same frames, bit for bit, as an uninterrupted one.
+
+Every stage works on a copy of each frame of at most ``max_pixels`` pixels;
+only the alpha is brought to full size (:mod:`ldmatte.video.upsample`) and
+written, on a second thread (:mod:`ldmatte.video.writer`).
 """
 from __future__ import annotations
 
@@ -40,10 +44,12 @@ from .reader import FrameReader, VideoReadError, count_frames, probe
 from .segmentation import FlowPropagator, PropagationSettings, to_mask
 from .stabilise import StabiliseSettings, TemporalStabiliser
 from .trimaps import default_band_width, distance_outside, extend_band, mask_trimap, subject_band_width
+from .upsample import MAX_PIXELS, WorkingResolution
+from .writer import BackgroundWriter
 
 __all__ = ["VideoMattingSettings", "FrameResult", "VideoMattingResult", "matte_video", "STAGES"]
 
-STAGES = ("decode", "flow", "segment", "trimap", "matting", "stabilise", "write")
+STAGES = ("decode", "flow", "segment", "trimap", "matting", "stabilise", "upsample", "write")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +65,10 @@ class VideoMattingSettings:
     off; see :func:`~ldmatte.video.trimaps.extend_band`); ``background``: the clean background remembered
     from earlier frames corrects each trimap within that same reach (``history=0`` turns it off; see
     :mod:`ldmatte.video.background`); ``estimate_foreground``: RGBA colour from
-    pymatting's foreground estimation instead of the source colour; ``max_frames``: stop after this many.
+    pymatting's foreground estimation instead of the source colour; ``max_frames``: stop after this many;
+    ``max_pixels``: every stage runs on a copy of each frame scaled down to at most this many pixels, and the
+    alpha is brought back to full size with a guided filter against the full frame (0 or None: full size; see
+    :mod:`ldmatte.video.upsample`); ``band_width`` stays in full-size pixels.
     """
 
     model: str = CLOSED_FORM
@@ -71,6 +80,7 @@ class VideoMattingSettings:
     estimate_foreground: bool = False
     batch_size: int = 4
     max_frames: int | None = None
+    max_pixels: int | None = MAX_PIXELS
     reader: str = "auto"
     fps: float | None = None  # the frame rate of a folder of frames (None: 25); a video file has its own
     segmentation: str = ""  # how the masks are made (recorded: a rerun must use the same)
@@ -81,7 +91,7 @@ class VideoMattingSettings:
     def record(self) -> dict:
         """The settings that change the frames (recorded in the output folder's marker)."""
         return {"model": self.model, "band_width": self.band_width, "feedback": self.feedback,
-                "detail_reach": self.detail_reach,
+                "detail_reach": self.detail_reach, "max_pixels": self.max_pixels,
                 "estimate_foreground": self.estimate_foreground, "segmentation": self.segmentation,
                 "propagation": dataclasses.asdict(self.propagation), "stabilise": dataclasses.asdict(self.stabilise),
                 "background": dataclasses.asdict(self.background)}
@@ -90,7 +100,8 @@ class VideoMattingSettings:
 @dataclasses.dataclass
 class FrameResult:
     """One frame as it went through the pipeline (handed to ``on_frame``); ``raw_alpha`` is before
-    stabilisation; ``skipped`` frames were read back from an earlier run (mask, trimap and raw alpha None)."""
+    stabilisation; ``skipped`` frames were read back from an earlier run (mask, trimap and raw alpha None).
+    ``frame`` and ``alpha`` are full size; ``mask``, ``trimap`` and ``raw_alpha`` at the working size."""
 
     index: int
     frame: np.ndarray
@@ -204,7 +215,8 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
     os.makedirs(alpha_dir, exist_ok=True)
     if "png" in formats:
         os.makedirs(rgba_dir, exist_ok=True)
-    band = s.band_width if s.band_width is not None else default_band_width(info.height, info.width)
+    work = WorkingResolution(info.height, info.width, s.max_pixels)
+    band = work.length(s.band_width) if s.band_width is not None else default_band_width(*work.shape)
     tracker = FlowTracker(s.propagation.flow)
     if not hasattr(segmenter, "segment"):
         if s.propagation.method == "carried":
@@ -242,6 +254,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
         alpha = _read_png(alpha_path, cv2.IMREAD_GRAYSCALE)
         return alpha if alpha is not None and alpha.shape == (info.height, info.width) else None
 
+    writer = BackgroundWriter()  # PNGs and videos are written on a second thread, in order
     try:
         for fmt in formats:
             if fmt != "png":
@@ -263,12 +276,13 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
             chunk: list[_Item] = []
             while len(chunk) < chunk_size and (s.max_frames is None or index < s.max_frames):
                 with clock("decode"):
-                    frame = next(frames_iter, None)
+                    full = next(frames_iter, None)
+                    frame = work.shrink(full) if full is not None else None  # every stage runs on this copy
                 if frame is None:
                     break
                 with clock("flow"):
                     tracker.step(frame)
-                item = _Item(index, frame, tracker.flow, previous=done(index))
+                item = _Item(index, frame, tracker.flow, previous=done(index), full=full)
                 with clock("segment"):
                     item.mask = to_mask(segmenter.segment(frame, index), frame.shape[:2], name=f"mask of frame {index}")
                 note = getattr(segmenter, "note", None)
@@ -319,12 +333,12 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                 with clock("matting"):
                     _matte(backend, todo, result)
             for c in chunk:
-                _finish(c, s, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result)
+                _finish(c, s, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result, work, writer)
                 if plate is not None:
                     with clock("trimap"):
                         plate.add(c.index, c.frame, (c.alpha == 0) & (c.mask == 0))
                 if on_frame is not None:
-                    on_frame(FrameResult(c.index, c.frame, c.mask, c.trimap, c.raw_alpha, c.alpha,
+                    on_frame(FrameResult(c.index, c.full, c.mask, c.trimap, c.raw_alpha, c.full_alpha,
                                          c.previous is not None))  # fmt: skip
                 if bar is not None:
                     bar.update(1)
@@ -344,6 +358,8 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                     fed = np.where(last.uncovered & (last.mask == 0), np.minimum(fed, 127), fed)
                 propagator.correct(fed, last.index)
             detail = chunk[-1].alpha.astype(np.float32) / 255
+        with clock("write"):
+            writer.close()  # every frame on disk and in the encoders
         if result.frames == 0:
             raise VideoReadError(frames_iter.error or f"{source}: no frames could be decoded")
         result.messages += frames_iter.messages()
@@ -364,6 +380,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                         result.messages.append(f"{v.fmt}: {v.audio_note}")
         videos = []
     finally:
+        writer.close(raise_error=False)  # no-op after a normal end; after an error, nothing is left writing
         for v in videos:
             v.abort()
         if bar is not None:
@@ -374,6 +391,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
         kinds = [n["kind"] for n in result.frame_notes]
         result.messages.append(f"{kinds.count('lost')} frame(s) with the subject lost, {kinds.count('guessed')} "
                                "guessed (see frame_notes in video.json)")  # fmt: skip
+    result.info["working_size"] = [work.shape[1], work.shape[0]]
     result.info["matting"] = getattr(backend, "name", s.model) if backend is not None else s.model
     write_json_atomic(os.path.join(output, "video.json"), result.to_dict())
     return result
@@ -393,7 +411,9 @@ class _Item:
     distance: np.ndarray | None = None  # pixels from the mask (0 inside)
     bg_motion: Motion | None = None  # how the background moved onto this frame (affine), when known
     uncovered: np.ndarray | None = None  # background the subject has uncovered (UncoveredBackground)
-    alpha: np.ndarray | None = None
+    alpha: np.ndarray | None = None  # at the working size
+    full: np.ndarray | None = None  # the frame at full size (``frame`` is its working copy)
+    full_alpha: np.ndarray | None = None
 
 
 def _note(result: VideoMattingResult, index: int, kind: str, reason: str) -> None:
@@ -463,30 +483,41 @@ def _plate_trimap(item: _Item, plate: BackgroundPlate, reach: int, settings: Bac
         item.trimap, _noise = plate_trimap(item.trimap, item.frame, colour, valid, item.mask, near, settings)
 
 
-def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result):
-    """Stabilise one matted frame (or take back an earlier run's alpha) and write it everywhere."""
-    if c.previous is not None:
-        c.alpha = c.previous
+def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result,
+            work: WorkingResolution, writer: BackgroundWriter):  # fmt: skip
+    """Stabilise one matted frame (or take back an earlier run's alpha), bring it to full size, write it."""
+    if c.previous is not None:  # full size, as written
+        c.full_alpha, c.alpha = c.previous, work.shrink(c.previous)
         stabiliser.remember(c.alpha, c.frame)
     else:
         with clock("stabilise"):
             c.alpha = stabiliser(c.raw_alpha, c.trimap, c.frame, c.motion)
-    with clock("write"):
+        with clock("upsample"):
+            c.full_alpha = work.enlarge(c.alpha, c.full, c.frame)
+            if work.active:  # carry on with what a rerun would read back: a resumed run equals an uninterrupted one
+                c.alpha = work.shrink(c.full_alpha)
+                stabiliser.remember(c.alpha, c.frame)
+    full, alpha, name, previous = c.full, c.full_alpha, frame_name(c.index), c.previous
+
+    def write() -> None:
         rgba = None
-        name = frame_name(c.index)
-        if c.previous is None:
-            write_png_atomic(os.path.join(alpha_dir, name), c.alpha, durable=False)
+        if previous is None:
+            write_png_atomic(os.path.join(alpha_dir, name), alpha, durable=False)
             if "png" in formats:
-                rgba = _rgba(c.frame, c.alpha, s.estimate_foreground)
+                rgba = _rgba(full, alpha, s.estimate_foreground)
                 write_png_atomic(os.path.join(rgba_dir, name), rgba, durable=False)
-            result.matted += 1
-        else:
-            result.skipped += 1
         if videos:
             if rgba is None and "png" in formats:
                 rgba = _read_png(os.path.join(rgba_dir, name), cv2.IMREAD_UNCHANGED)
-            if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.shape[:2] != c.alpha.shape:
-                rgba = _rgba(c.frame, c.alpha, s.estimate_foreground)
+            if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.shape[:2] != alpha.shape:
+                rgba = _rgba(full, alpha, s.estimate_foreground)
             for v in videos:
-                v.write(c.frame, rgba)
+                v.write(full, rgba)
+
+    with clock("write"):  # the time spent waiting for the writer
+        writer.submit(write)
+    if previous is None:
+        result.matted += 1
+    else:
+        result.skipped += 1
     result.frames += 1

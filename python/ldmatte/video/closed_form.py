@@ -1,0 +1,142 @@
+"""Closed-form matting (Levin et al. 2008) with the matting Laplacian built for the unknown pixels only.
+
+pymatting's ``estimate_alpha_cf`` builds the Laplacian of the whole image it is
+given (25 entries a pixel, known or not) and then slices out the unknown rows:
+on a video frame's band (a few percent of the frame) most of that work and
+memory is for rows it throws away. :func:`solve_closed_form` computes the same
+entries, window by window in the same order (so the same values), but keeps
+only the rows of unknown pixels, and solves the same system with pymatting's
+incomplete-Cholesky preconditioner and conjugate gradients. pymatting's
+``cf_laplacian`` is its reference in the tests.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse
+from numba import njit
+
+__all__ = ["solve_closed_form"]
+
+
+@njit("void(f8[:, :, :], f8, b1[:, :], i8[:], f8[:, :, :])", cache=True, nogil=True)
+def _unknown_rows(image, epsilon, is_known, row_of, values):  # pragma: no cover - compiled
+    # pymatting's _cf_laplacian (radius 1), accumulating only into the rows of unknown pixels.
+    h, w, _ = image.shape
+    r = 1
+    size = 3
+    area = 9
+    c = np.zeros((3, 3, 3))
+    for y in range(r, h - r):
+        for x in range(r, w - r):
+            if np.all(is_known[y - r:y + r + 1, x - r:x + r + 1]):
+                continue
+            for dc in range(3):
+                s = 0.0
+                for dy in range(size):
+                    for dx in range(size):
+                        s += image[y + dy - r, x + dx - r, dc]
+                for dy in range(size):
+                    for dx in range(size):
+                        c[dy, dx, dc] = image[y + dy - r, x + dx - r, dc] - s / area
+            a00 = epsilon
+            a01 = 0.0
+            a02 = 0.0
+            a11 = epsilon
+            a12 = 0.0
+            a22 = epsilon
+            for dy in range(size):
+                for dx in range(size):
+                    a00 += c[dy, dx, 0] * c[dy, dx, 0]
+                    a01 += c[dy, dx, 0] * c[dy, dx, 1]
+                    a02 += c[dy, dx, 0] * c[dy, dx, 2]
+                    a11 += c[dy, dx, 1] * c[dy, dx, 1]
+                    a12 += c[dy, dx, 1] * c[dy, dx, 2]
+                    a22 += c[dy, dx, 2] * c[dy, dx, 2]
+            a00 /= area
+            a01 /= area
+            a02 /= area
+            a11 /= area
+            a12 /= area
+            a22 /= area
+            det = a00 * a12 * a12 + a01 * a01 * a22 + a02 * a02 * a11 - a00 * a11 * a22 - 2 * a01 * a02 * a12
+            inv_det = 1.0 / det
+            m00 = (a12 * a12 - a11 * a22) * inv_det
+            m01 = (a01 * a22 - a02 * a12) * inv_det
+            m02 = (a02 * a11 - a01 * a12) * inv_det
+            m11 = (a02 * a02 - a00 * a22) * inv_det
+            m12 = (a00 * a12 - a01 * a02) * inv_det
+            m22 = (a01 * a01 - a00 * a11) * inv_det
+            for dyi in range(size):
+                for dxi in range(size):
+                    yi = y + dyi - r
+                    xi = x + dxi - r
+                    row = row_of[xi + yi * w]
+                    if row < 0:
+                        continue
+                    s0 = c[dyi, dxi, 0]
+                    t0 = c[dyi, dxi, 1]
+                    u0 = c[dyi, dxi, 2]
+                    c0 = m00 * s0 + m01 * t0 + m02 * u0
+                    c1 = m01 * s0 + m11 * t0 + m12 * u0
+                    c2 = m02 * s0 + m12 * t0 + m22 * u0
+                    for dyj in range(size):
+                        for dxj in range(size):
+                            temp = c0 * c[dyj, dxj, 0] + c1 * c[dyj, dxj, 1] + c2 * c[dyj, dxj, 2]
+                            value = (1.0 if (dyi == dyj and dxi == dxj) else 0.0) - (1 + temp) / area
+                            values[row, dyj - dyi + 2 * r, dxj - dxi + 2 * r] += value
+
+
+def unknown_laplacian(image: np.ndarray, trimap: np.ndarray, epsilon: float = 1e-7):
+    """The matting Laplacian's unknown rows: ``(L_U, b)``, the system ``L_U x = b`` closed-form matting solves.
+
+    ``image``: (H, W, 3) float64 in [0, 1]; ``trimap``: (H, W) float in [0, 1] (0 background, 1 foreground,
+    anything between unknown). ``L_U`` is the CSR matrix over the unknown pixels (raster order), ``b`` is
+    ``-R m`` (``R``: the unknown rows' known columns, ``m``: 1 for known foreground).
+    """
+    h, w = trimap.shape
+    is_fg, is_bg = trimap >= 0.9, trimap <= 0.1
+    is_known = is_fg | is_bg
+    unknown = np.flatnonzero(~is_known)
+    row_of = np.full(h * w, -1, np.int64)
+    row_of[unknown] = np.arange(len(unknown))
+    values = np.zeros((len(unknown), 5, 5))
+    _unknown_rows(np.ascontiguousarray(image, np.float64), float(epsilon), np.ascontiguousarray(is_known), row_of,
+                  values)  # fmt: skip
+    uy, ux = np.divmod(unknown, w)
+    ny = uy[:, None, None] + np.arange(-2, 3)[None, :, None]
+    nx = ux[:, None, None] + np.arange(-2, 3)[None, None, :]
+    inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+    j = np.where(inside, ny * w + nx, 0)
+    col = row_of[j]
+    fg = is_fg.ravel()[j] & inside
+    b = -np.where(fg, values, 0.0).reshape(len(unknown), 25).sum(axis=1)
+    keep = (inside & (col >= 0)).reshape(len(unknown), 25)  # explicit zeros kept, as pymatting's slice keeps them
+    indptr = np.concatenate([[0], np.cumsum(keep.sum(axis=1))])
+    lu = scipy.sparse.csr_matrix((values.reshape(-1, 25)[keep], col.reshape(-1, 25)[keep], indptr),
+                                 shape=(len(unknown), len(unknown)))  # fmt: skip
+    return lu, b
+
+
+def solve_closed_form(image: np.ndarray, trimap: np.ndarray, epsilon: float = 1e-7) -> np.ndarray:
+    """Closed-form alpha in [0, 1] (float64, (H, W)), as pymatting's ``estimate_alpha_cf`` computes it.
+
+    ``image`` (H, W, 3) float64 in [0, 1], ``trimap`` (H, W) in [0, 1]; it must hold known foreground and
+    known background (pymatting raises otherwise; here the caller checks).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((8, 8, 3)); img[:, 4:] = 1
+    >>> tri = np.full((8, 8), 0.5); tri[:, :2] = 0; tri[:, 6:] = 1
+    >>> np.round(solve_closed_form(img, tri)[3], 2).tolist()
+    [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    from pymatting.preconditioner.ichol import ichol
+    from pymatting.solver.cg import cg
+
+    lu, b = unknown_laplacian(image, trimap, epsilon)
+    x = np.asarray(trimap, np.float64).copy().ravel()
+    unknown = ~((x >= 0.9) | (x <= 0.1))
+    if unknown.any():
+        x[unknown] = cg(lu, b, M=ichol(lu))
+    return np.clip(x, 0, 1).reshape(trimap.shape)
