@@ -25,8 +25,10 @@ def register(sub) -> None:
     seg.add_argument("--segmenter", help="'sam2' (needs the sam2 package, --segmenter-checkpoint and "
                      "--first-mask) or MODULE:FACTORY returning an object with segment(frame, index)")
     p.add_argument("--first-mask", help="first-frame mask for --segmenter (sam2 starts from it)")
-    p.add_argument("--segmenter-checkpoint", help="local SAM 2 weights (.safetensors)")
-    p.add_argument("--segmenter-config", default="configs/sam2.1/sam2.1_hiera_t.yaml", help="SAM 2 model config")
+    p.add_argument("--segmenter-checkpoint", help="local SAM 2 weights: the published .pt (read with "
+                   "torch.load(weights_only=True); sam2 loads no safetensors) or a .safetensors of the same weights")
+    p.add_argument("--segmenter-config", help="its SAM 2 model config: a name in the sam2 package or a YAML file "
+                   "(default: from the checkpoint's published name, else configs/sam2.1/sam2.1_hiera_t.yaml)")
     p.add_argument("--model", default="closed-form",
                    help="'closed-form' (no weights; default) or a training run / checkpoint folder from ldmatte train")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -55,7 +57,8 @@ def register(sub) -> None:
 
 def _segmenter(args):
     """(segmenter or first-frame mask, label, input paths)."""
-    from ..video.segmentation import FolderMasks, SAM2Segmenter, read_mask
+    from ..video.sam2_segmenter import SAM2Segmenter
+    from ..video.segmentation import FolderMasks, read_mask
 
     if args.mask:
         return read_mask(args.mask), f"mask:{os.path.abspath(args.mask)}", [args.mask]
@@ -66,7 +69,8 @@ def _segmenter(args):
     if args.segmenter == "sam2":
         if first is None:
             raise ValueError("--segmenter sam2 needs --first-mask (the subject in the first frame)")
-        return SAM2Segmenter(first, args.segmenter_checkpoint, args.segmenter_config, args.device), "sam2", inputs
+        seg = SAM2Segmenter(first, args.segmenter_checkpoint, args.segmenter_config, args.device)
+        return seg, f"sam2:{os.path.abspath(args.segmenter_checkpoint)}", inputs
     if ":" not in args.segmenter:
         raise ValueError(f"--segmenter must be 'sam2' or MODULE:FACTORY, got {args.segmenter!r}")
     import importlib
