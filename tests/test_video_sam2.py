@@ -197,10 +197,27 @@ def test_streamed_frames_preprocess_like_sam2(tmp_path):
     frame = np.random.default_rng(2).integers(0, 256, (30, 50, 3), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "f.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     img, h, w = _load_img_as_tensor(str(tmp_path / "f.png"), 64)  # sam2's loader, before normalising
-    want = (img.float() - torch.tensor(StreamedFrames.MEAN)[:, None, None]) / torch.tensor(StreamedFrames.STD)[:, None, None]
+    mean, std = (torch.tensor(v)[:, None, None] for v in (StreamedFrames.MEAN, StreamedFrames.STD))
+    want = (img.float() - mean) / std
     frames = StreamedFrames(64, "cpu", keep=1)
     frames.add(0, frame)
     assert torch.equal(frames[0], want) and (h, w) == (30, 50)
     frames.add(1, frame)
     with pytest.raises(IndexError, match="streamed"):
         frames[0]
+
+
+def test_bench_script_runs(tiny, tmp_path):
+    import json
+    import pathlib
+    import subprocess
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    overrides = [a for o in TINY for a in ("--override", o)]
+    script = root / "bench" / "video_sam2.py"
+    proc = subprocess.run([sys.executable, str(script), "--frames", "8", "--size", "48", "--threads", "1", *overrides,
+                           "--json", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=300, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    row = json.loads((tmp_path / "r.json").read_text())["rows"][0]
+    assert row["frames_held"] <= 2 and row["memory_frames"] <= row["memory_window"] + 1
+    assert row["state_MB_end"] == row["state_MB_window_filled"]  # memory stopped growing
