@@ -19,12 +19,14 @@ def register(sub) -> None:
     )  # fmt: skip
     p.add_argument("input", help="a video file OpenCV or PyAV reads")
     p.add_argument("-o", "--output", required=True, help="output folder (made if missing; not inside the input's)")
-    seg = p.add_mutually_exclusive_group(required=True)
+    seg = p.add_mutually_exclusive_group()  # none: the person prior finds the first frame's mask (--person-model)
     seg.add_argument("--mask", help="first-frame mask image (subject > 50%%), propagated through the video")
     seg.add_argument("--masks", help="folder of per-frame masks, paired with frames in sorted name order")
     seg.add_argument("--segmenter", help="'sam2' (needs the sam2 package, --segmenter-checkpoint and "
                      "--first-mask) or MODULE:FACTORY returning an object with segment(frame, index)")
     p.add_argument("--first-mask", help="first-frame mask for --segmenter (sam2 starts from it)")
+    p.add_argument("--person-model", help="without --mask / --first-mask: the person in the first frame is the mask, "
+                   "found by MediaPipe's selfie-segmentation model (a .tflite, or a mediapipe 0.10.x wheel holding it)")
     p.add_argument("--segmenter-checkpoint", help="local SAM 2 weights: the published .pt (read with "
                    "torch.load(weights_only=True); sam2 loads no safetensors) or a .safetensors of the same weights")
     p.add_argument("--segmenter-config", help="its SAM 2 model config: a name in the sam2 package or a YAML file "
@@ -65,10 +67,12 @@ def _segmenter(args):
     if args.masks:
         return FolderMasks(args.masks), f"masks:{os.path.abspath(args.masks)}", [args.masks]
     first = read_mask(args.first_mask) if args.first_mask else None
-    inputs = [p for p in (args.first_mask, args.segmenter_checkpoint) if p]
+    inputs = [p for p in (args.first_mask, args.segmenter_checkpoint, args.person_model) if p]
+    if first is None and args.segmenter in (None, "sam2"):
+        first, source = _person_mask(args)
+        if args.segmenter is None:
+            return first, f"person:{source}", inputs
     if args.segmenter == "sam2":
-        if first is None:
-            raise ValueError("--segmenter sam2 needs --first-mask (the subject in the first frame)")
         seg = SAM2Segmenter(first, args.segmenter_checkpoint, args.segmenter_config, args.device)
         return seg, f"sam2:{os.path.abspath(args.segmenter_checkpoint)}", inputs
     if ":" not in args.segmenter:
@@ -84,6 +88,28 @@ def _segmenter(args):
     if not hasattr(seg, "segment"):
         raise ValueError(f"--segmenter {args.segmenter}: the factory's result has no segment(frame, index) method")
     return seg, args.segmenter, inputs
+
+
+def _person_mask(args):
+    """The person prior's mask of the first frame, and the model's source."""
+    from ..video.person_prior import PersonPrior
+    from ..video.reader import iter_frames
+    from ..video.segmentation import SegmenterUnavailable
+
+    try:
+        prior = PersonPrior(args.person_model)
+    except SegmenterUnavailable as exc:
+        raise SegmenterUnavailable(f"no --mask, --masks or --first-mask: the first frame's mask comes from the "
+                                   f"person prior, and {exc}") from None  # fmt: skip
+    frames = iter_frames(args.input)
+    frame = next(frames, None)
+    frames.close()
+    if frame is None:
+        raise ValueError(f"{args.input}: no frames could be decoded")
+    mask = prior.mask(frame)
+    if not mask.any():
+        raise ValueError(f"{args.input}: the person prior found no person in the first frame; pass --mask")
+    return mask, prior.source
 
 
 def run(args) -> int:
