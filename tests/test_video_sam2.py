@@ -144,6 +144,10 @@ def test_checkpoints_and_configs(tiny, tmp_path, capsys):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a SAM 2 checkpoint"):
         build_sam2_predictor(junk, CONFIG, "cpu", TINY)
+    bad = tmp_path / "junk.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        build_sam2_predictor(bad, CONFIG, "cpu", TINY)
     with pytest.raises(ValueError, match="neither a config file nor"):
         build_sam2_predictor(tiny["ckpt"], "configs/no-such.yaml", "cpu")
     mask = tmp_path / "m.png"

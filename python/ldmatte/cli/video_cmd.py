@@ -22,8 +22,8 @@ def register(sub) -> None:
     seg = p.add_mutually_exclusive_group()  # none: the person prior finds the first frame's mask (--person-model)
     seg.add_argument("--mask", help="first-frame mask image (subject > 50%%), propagated through the video")
     seg.add_argument("--masks", help="folder of per-frame masks, paired with frames in sorted name order")
-    seg.add_argument("--segmenter", help="'sam2' (needs the sam2 package, --segmenter-checkpoint and "
-                     "--first-mask) or MODULE:FACTORY returning an object with segment(frame, index)")
+    seg.add_argument("--segmenter", help="'sam2' (needs the sam2 package, --segmenter-checkpoint and --first-mask "
+                     "or --person-model) or MODULE:FACTORY returning an object with segment(frame, index)")
     p.add_argument("--first-mask", help="first-frame mask for --segmenter (sam2 starts from it)")
     p.add_argument("--person-model", help="without --mask / --first-mask: the person in the first frame is the mask, "
                    "found by MediaPipe's selfie-segmentation model (a .tflite, or a mediapipe 0.10.x wheel holding it)")

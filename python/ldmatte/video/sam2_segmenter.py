@@ -111,7 +111,10 @@ def _read_weights(torch, checkpoint: str) -> dict:
             from safetensors.torch import load_file
         except ImportError:
             raise SegmenterUnavailable(f"{checkpoint}: reading safetensors needs the safetensors package") from None
-        return load_file(checkpoint)
+        try:
+            return load_file(checkpoint)
+        except Exception as exc:
+            raise ValueError(f"{checkpoint}: not a readable safetensors file ({str(exc).splitlines()[0]})") from None
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as exc:
