@@ -12,6 +12,9 @@ or wrote only its own files):
 - ``trimap``: ``trimap DS -o DS/alpha``
 - ``symlink-loop``: ``build folder SL --recursive -o OUT`` with ``SL/a/loop -> ..`` (one image, one sample)
 - ``shard-counts``: ``build synthetic --shard 0/2`` and ``--shard 0/3`` on one folder at the same time
+- ``eval-json-onto-ground-truth``: ``eval PRED GT --trimap TRI --json GT/a.png`` (and ``--json TRI/notes.json``)
+- ``prompts-onto-manifest``: ``prompts -n 2 -o DS/manifest.jsonl`` on a dataset that ``build`` made
+- ``single-file-not-ours``: ``eval ... --json mine.json`` and ``prompts -o mine.jsonl`` where the user's files stand
 
     python bench/data_safety.py                 # all cases
     python bench/data_safety.py --case trimap   # one (repeatable)
@@ -178,6 +181,53 @@ def case_shard_counts(tmp: pathlib.Path):
                 f"{len(ids) - len(set(ids))} duplicate ids; " + " | ".join(w[:120] for w in why))  # fmt: skip
 
 
+def _eval_folders(tmp: pathlib.Path):
+    pred, gt, tri = tmp / "PRED", tmp / "GT", tmp / "TRI"
+    tri.mkdir()
+    for i in range(2):
+        user_image(pred / f"a{i}.png", i)
+        user_image(gt / f"a{i}.png", 10 + i)
+        tri_image = np.full((96, 96), 128, np.uint8)
+        tri_image[:8] = 0
+        write_png_atomic(tri / f"a{i}.png", tri_image)
+    return pred, gt, tri
+
+
+def case_eval_json_onto_ground_truth(tmp: pathlib.Path):
+    pred, gt, tri = _eval_folders(tmp)
+    (tri / "notes.json").write_text('{"mine": true}\n')
+    before = snapshot(pred, gt, tri)
+    procs = [ldmatte("eval", pred, gt, "--trimap", tri, "--json", target) for target in (gt / "a0.png",
+                                                                                          tri / "notes.json")]
+    codes = [p.returncode for p in procs]
+    ok, what = verdict(procs[0], before, codes == [2, 2], "refused" if codes == [2, 2] else f"exits {codes}")
+    return ok and "Traceback" not in procs[1].stderr, what
+
+
+def case_prompts_onto_manifest(tmp: pathlib.Path):
+    ds = tmp / "DS"
+    made = ldmatte("build", "synthetic", "-n", 1, "--size", 96, "-o", ds, "--no-progress")
+    if made.returncode != 0:
+        return False, f"the dataset could not be built: {last_line(made)}"
+    before = snapshot(ds)
+    proc = ldmatte("prompts", "-n", 2, "-o", ds / "manifest.jsonl")
+    return verdict(proc, before, proc.returncode == 2, "refused" if proc.returncode == 2 else "not refused")
+
+
+def case_single_file_not_ours(tmp: pathlib.Path):
+    pred, gt, tri = _eval_folders(tmp)
+    mine = tmp / "mine"
+    mine.mkdir()
+    (mine / "mine.json").write_text('{"results": "of my own"}\n')
+    (mine / "mine.jsonl").write_text('{"id": 1, "prompt": "my own prompt"}\n')
+    before = snapshot(mine, pred, gt, tri)
+    procs = [ldmatte("eval", pred, gt, "--json", mine / "mine.json"), ldmatte("prompts", "-n", 2, "-o",
+                                                                            mine / "mine.jsonl")]  # fmt: skip
+    codes = [p.returncode for p in procs]
+    ok, what = verdict(procs[1], before, codes == [2, 2], "both refused" if codes == [2, 2] else f"exits {codes}")
+    return ok and "Traceback" not in procs[0].stderr, what
+
+
 CASES = {
     "build-into-user-folder": case_build_into_user_folder,
     "build-folder-onto-itself": case_build_folder_onto_itself,
@@ -185,6 +235,9 @@ CASES = {
     "trimap": case_trimap,
     "symlink-loop": case_symlink_loop,
     "shard-counts": case_shard_counts,
+    "eval-json-onto-ground-truth": case_eval_json_onto_ground_truth,
+    "prompts-onto-manifest": case_prompts_onto_manifest,
+    "single-file-not-ours": case_single_file_not_ours,
 }
 
 

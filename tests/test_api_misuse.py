@@ -51,8 +51,19 @@ def test_a_stated_batch_of_narrow_images_is_accepted(rng, kind):
     np.testing.assert_array_equal(labels, np.stack([ldmatte.label(np.ascontiguousarray(m)) for m in stack]))
 
 
-def test_bool_masks_and_other_widths_are_not_refused(rng):
-    assert ldmatte.label(rng.random((6, 7, 4)) > 0.5).shape == (6, 7, 4)  # bool: a batch as before
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("channels", (3, 4))
+def test_label_refuses_the_mask_of_an_rgb_image(rgba, kind, channels):
+    # ldmatte.label(rgba > 0) labelled H images of W x 4 pixels; it is the mask of an RGB(A) image far more often.
+    mask = np.ascontiguousarray(rgba[..., :channels] > 0)
+    with pytest.raises(ValueError, match=r"RGB\(A\) image.*rgba\[\.\.\., 3\] > 0.*batch=True"):
+        ldmatte.label(as_kind(mask, kind))
+    labels = to_numpy(ldmatte.label(as_kind(mask, kind), batch=True))  # stated: a batch, as before
+    np.testing.assert_array_equal(labels, np.stack([ldmatte.label(np.ascontiguousarray(m)) for m in mask]))
+
+
+def test_other_widths_are_not_refused(rng):
+    assert ldmatte.label(rng.random((6, 7, 5)) > 0.5).shape == (6, 7, 5)
     assert ldmatte.refine_alpha(rng.integers(0, 256, (6, 7, 5)).astype(np.uint8)).shape == (6, 7, 5)
 
 

@@ -59,7 +59,7 @@ def emulated_label(ops, stack, connectivity):
     return labels, num
 
 
-def emulated_refine(ops, stack, params):
+def emulated_refine_plain(ops, stack, params):
     out = np.zeros_like(stack)
     stats = np.zeros((stack.shape[0], _stats.N_STATS), np.int64)
     fraction = params.min_subject_fraction if params.subject_rule else -1.0
@@ -68,6 +68,18 @@ def emulated_refine(ops, stack, params):
                               params.hysteresis)  # fmt: skip
     assert rc == 0
     return out, stats
+
+
+def emulated_refine(ops, stack, params):
+    """The CUDA path of refine_alpha (``_caar.refine_alpha_described``): the haze step around the op.
+
+    Returns (out, stats, each image's HazeFloor); numpy stands in for the device library.
+    """
+    from ldmatte._haze import floors_of, refine_with_floors
+
+    floors = floors_of(stack, "numpy", params)
+    out, stats = refine_with_floors(stack, "numpy", floors, lambda s: emulated_refine_plain(ops, s, params))
+    return out, stats, floors
 
 
 def test_native_statistics_count(ops):
@@ -100,10 +112,10 @@ def test_refine_alpha_matches_numba(ops, rng, params):
     alphas += [np.zeros((5, 7), np.uint8), np.full((6, 3), 255, np.uint8), np.full((1, 40), 128, np.uint8)]
     for alpha in alphas:
         stack = np.ascontiguousarray(alpha[None])
-        out, stats = emulated_refine(ops, stack, params)
+        out, stats, floors = emulated_refine(ops, stack, params)
         want, reports = ldmatte.refine_alpha(stack, return_report=True, batch=True, **params.as_dict())
         np.testing.assert_array_equal(out, want)
-        got = [ldmatte.RefineReport.from_stats(row, *alpha.shape) for row in stats]
+        got = [ldmatte.RefineReport.from_stats(row, *alpha.shape, f) for row, f in zip(stats, floors)]
         assert got == reports
 
 
@@ -131,3 +143,24 @@ def test_component_stats_match_numba(ops, rng):
     np.testing.assert_array_equal(area, want.area)
     np.testing.assert_array_equal(bbox, want.bbox)
     np.testing.assert_array_equal(frame.astype(bool), want.touches_frame)
+
+
+@pytest.mark.parametrize("haze_floor", ["auto", 30])
+def test_refine_alpha_with_a_haze_floor_matches_numba(ops, rng, haze_floor):
+    """The CUDA path's haze step (floor removed, frame as background) around the emulated op."""
+    params = ldmatte.RefineParams(haze_floor=haze_floor)
+    yy = np.arange(48)[:, None]
+    alphas = []
+    for floor in (70, 20 + yy):  # a uniform floor and a gradient one
+        a = np.zeros((48, 40), np.uint8)
+        a[6:38, 6:34] = alpha_from_mask(blobs(rng, 32, 28, 3.0, 0.4), rng)  # clear of the frame
+        a[30:, 12:28] = 255  # a subject cut by the bottom frame
+        a[-1, 14:17] = 150  # a translucent piece at the frame beside the core
+        alphas.append(np.round(floor + a * (255.0 - floor) / 255).astype(np.uint8))
+    stack = np.ascontiguousarray(np.stack(alphas))
+    out, stats, floors = emulated_refine(ops, stack, params)
+    want, reports = ldmatte.refine_alpha(stack, return_report=True, batch=True, **params.as_dict())
+    np.testing.assert_array_equal(out, want)
+    got = [ldmatte.RefineReport.from_stats(row, *stack.shape[1:], f) for row, f in zip(stats, floors)]
+    assert got == reports and all(r.no_clear_background for r in reports)
+    assert haze_floor != "auto" or all(r.haze_floor > 0 for r in reports)

@@ -83,16 +83,20 @@ def _vlahos_ok(method, key_rgb, p):
     return key_rgb[s] - p.balance * max(key_rgb[a], key_rgb[b]) > 0
 
 
-# Exact equality is expected: integer chroma, float64 sums in one order, the same rounding, and
-# sqrt/division are correctly rounded everywhere. A different summation order could move a value
-# sitting exactly on a rounding boundary by one level, which is the only slack allowed, and only
-# on a tiny share of pixels.
+# Integer chroma, float64 sums, the same rounding: the kernels agree with the references to the last
+# bit on most machines. But the order of a sum, a fused multiply-add or a vectorised sqrt/division
+# (which depend on the CPU's vector width: AVX2 vs AVX-512, and on torch's kernels) may move a value
+# that sits on a rounding boundary by one level, anywhere in the image. So the bound is per pixel:
+# every pixel within one level. A share of off-by-one pixels would decide on the image size and the
+# machine (one pixel of a 23x31 image is 0.14 %). Where the computation is exact (integer chroma,
+# hard thresholds, fully keyed backing and fully kept subject) other tests ask for equality.
 def _assert_close(got, want, what):
     got, want = np.asarray(got).astype(np.int32), np.asarray(want).astype(np.int32)
     assert got.shape == want.shape, what
     diff = np.abs(got - want)
-    assert diff.max(initial=0) <= 1, f"{what}: max diff {diff.max()}"
-    assert (diff > 0).mean() <= 1e-3, f"{what}: {(diff > 0).sum()} pixels off by one"
+    bad = np.argwhere(diff > 1)
+    assert not len(bad), f"{what}: {len(bad)} pixels off by more than one level, first at {tuple(bad[0])}: " \
+                         f"{got[tuple(bad[0])]} != {want[tuple(bad[0])]}"
 
 
 @pytest.mark.parametrize("method,params", _cases(), ids=lambda v: str(v) if isinstance(v, str) else "")
@@ -253,9 +257,10 @@ def test_torch_cpu_in_torch_out_matches_numpy(method):
     p = keying.PARAMS[method]()
     out_t = keying.key(t, method, p)
     assert isinstance(out_t, torch.Tensor) and out_t.dtype == torch.uint8 and out_t.device.type == "cpu"
-    np.testing.assert_array_equal(out_t.numpy(), keying.key(stack, method, p))
+    # torch's CPU kernels and Numba's: the same formulas, vectorised differently (see _assert_close)
+    _assert_close(out_t.numpy(), keying.key(stack, method, p), f"torch {method}")
     single = keying.key(t[0], method, p, key_color=SCREEN_GREEN)
-    np.testing.assert_array_equal(single.numpy(), keying.key(stack[0], method, p, key_color=SCREEN_GREEN))
+    _assert_close(single.numpy(), keying.key(stack[0], method, p, key_color=SCREEN_GREEN), f"torch {method} single")
     forced = keying.key(t, method, p, backend="cpu")  # Numba on the host, handed back as torch
     assert isinstance(forced, torch.Tensor)
     np.testing.assert_array_equal(forced.numpy(), out_t.numpy())
@@ -379,7 +384,7 @@ def test_unmix_matches_reference_and_recovers_the_foreground():
         _assert_close(got, ref.unmix_reference(img, alpha, SCREEN_GREEN), f"unmix {name}")
         torch = pytest.importorskip("torch")
         t = keying.unmix(torch.from_numpy(img), torch.from_numpy(alpha), key_color=SCREEN_GREEN)
-        np.testing.assert_array_equal(t.numpy(), got)
+        _assert_close(t.numpy(), got, f"torch unmix {name}")
     # A composite a F + (1 - a) K unmixes to F (within the rounding of the composite).
     fg = rng.integers(0, 256, (16, 16, 3)).astype(np.float64)
     a = rng.integers(64, 256, (16, 16)).astype(np.uint8)
@@ -401,3 +406,14 @@ def test_key_with_unmix_removes_the_backing_from_edges():
     assert np.array_equal(plain[..., 3], clean[..., 3])
     assert np.abs(clean[4, 13, :3].astype(int) - (128, 128, 128)).max() <= 2
     assert np.abs(plain[4, 13, :3].astype(int) - (128, 128, 128)).max() > 40
+
+
+def test_the_comparison_bounds_each_pixel_whatever_the_image_size():
+    # One pixel off by one on a 23x31 image (the AVX-512 case) passes; two levels anywhere fail.
+    want = IMAGES["random"][..., 0].copy()
+    got = want.astype(np.int32)
+    got[5, 7] += 1 if want[5, 7] < 255 else -1
+    _assert_close(got, want, "one level")
+    got[0, 0] = int(want[0, 0]) + (2 if want[0, 0] < 254 else -2)
+    with pytest.raises(AssertionError, match="1 pixels off by more than one level"):
+        _assert_close(got, want, "two levels")

@@ -149,12 +149,13 @@ def test_jsonl_round_trip_and_errors(tmp_path):
 def test_cli_file_and_stdout(tmp_path, capsys):
     out = tmp_path / "prompts.jsonl"
     assert main(["prompts", "-n", "50", "--seed", "3", "-o", str(out), "--stats"]) == 0
-    assert P.read_jsonl(out) == P.make_prompts(50, 3)
+    signed = [{"written_by": "ldmatte prompts", **r} for r in P.make_prompts(50, 3)]  # a rerun may replace it
+    assert P.read_jsonl(out) == signed
     err = capsys.readouterr().err
     assert "wrote 50 prompts" in err and "gender (2 values)" in err
     assert main(["prompts", "-n", "2", "--seed", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [json.loads(x) for x in lines] == P.make_prompts(2, 3)
+    assert [json.loads(x) for x in lines] == signed[:2]
     assert main(["prompts", "-n", "-1"]) == 2
 
 

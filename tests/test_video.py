@@ -19,7 +19,7 @@ from ldmatte.video.evaluate import evaluate_video  # noqa: E402
 from ldmatte.video.pipeline import VideoMattingSettings, matte_video  # noqa: E402
 from ldmatte.video.segmentation import FlowPropagator, FolderMasks, Segmenter, SegmenterUnavailable  # noqa: E402
 from ldmatte.video.synthetic import make_video, write_video  # noqa: E402
-from ldmatte.video.trimaps import default_band_width, extend_band, mask_trimap  # noqa: E402
+from ldmatte.video.trimaps import default_band_width, extend_band, mask_trimap, subject_band_width  # noqa: E402
 
 N = 8
 
@@ -167,7 +167,7 @@ def test_masks_folder_and_fake_segmenter(clip_files, tmp_path):
     assert all(np.array_equal(f.mask > 127, clip.alphas[f.index] > 127) for f in seen)
     # Too few masks: one clear error.
     os.remove(masks / f"m{N - 1:03d}.png")
-    with pytest.raises(ValueError, match="no mask for frame 7"):
+    with pytest.raises(ValueError, match="7 masks for 8 frames"):
         matte_video(clip_files["mkv"], tmp_path / "o3", FolderMasks(masks), VideoMattingSettings(formats=("png",)))
 
 
@@ -260,7 +260,7 @@ def test_evaluate_video_by_hand(tmp_path):
     assert r["mean"]["dtssd"] == pytest.approx(math.sqrt(4 / 20) * 100)
     assert {f["name"]: f["reason"] for f in r["failures"]} == {"c.png": "size 3x3 differs from the ground truth's 5x4",
                                                               "d.png": "no predicted alpha"}  # fmt: skip
-    assert set(r["mean"]) == {"sad", "mse", "grad", "conn", "dtssd"} and "dtSSD" in r["convention"]
+    assert set(r["mean"]) == {"sad", "mse", "mad", "grad", "conn", "dtssd"} and "dtSSD" in r["convention"]
     empty = tmp_path / "empty"
     empty.mkdir()
     assert math.isnan(evaluate_video(empty, gt)["mean"]["dtssd"])
@@ -342,7 +342,8 @@ def test_trained_model_checkpoint(clip_files, tmp_path):
     assert main(["video", str(clip_files["mkv"]), "-o", str(out), "--mask", str(clip_files["mask"]), "--model",
                  str(ckpt), "--device", "cpu", "--batch-size", "3", "--max-frames", "4", "--format", "png", "-q"]) == 0
     alpha = cv2.imread(str(out / "alpha" / "000000.png"), cv2.IMREAD_UNCHANGED)
-    tri = mask_trimap(cv2.imread(str(clip_files["mask"]), 0), default_band_width(64, 64))
+    first = cv2.imread(str(clip_files["mask"]), 0)
+    tri = mask_trimap(first, subject_band_width(first, default_band_width(64, 64)))  # narrowed: a small subject
     assert alpha.shape == (64, 64) and len(os.listdir(out / "alpha")) == 4
     # The first frame's trimap comes from the given mask: its known regions are kept (random weights elsewhere).
     assert (alpha[tri == 0] == 0).all() and (alpha[tri == 255] == 255).all()

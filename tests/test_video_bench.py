@@ -23,3 +23,17 @@ def test_video_bench_runs(tmp_path):
     result = json.loads(out.read_text())
     assert [r["method"] for r in result["rows"]][0] == "stabilised (shipped)" and result["fps"]["matting"] > 0
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_video_real_bench_runs(tmp_path):
+    """bench/video_real.py on the first 3 frames of chair (skipped without the real clips)."""
+    if not (ROOT.parent / "shared" / "data" / "video" / "chair" / "frames").is_dir():
+        pytest.skip("real clips not present")
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "video_real.py"), "--clips", "chair", "--frames", "3",
+                           "--json", str(out), "--panel", str(tmp_path / "p.png")],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    clip = json.loads(out.read_text())["clips"][0]
+    assert clip["frames"] == 3 and clip["iou"]["pipeline (alpha > 0.5)"]["mean"] > 0.7
+    assert (tmp_path / "p.png").stat().st_size > 1000

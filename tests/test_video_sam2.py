@@ -122,7 +122,7 @@ def test_command_with_sam2(tiny, frames, tmp_path):
     assert "sam2:" in (out / ".ldmatte-output.json").read_text()  # a rerun must use the same segmenter
 
 
-def test_checkpoints_and_configs(tiny, tmp_path, capsys):
+def test_checkpoints_and_configs(tiny, frames, tmp_path, capsys):
     import torch
     from safetensors.torch import save_file
 
@@ -150,8 +150,12 @@ def test_checkpoints_and_configs(tiny, tmp_path, capsys):
         build_sam2_predictor(bad, CONFIG, "cpu", TINY)
     with pytest.raises(ValueError, match="neither a config file nor"):
         build_sam2_predictor(tiny["ckpt"], "configs/no-such.yaml", "cpu")
+    from ldmatte.video.synthetic import write_video
+
+    video, first = frames
+    write_video(tmp_path / "clip.mkv", video[:2], fps=12)
     mask = tmp_path / "m.png"
-    cv2.imwrite(str(mask), np.full((8, 8), 255, np.uint8))
+    cv2.imwrite(str(mask), first.astype(np.uint8) * 255)
     base = ["video", str(tmp_path / "clip.mkv"), "--segmenter", "sam2", "--first-mask", str(mask)]
     assert main([*base, "-o", str(tmp_path / "o1")]) == 2  # no checkpoint
     assert main([*base, "-o", str(tmp_path / "o2"), "--segmenter-checkpoint", str(junk)]) == 2

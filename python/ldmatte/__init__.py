@@ -6,15 +6,21 @@ label, component_stats, refine_alpha, refine, pad_rgb, RefineParams, RefineRepor
 (and the modules io, metrics, regions, dataset, generate). ``DEFAULTS`` is
 ``RefineParams().as_dict()``, the default refinement settings as keywords.
 """
-from ._caar import refine_alpha
-from ._info import info
-from ._label import label
-from ._pad import pad_rgb
-from ._params import DEFAULTS, RefineParams
-from ._refine import refine
-from ._version import __version__
-from .regions import ComponentStats, component_stats
-from .report import RefineReport
+import os as _os
+
+# OpenCV logs a "[ WARN ]" line on stderr for every file it cannot decode; ldmatte's readers report each such
+# file themselves, in one line. Set before OpenCV loads (it reads the variable once); a level the user set stays.
+_os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+from ._caar import refine_alpha  # noqa: E402
+from ._info import info  # noqa: E402
+from ._label import label  # noqa: E402
+from ._pad import pad_rgb  # noqa: E402
+from ._params import DEFAULTS, RefineParams  # noqa: E402
+from ._refine import refine  # noqa: E402
+from ._version import __version__  # noqa: E402
+from .regions import ComponentStats, component_stats  # noqa: E402
+from .report import RefineReport  # noqa: E402
 
 __all__ = [
     "ComponentStats",

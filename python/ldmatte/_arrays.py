@@ -162,7 +162,7 @@ def describe(
     as kinds). ``channels``, when given, is the required size of the last axis.
     ``batch``: None accepts an image or a batch (told apart by ndim), True
     demands a batch, False a single image. ``refuse_rgb``: an (H, W, 3 or 4)
-    uint8 array given where single-plane images are expected is refused unless
+    uint8 or bool array given where single-plane images are expected is refused unless
     ``batch=True`` says it is a batch (it is far more often an RGB(A) image
     than H images W pixels wide, and would give a plausible-looking wrong answer).
     """
@@ -187,10 +187,12 @@ def describe(
         raise ValueError(f"{name}: expected {what}, got an array with shape {shape}")
     if channels is not None and shape[-1] != channels:
         raise ValueError(f"{name}: expected {channels} channels in the last axis, got shape {shape}")
-    if refuse_rgb and batch is None and ndim == 3 and dtype == np.uint8 and shape[-1] in (3, 4):
+    # uint8 and bool: an RGB(A) image and its mask (rgba > 0) look alike to a batch of W x 3|4 images.
+    if refuse_rgb and batch is None and ndim == 3 and dtype in (np.uint8, np.bool_) and shape[-1] in (3, 4):
         raise ValueError(
             f"{name}: shape {shape} looks like an RGB(A) image, not {shape[0]} images of {shape[1]}x{shape[2]}; "
-            f"pass one plane (the alpha of an RGBA image is rgba[..., 3]), or batch=True if it is a batch"
+            f"pass one plane (the alpha of an RGBA image is rgba[..., 3], its mask rgba[..., 3] > 0), "
+            f"or batch=True if it is a batch"
         )
     if not _is_c_contiguous(x, kind):
         raise ValueError(

@@ -5,7 +5,7 @@ import numpy as np
 
 from . import _backend
 from ._arrays import ArrayInfo, describe
-from ._params import DEFAULTS, RefineParams
+from ._params import DEFAULTS, HAZE_FLOOR_DEFAULT, RefineParams
 from .report import reports_from_stats
 
 __all__ = ["refine_alpha", "DEFAULTS"]
@@ -22,6 +22,7 @@ def refine_alpha(
     return_report: bool = False,
     *,
     hysteresis: bool = DEFAULTS["hysteresis"],
+    haze_floor: str | int = HAZE_FLOOR_DEFAULT,
     backend: str = "auto",
     batch: bool | None = None,
 ):
@@ -65,6 +66,19 @@ def refine_alpha(
         show in the report as fewer pixels lowered / raised and more
         transition pixels after. On by default; ``hysteresis=False`` snaps them
         too.
+    haze_floor : "auto", "off" or int
+        A background without clear pixels is background. ``"auto"``: when
+        more than half of the frame's non-core pixels lie above ``bg_tol``
+        (no clear background) and the image has an opaque core, the haze
+        floor fitted to the frame (a plane) is removed where the fit explains
+        the frame (``alpha' = round((alpha - h) * 255 / (255 - h))`` above it,
+        0 below) and the frame counts as clear background, so a transition
+        component touching it is never raised to 255 (details:
+        :class:`ldmatte.RefineParams`); images with a clear background are
+        refined exactly as with ``"off"``. An integer removes that uniform
+        floor; ``"off"`` checks nothing. The report says what was done
+        (``no_clear_background``, ``haze_floor``). On a GPU the frame pixels
+        are copied to the host for the estimate (``"off"`` copies nothing).
     backend : {"auto", "cpu", "cuda"}
     batch : bool, optional
         True: ``alpha`` is a (B, H, W) batch; False: one (H, W) image; None
@@ -83,26 +97,34 @@ def refine_alpha(
     >>> out, rep = ldmatte.refine_alpha(a, return_report=True)
     >>> int(out[3, 3]), int(out[7, 7]), rep.interior_components, rep.floating_components
     (255, 0, 1, 1)
+    >>> hazy = np.full((12, 12), 70, np.uint8); hazy[4:, 3:9] = 255      # a subject in a haze at 70
+    >>> out, rep = ldmatte.refine_alpha(hazy, return_report=True)
+    >>> int(out[0, 0]), int(out[6, 5]), rep.no_clear_background, rep.haze_floor
+    (0, 255, True, 70.0)
     """
-    params = RefineParams(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction, hysteresis)
+    params = RefineParams(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction, hysteresis,
+                          haze_floor)  # fmt: skip
     info = describe(alpha, "alpha", (np.uint8,), batch=batch, refuse_rgb=True)
-    out, stats = refine_alpha_described(info, params, _backend.select_backend(info, backend))
+    out, stats, floors = refine_alpha_described(info, params, _backend.select_backend(info, backend))
     out, stats = info.to_caller(out), info.unbatch(stats)
     if return_report:
-        return out, reports_from_stats(stats, info.height, info.width)
+        return out, reports_from_stats(stats, info.height, info.width, floors)
     return out
 
 
 def refine_alpha_described(info: ArrayInfo, params: RefineParams, where: str):
-    """Refine the described (B, H, W) alpha stack on ``where`` ("cpu" or "cuda").
+    """Refine the described (B, H, W) alpha stack on ``where`` ("cpu" or "cuda"), with the haze step.
 
-    Returns (refined stack, int64 statistics (B, N_STATS)): device arrays of the
-    input's library for "cuda", numpy for "cpu".
+    Returns (refined stack, int64 statistics (B, N_STATS), the ``_haze.HazeFloor``
+    of each image): device arrays of the input's library for "cuda", numpy for "cpu".
     """
     if where == "cuda":
         from ._cuda import refine_alpha_cuda
+        from ._haze import floors_of, refine_with_floors
 
-        return refine_alpha_cuda(info, params)
+        floors = floors_of(info.stack, info.kind, params)
+        return (*refine_with_floors(info.stack, info.kind, floors,
+                                    lambda s: refine_alpha_cuda(info.with_stack(s), params)), floors)  # fmt: skip
     from ._kernels.caar import refine_alpha_batch
 
-    return refine_alpha_batch(info.host_stack(), params)
+    return refine_alpha_batch(info.host_stack(), params, return_floors=True)

@@ -29,9 +29,9 @@ def label(mask, connectivity: int = 8, return_num: bool = False, *, backend: str
     mask : (H, W) or (B, H, W) array
         bool or uint8 (any nonzero value is foreground; other integer and float
         dtypes are accepted, NaN is not). numpy, torch or CuPy, C-contiguous.
-        An (H, W, 3) or (H, W, 4) uint8 array is refused as a likely RGB(A)
-        image (label one plane, e.g. ``rgba[..., 3] > 0``) unless
-        ``batch=True``.
+        An (H, W, 3) or (H, W, 4) uint8 or bool array is refused as a likely
+        RGB(A) image or its mask (``rgba > 0``; label one plane, e.g.
+        ``rgba[..., 3] > 0``) unless ``batch=True``.
     connectivity : {8, 4}
         8 counts diagonal neighbours, 4 only edge neighbours.
     return_num : bool

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-__all__ = ["RefineParams", "DEFAULTS", "check_connectivity"]
+__all__ = ["RefineParams", "DEFAULTS", "check_connectivity", "check_haze_floor"]
 
 
 def check_connectivity(connectivity) -> int:
@@ -14,6 +14,15 @@ def check_connectivity(connectivity) -> int:
     if connectivity not in (4, 8) or isinstance(connectivity, bool):
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
     return int(connectivity)
+
+
+def check_haze_floor(value):
+    """``"auto"``, ``"off"`` or an int level 0..254, or a ValueError naming the choices."""
+    if isinstance(value, str) and value in ("auto", "off"):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and 0 <= value <= 254:
+        return int(value)
+    raise ValueError(f'haze_floor must be "auto", "off" or an integer level in 0..254, got {value!r}')
 
 
 def _tolerance(name: str, tol) -> int:
@@ -56,6 +65,23 @@ class RefineParams:
         (quality control's haze measure counts only the transition region
         ``bg_tol < alpha < 255 - fg_tol``, so the kept pixels are not taken
         for haze).
+    haze_floor : "auto", "off" or int
+        A background without clear pixels (a generator's haze over the whole
+        background) is background: ``"auto"`` (default) checks the frame of
+        every image; when more than half of its pixels that are not opaque
+        core lie above ``bg_tol`` (no clear background) and the image has an
+        opaque core, a plane (uniform when flat) is fitted to those frame
+        pixels, refitted without the ones far above it (a subject only adds
+        opacity). Where it explains the frame (half of it within 12 levels, at
+        most 5 % far below it or clear far above it) at a level above
+        ``bg_tol``, that haze floor is removed, ``alpha' = round((alpha - h) *
+        255 / (255 - h))`` above it and 0 elsewhere, and the frame counts as
+        clear background, so a transition component touching it is never
+        raised as an interior error. An image with a clear background is
+        refined exactly as with ``"off"``. An integer removes that uniform
+        floor from every image (the frame rule as for ``"auto"``); ``"off"``
+        checks nothing (the rule without this step). See ``ldmatte._haze``.
+        Left out of :meth:`as_dict` (and ``DEFAULTS``) at ``"auto"``.
 
     Examples
     --------
@@ -76,6 +102,7 @@ class RefineParams:
     fill_interior: bool = True
     min_subject_fraction: float | None = 0.05
     hysteresis: bool = True
+    haze_floor: str | int = "auto"  # HAZE_FLOOR_DEFAULT
 
     def __post_init__(self):
         fg_tol = _tolerance("fg_tol", self.fg_tol)
@@ -94,7 +121,8 @@ class RefineParams:
         # Normalised plain Python values: the kernels and the CUDA binding get exactly these.
         for name, value in (("fg_tol", fg_tol), ("bg_tol", bg_tol), ("connectivity", connectivity),
                             ("snap", bool(self.snap)), ("fill_interior", bool(self.fill_interior)),
-                            ("min_subject_fraction", msf), ("hysteresis", bool(self.hysteresis))):  # fmt: skip
+                            ("min_subject_fraction", msf), ("hysteresis", bool(self.hysteresis)),
+                            ("haze_floor", check_haze_floor(self.haze_floor))):  # fmt: skip
             object.__setattr__(self, name, value)
 
     @property
@@ -103,9 +131,20 @@ class RefineParams:
         return self.min_subject_fraction is not None
 
     def as_dict(self) -> dict:
-        """The settings as keyword arguments of :func:`ldmatte.refine`."""
-        return dataclasses.asdict(self)
+        """The settings as keyword arguments of :func:`ldmatte.refine`.
 
+        ``haze_floor`` is left out at its default (``"auto"``): settings recorded
+        before it existed (``refine``'s per-image JSON, a dataset's settings)
+        then still equal the defaults, as the images they describe, which have
+        a clear background, are refined the same.
+        """
+        d = dataclasses.asdict(self)
+        if d["haze_floor"] == HAZE_FLOOR_DEFAULT:
+            del d["haze_floor"]
+        return d
+
+
+HAZE_FLOOR_DEFAULT = "auto"  # not in DEFAULTS (see RefineParams.as_dict)
 
 # The defaults as a plain dict (the keyword defaults of refine / refine_alpha and the CLI's defaults).
 DEFAULTS = RefineParams().as_dict()

@@ -7,7 +7,7 @@ from . import _backend
 from ._arrays import ArrayInfo, describe
 from ._caar import refine_alpha_described
 from ._pad import pad_rgb_described
-from ._params import DEFAULTS, RefineParams
+from ._params import DEFAULTS, HAZE_FLOOR_DEFAULT, RefineParams
 from .report import reports_from_stats
 
 __all__ = ["refine"]
@@ -38,6 +38,7 @@ def refine(
     return_report: bool = False,
     *,
     hysteresis: bool = DEFAULTS["hysteresis"],
+    haze_floor: str | int = HAZE_FLOOR_DEFAULT,
     backend: str = "auto",
 ):
     """Refine a transparent image: repair the alpha, then re-pad the colour.
@@ -52,8 +53,9 @@ def refine(
     ----------
     rgba : (H, W, 4) or (B, H, W, 4) uint8 array
         numpy, torch or CuPy; C-contiguous.
-    fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction, hysteresis
-        As in :func:`refine_alpha`.
+    fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction, hysteresis, haze_floor
+        As in :func:`refine_alpha`. The colour under a removed haze floor is
+        padded like any background (its refined alpha is 0).
     return_report : bool
         Also return the :class:`RefineReport` (list for a batch).
     backend : {"auto", "cpu", "cuda"}
@@ -75,12 +77,13 @@ def refine(
     (255, [200, 50, 50])
     """
     info = describe(rgba, "rgba", (np.uint8,), channels=4)
-    params = RefineParams(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction, hysteresis)
+    params = RefineParams(fg_tol, bg_tol, connectivity, snap, fill_interior, min_subject_fraction, hysteresis,
+                          haze_floor)  # fmt: skip
     where = _backend.select_backend(info, backend)
-    out, stats = _refine_on_device(info, params) if where == "cuda" else _refine_on_cpu(info, params)
+    out, stats, floors = _refine_on_device(info, params) if where == "cuda" else _refine_on_cpu(info, params)
     out, stats = info.to_caller(out), info.unbatch(stats)
     if return_report:
-        return out, reports_from_stats(stats, info.height, info.width)
+        return out, reports_from_stats(stats, info.height, info.width, floors)
     return out
 
 
@@ -88,7 +91,7 @@ def _refine_on_cpu(info: ArrayInfo, params: RefineParams):
     """Each image's alpha repair and padding back to back on one thread (``_kernels.refine_rgba``)."""
     from ._kernels.refine_rgba import refine_rgba_batch
 
-    return refine_rgba_batch(info.host_stack(), params)
+    return refine_rgba_batch(info.host_stack(), params, return_floors=True)
 
 
 def _refine_on_device(info: ArrayInfo, params: RefineParams):
@@ -96,15 +99,15 @@ def _refine_on_device(info: ArrayInfo, params: RefineParams):
     stack = info.stack
     alpha_in = stack[..., 3]
     alpha_in = alpha_in.contiguous() if info.kind == "torch" else alpha_in.copy()
-    alpha, stats = refine_alpha_described(info.with_stack(alpha_in), params, "cuda")
+    alpha, stats, floors = refine_alpha_described(info.with_stack(alpha_in), params, "cuda")
     from ._cuda_compose import compose_rgba_cuda, fused_compose_available
 
     if not fused_compose_available():  # an extension without the fused kernel: torch / CuPy where + cat
         with_alpha = _compose(info.kind, stack, alpha, stack[..., :3])  # straight colour + refined alpha
         padded = pad_rgb_described(info.with_stack(with_alpha), np.dtype(np.uint8), "cuda")
-        return _compose(info.kind, stack, alpha, padded), stats
+        return _compose(info.kind, stack, alpha, padded), stats, floors
     # One pass each (csrc/cuda/compose.cu): straight colour + refined alpha, then the padded colour
     # written in place where alpha is 0. The where + cat path above stays its reference in the tests.
     with_alpha = compose_rgba_cuda(stack, alpha)
     padded = pad_rgb_described(info.with_stack(with_alpha), np.dtype(np.uint8), "cuda")
-    return compose_rgba_cuda(with_alpha, alpha, padded, out=with_alpha), stats
+    return compose_rgba_cuda(with_alpha, alpha, padded, out=with_alpha), stats, floors

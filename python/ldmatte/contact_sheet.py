@@ -110,6 +110,17 @@ def _pct(x) -> str:
     return f"{100 * float(x):.2f} %"
 
 
+def haze_notes(rep: dict) -> list[str]:
+    """The line that flags an image without a clear background (``RefineReport.to_dict()``), or none."""
+    if not rep.get("no_clear_background"):
+        return []
+    if rep.get("haze_floor"):
+        top = rep.get("haze_floor_max", 0)
+        level = f"{rep['haze_floor']:g}" + (f" (up to {top})" if top > round(rep["haze_floor"]) else "")
+        return [f"no clear background: a haze floor at alpha {level} was removed before refinement"]
+    return ["no clear background: no haze floor found on the frame; refined by the plain rule"]
+
+
 def _stats_html(rec: dict) -> str:
     rep, e = rec.get("report", {}), html.escape
     rows = []
@@ -129,7 +140,7 @@ def _stats_html(rec: dict) -> str:
         rows.append((e(name), f"{m['before']:.4g} → <b>{m['after']:.4g}</b>"))
     if "refine_s" in rec.get("timings", {}):
         rows.append(("refine", f"{1000 * rec['timings']['refine_s']:.1f} ms"))
-    notes = "".join(f'<p class="note">{e(n)}</p>' for n in rec.get("image", {}).get("notes", []))
+    notes = "".join(f'<p class="note">{e(n)}</p>' for n in [*haze_notes(rep), *rec.get("image", {}).get("notes", [])])
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return f"<table class='stats'>{body}</table>{notes}"
 

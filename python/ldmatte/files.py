@@ -14,6 +14,10 @@ Every command that reads images and writes results goes through this module:
   the settings that must stay fixed (a dataset's shard count); a non-empty
   folder without the marker, or with the marker of another command, is
   refused. A command therefore never replaces a file in a folder it did not make.
+- :func:`check_output_file` applies the same rule to a single output file
+  (``eval --json``, ``prompts -o``): it may not be an input or lie inside one,
+  nor sit in another command's output folder, and an existing file is
+  replaced only when its content names this command (:func:`signature`).
 - :func:`fault_message` turns an OSError (read-only file system, disk full, file
   size limit, permission denied) into one line naming the path.
 - :func:`stop_on_signals` turns Ctrl-C and SIGTERM into a flag that a batch
@@ -34,7 +38,8 @@ import threading
 import uuid
 
 __all__ = ["UsageError", "OutputFault", "InputFile", "InputProblem", "OutputFolder", "MARKER", "check_disjoint",
-           "collect_images", "fault_message", "stop_on_signals", "StopFlag"]  # fmt: skip
+           "collect_images", "check_output_file", "check_regular_file", "signature", "written_by", "fault_message",
+           "stop_on_signals", "StopFlag"]  # fmt: skip
 
 MARKER = ".ldmatte-output.json"
 # Entries a file manager or an earlier killed run may leave in a folder the user thinks of as empty.
@@ -154,6 +159,31 @@ def _kind(st: os.stat_result) -> str | None:
     if stat.S_ISSOCK(st.st_mode):
         return "not a regular file (a socket)"
     return "not a regular file"
+
+
+def check_regular_file(path) -> str:
+    """Raise ValueError (``<path>: <reason>``) unless ``path`` is a regular file; return it.
+
+    For readers that hand a path to a decoder (``cv2.imread``): a named pipe
+    would block it forever, a device never end. Nothing is opened.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ldmatte.files import check_regular_file
+    >>> d = tempfile.mkdtemp(); os.mkfifo(os.path.join(d, "p.png"))
+    >>> check_regular_file(os.path.join(d, "p.png"))
+    Traceback (most recent call last):
+    ...
+    ValueError: ...p.png: not a regular file (a named pipe)
+    """
+    try:
+        why = _kind(os.stat(path))
+    except OSError as exc:
+        why = _reason(exc)
+    if why:
+        raise ValueError(f"{os.fspath(path)}: {why}")
+    return path
 
 
 def _walk(top: str, recursive: bool, follow_symlinks: bool, suffixes, found: list, problems: list) -> None:
@@ -433,6 +463,141 @@ class OutputFolder:
             return cls(path, kind, dict(marker["settings"]), False)
         except OSError as exc:
             raise OutputFault(exc, path) from exc
+
+
+# --- a single output file ---------------------------------------------------------------------------------------
+
+SIGNATURE_KEY = "written_by"
+_SIGNATURE_READ_LIMIT = 64 << 20  # a JSON output larger than this is not read to prove it is ours
+
+
+def signature(kind: str) -> dict:
+    """The field a single-file output of command ``kind`` carries: ``{"written_by": "ldmatte <kind>"}``.
+
+    A JSON output holds it at the top level, a JSON-lines output in its first
+    record (or in every record); :func:`written_by` looks for it before a
+    rerun replaces the file.
+
+    Examples
+    --------
+    >>> from ldmatte.files import signature
+    >>> signature("eval")
+    {'written_by': 'ldmatte eval'}
+    """
+    if not isinstance(kind, str) or not kind:
+        raise TypeError(f"kind must be a non-empty str, got {kind!r}")
+    return {SIGNATURE_KEY: f"ldmatte {kind}"}
+
+
+def written_by(path, kind: str) -> bool:
+    """True when the file at ``path`` carries :func:`signature` of ``kind``: a JSON object with it at the top
+    level, or JSON lines whose first record has it. Anything else (another format, unreadable) is False.
+
+    Examples
+    --------
+    >>> import os, json, tempfile
+    >>> from ldmatte.files import signature, written_by
+    >>> path = os.path.join(tempfile.mkdtemp(), "r.json")
+    >>> _ = open(path, "w").write(json.dumps({**signature("eval"), "mean": {}}))
+    >>> written_by(path, "eval"), written_by(path, "prompts")
+    (True, False)
+    """
+    want = signature(kind)[SIGNATURE_KEY]
+    try:
+        st = os.stat(path)
+        if _kind(st) is not None or st.st_size > _SIGNATURE_READ_LIMIT:
+            return False
+        with open(path, "rb") as f:
+            first = f.readline(1 << 20)
+            try:  # JSON lines (or JSON on one line): the first record
+                record = json.loads(first)
+            except ValueError:  # pretty-printed JSON: the whole document
+                record = json.loads(first + f.read())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get(SIGNATURE_KEY) == want
+
+
+def _output_folder_of(folder: str) -> tuple[str, str] | None:
+    """(folder, kind) of the nearest ldmatte output folder holding resolved ``folder``; None when there is none."""
+    while True:
+        marker = os.path.join(folder, MARKER)
+        if os.path.lexists(marker):
+            try:
+                data = _read_marker(folder)
+            except UsageError:
+                data = None
+            return folder, (data or {}).get("kind", "?")
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def check_output_file(path, kind: str, *, inputs=(), overwrite: bool = False, option: str | None = None) -> str:
+    """Check that command ``kind`` may write the single file ``path``; return it. Nothing is written.
+
+    The ownership rule of output folders (:meth:`OutputFolder.claim`), for one
+    file. Refused, after resolving links:
+
+    - ``path`` is one of ``inputs`` (files or folders) or lies inside one;
+    - ``path`` is a folder or not a regular file (a pipe, a device);
+    - ``path`` lies inside an ldmatte output folder (a folder, or a folder above
+      it, with ``.ldmatte-output.json``) made by another command;
+    - ``path`` exists and its content does not carry :func:`signature` of
+      ``kind`` (:func:`written_by`): a rerun replaces its own result, never a
+      file it did not write.
+
+    The last two give way to ``overwrite`` (the command's ``option``, None when
+    it offers none); the first two never do.
+
+    Raises
+    ------
+    UsageError
+        Naming the file and the way out.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ldmatte.files import check_output_file
+    >>> gt = tempfile.mkdtemp(); _ = open(os.path.join(gt, "a.png"), "wb").write(b"mine")
+    >>> out = os.path.join(tempfile.mkdtemp(), "results.json")
+    >>> check_output_file(out, "eval", inputs=[gt]) == out
+    True
+    >>> check_output_file(os.path.join(gt, "a.png"), "eval", inputs=[gt])
+    Traceback (most recent call last):
+    ...
+    ldmatte.files.UsageError: output file ... lies inside input ...: choose an output file outside the inputs
+    """
+    path = os.fspath(path)
+    signature(kind)  # checks kind
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    target = _resolved(path)
+    for src in inputs:
+        rs = _resolved(src)
+        if rs == target or _inside(target, rs):
+            why = "is the input" if rs == target else "lies inside input"
+            raise UsageError(f"output file {path} {why} {os.fspath(src)}: choose an output file outside the "
+                             "inputs")  # fmt: skip
+    way_out = "choose another output file" + (f", or add {option} to replace it anyway" if option else "")
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise UsageError(f"output file {path}: {_reason(exc)}") from exc
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"output file {path} is a folder; name a file")
+    if st is not None and _kind(st) is not None:
+        raise UsageError(f"output file {path} is {_kind(st)}; choose another output file")
+    owner = _output_folder_of(os.path.dirname(target))
+    if owner is not None and owner[1] != kind and not overwrite:
+        raise UsageError(f"output file {path} lies inside {owner[0]}, the output folder of 'ldmatte {owner[1]}': "
+                         f"its files could be replaced; {way_out}")  # fmt: skip
+    if st is not None and not overwrite and not written_by(target, kind):
+        raise UsageError(f"output file {path} exists and was not written by 'ldmatte {kind}'; {way_out}")
+    return path
 
 
 # --- faults -----------------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from . import _image_headers as _headers
 
 __all__ = ["ImageReadError", "ImageInfo", "MAX_PIXELS", "check_max_pixels", "DECODER_MAX_PIXELS", "read_rgba",
            "read_image", "write_png_atomic", "write_bytes_atomic", "write_json_atomic", "remove_stale_temps",
-           "is_temp_name", "encode_png", "read_rgb", "read_gray"]  # fmt: skip
+           "is_temp_name", "encode_png", "read_rgb", "read_gray", "read_color"]  # fmt: skip
 
 MAX_PIXELS = 8192 * 8192  # default limit; Layer Diffusion outputs are about 1 megapixel
 
@@ -412,6 +412,36 @@ def read_rgb(path) -> np.ndarray:
     Raises :class:`ImageReadError` when the file is missing or does not decode.
     """
     return cv2.cvtColor(_read_flat(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def read_color(path, max_pixels: int | None = MAX_PIXELS):
+    """An image as it is meant to be seen: (H, W, 3) uint8 RGB with its EXIF orientation applied, and its info.
+
+    The checks of :func:`read_rgba`; the orientation a camera recorded is
+    applied (as viewers and OpenCV's ``imread`` do), an alpha channel is
+    dropped, gray is repeated in the three channels and 16 bits are rounded to
+    8 (``info.notes`` says each). ``info.mode`` is the file's colour type. For
+    photos: the green-screen shots of ``ldmatte key``.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from ldmatte.io import read_color, write_png_atomic
+    >>> path = os.path.join(tempfile.mkdtemp(), "shot.png")
+    >>> write_png_atomic(path, np.full((2, 3, 4), 200, np.uint8))
+    >>> rgb, info = read_color(path)
+    >>> rgb.shape, info.mode
+    ((2, 3, 3), 'RGBA')
+    """
+    path = os.fspath(path)
+    im, header = _decode(path, max_pixels, need_alpha=False, flags=cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    notes = list(header.notes)
+    if header.channels == 4 or (header.mode or "").endswith("alpha"):
+        notes.append("the alpha channel was ignored")
+    elif (header.mode or "").startswith("gray"):
+        notes.append("grayscale image read as grey RGB")
+    rgb = cv2.cvtColor(_to_uint8(path, im, notes), cv2.COLOR_BGR2RGB)
+    return rgb, _info(rgb, header, False, notes)
 
 
 def read_gray(path) -> np.ndarray:

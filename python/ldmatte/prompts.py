@@ -362,15 +362,11 @@ def write_jsonl(records, path) -> int:
     >>> write_jsonl(make_prompts(2), path), read_jsonl(path) == make_prompts(2)
     (2, True)
     """
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    count = 0
-    with open(tmp, "w", encoding="utf-8") as f:
-        for rec in records:
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            count += 1
-    os.replace(tmp, path)
-    return count
+    from .io import write_bytes_atomic
+
+    lines = [json.dumps(rec, ensure_ascii=False) + "\n" for rec in records]
+    write_bytes_atomic(os.fspath(path), "".join(lines).encode("utf-8"))  # no temp file left behind on a fault
+    return len(lines)
 
 
 def read_jsonl(path) -> list[dict]:

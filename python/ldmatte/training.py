@@ -334,9 +334,14 @@ def composite_dataset(dataset, backgrounds, out, *, per_fg: int = 1, seed: int =
 
 
 def _one_trimap(path: str, out_name: str, out: str, rel: str, erode, dilate, seed, thresholds, max_pixels) -> dict:
-    from .io import read_image, write_png_atomic
+    from .io import ImageReadError, read_image, write_png_atomic
 
     im, _ = read_image(path, max_pixels)
+    grey = im.ndim == 2 or im.shape[2] == 4 or ((im[..., 0] == im[..., 1]).all() and (im[..., 1] == im[..., 2]).all())
+    if not grey:
+        # A photo or a foreground, not a matte: its gray would make a meaningless, mostly unknown trimap.
+        raise ImageReadError(path, "RGB image without an alpha channel: not a matte (give alpha mattes: "
+                                   "grayscale, RGBA, or a dataset folder, whose alpha/ is used)")  # fmt: skip
     rng = _rng(seed, rel)
     e, d = _draw(erode, rng), _draw(dilate, rng)
     write_png_atomic(os.path.join(out, out_name), trimap(_gray(im), e, d, *thresholds), durable=False)
@@ -350,8 +355,11 @@ def trimap_folder(source, out, *, erode=10, dilate=10, seed: int = 0, fg_thresho
 
     ``erode`` and ``dilate`` are kernel sizes in pixels (0 to 1024), or
     (low, high) ranges drawn per image from ``seed`` and the file name
-    (training augmentation). RGBA inputs use their alpha channel, colour
-    inputs their gray value; 16-bit inputs are rounded to 8 bits.
+    (training augmentation). RGBA inputs use their alpha channel, grayscale
+    inputs their value, RGB inputs their gray value only when the three
+    channels are equal (a matte saved in colour): other RGB images without
+    alpha are photos or foregrounds, refused one by one as failures; 16-bit
+    inputs are rounded to 8 bits.
 
     ``out`` must be new, empty or an earlier output of this function (a marker
     says so) unless ``overwrite``, and may not overlap the folder read

@@ -371,12 +371,14 @@ def _refine_run(stack, out, stats, settings):
         refine_image(stack[b], out[b], stats[b], settings)
 
 
-def refine_alpha_batch(stack, params):
+def refine_alpha_batch(stack, params, return_floors: bool = False):
     """Refine a (B, H, W) uint8 stack with a :class:`ldmatte.RefineParams`.
 
-    Returns (uint8 (B, H, W), int64 stats (B, N_STATS)). No validation here
-    (see :func:`ldmatte.refine_alpha`). Images run in parallel on Numba's
-    thread count of threads (``_threads.run_batch``).
+    Returns (uint8 (B, H, W), int64 stats (B, N_STATS)), and each image's
+    ``_haze.HazeFloor`` with ``return_floors``. The haze step of
+    ``params.haze_floor`` (``ldmatte._haze``) runs first, in Python, around
+    the kernel. No validation here (see :func:`ldmatte.refine_alpha`). Images
+    run in parallel on Numba's thread count of threads (``_threads.run_batch``).
 
     Examples
     --------
@@ -386,6 +388,15 @@ def refine_alpha_batch(stack, params):
     >>> int(out.min()), int(stats[0, 0])  # every pixel raised to 255
     (255, 9)
     """
+    from .._haze import floors_of, refine_with_floors
+
+    floors = floors_of(stack, "numpy", params)
+    out, stats = refine_with_floors(stack, "numpy", floors, lambda s: refine_alpha_plain(s, params))
+    return (out, stats, floors) if return_floors else (out, stats)
+
+
+def refine_alpha_plain(stack, params):
+    """:func:`refine_alpha_batch` without the haze step: the connectivity rule alone."""
     out = np.empty(stack.shape, np.uint8)
     stats = np.zeros((stack.shape[0], N_STATS), np.int64)
     settings = caar_settings(params)

@@ -50,14 +50,17 @@ def _refine_rgba_run(stack, out, stats, lo, hi, buffers, settings):
         _pad_image(stack[b], a_out, out[b], plan, ws)
 
 
-def refine_rgba_batch(stack, params):
+def refine_rgba_batch(stack, params, return_floors: bool = False):
     """Refine a C-contiguous (B, H, W, 4) uint8 stack with a :class:`ldmatte.RefineParams`.
 
     Returns (uint8 (B, H, W, 4), int64 stats (B, N_STATS)). The output has the
     refined alpha, the input's straight colour where it is above 0 and
     LayerDiffuse padding computed with it where it is 0. No validation here
     (see :func:`ldmatte.refine`). Images run in parallel on Numba's thread
-    count of threads.
+    count of threads. A batch with an image that the haze step of
+    ``params.haze_floor`` changes (``ldmatte._haze``) runs as two stages
+    instead: the alpha with the step (``_haze.refine_with_floors``), then this
+    kernel's padding stage with the refined alpha. ``return_floors`` also returns each image's ``HazeFloor``.
 
     Examples
     --------
@@ -68,6 +71,38 @@ def refine_rgba_batch(stack, params):
     >>> out[0, 3, 3].tolist(), out[0, 0, 0].tolist()
     ([200, 50, 50, 255], [200, 50, 50, 0])
     """
+    from .._haze import floors_of, refine_with_floors
+
+    floors = floors_of(stack[..., 3], "numpy", params)
+    if any(f.acts for f in floors):
+        from .caar import refine_alpha_plain
+
+        alpha, stats = refine_with_floors(np.ascontiguousarray(stack[..., 3]), "numpy", floors,
+                                          lambda s: refine_alpha_plain(s, params))  # fmt: skip
+        out = _pad_with(stack, alpha) if stack.size else np.empty(stack.shape, np.uint8)
+        return (out, stats, floors) if return_floors else (out, stats)
+    out, stats = _refine_rgba_plain(stack, params)
+    return (out, stats, floors) if return_floors else (out, stats)
+
+
+@njit(cache=True, nogil=True)
+def _pad_with_run(stack, alpha, out, lo, hi, plan, ws):
+    """Images lo..hi-1: the padding stage of :func:`_refine_rgba_run` with an alpha refined beforehand."""
+    for b in range(lo, hi):
+        _pad_image(stack[b], alpha[b], out[b], plan, ws)
+
+
+def _pad_with(stack, alpha):
+    """(B, H, W, 4): straight colour where the refined ``alpha`` is above 0, padding computed with it elsewhere."""
+    b, h, w = stack.shape[:3]
+    out = np.empty(stack.shape, np.uint8)
+    plan = plan_for(h, w)
+    stores = workspaces(max(1, min(b, numba.get_num_threads())), plan)
+    run_batch(b, h * w, lambda slot, lo, hi: _pad_with_run(stack, alpha, out, lo, hi, plan, stores[slot]))
+    return out
+
+
+def _refine_rgba_plain(stack, params):
     b, h, w = stack.shape[:3]
     out = np.empty(stack.shape, np.uint8)
     stats = np.zeros((b, N_STATS), np.int64)

@@ -161,7 +161,27 @@ def refine_files(jobs, refiner: FileRefiner, *, overwrite: bool = False, workers
 def summary_lines(run: RefineRun, settings: dict) -> list[str]:
     """The lines at the top of the contact sheet."""
     settings_line = "settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())
-    return file_jobs.summary_lines(run, "refined", [settings_line])
+    hazy = no_clear_background(run.records)
+    lines = [settings_line]
+    if hazy:
+        lines.append(hazy_line(hazy))
+    return file_jobs.summary_lines(run, "refined", lines)
+
+
+def no_clear_background(records) -> list[dict]:
+    """The images without a clear background: ``[{"output", "haze_floor", "haze_floor_max"}]`` by output."""
+    hazy = [r for r in records if r.get("report", {}).get("no_clear_background")]
+    return sorted(({"output": r["output"], "haze_floor": r["report"].get("haze_floor", 0.0),
+                    "haze_floor_max": r["report"].get("haze_floor_max", 0)} for r in hazy),
+                  key=lambda h: h["output"])  # fmt: skip
+
+
+def hazy_line(hazy: list[dict], limit: int = 5) -> str:
+    """One line naming the images without a clear background and the haze floor removed from each."""
+    names = ", ".join(f"{h['output']} (floor {h['haze_floor']:g})" if h["haze_floor"] else f"{h['output']} (no floor)"
+                      for h in hazy[:limit])  # fmt: skip
+    more = f" and {len(hazy) - limit} more" if len(hazy) > limit else ""
+    return f"no clear background in {len(hazy)} image{'s' if len(hazy) != 1 else ''}: {names}{more}"
 
 
 def write_summary(outdir, run: RefineRun, settings: dict, title: str = "ldmatte refine", extra_lines=()) -> dict:
@@ -182,7 +202,8 @@ def write_summary(outdir, run: RefineRun, settings: dict, title: str = "ldmatte 
 def summary_dict(run: RefineRun, settings: dict) -> dict:
     """The content of ``refine-summary.json``."""
     other = sorted(r["output"] for r in run.records if r.get("settings") != settings)
-    return file_jobs.summary_dict(run, settings, "refined", other_settings=other)
+    return file_jobs.summary_dict(run, settings, "refined", other_settings=other,
+                                  no_clear_background=no_clear_background(run.records))  # fmt: skip
 
 
 # OpenCV refuses to decode images above 2^30 pixels (CV_IO_MAX_IMAGE_PIXELS): a larger limit cannot work.

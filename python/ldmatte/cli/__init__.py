@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _subcommand_modules():
         module.register(sub)
+    from ._options import finite_floats
+
+    finite_floats(parser)  # no float option takes inf or nan
     return parser
 
 

@@ -7,8 +7,41 @@ messages are written here once. The work itself is :mod:`ldmatte.batch.file_jobs
 """
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import sys
+
+
+def finite_float(text) -> float:
+    """The argparse type of every float option: a number, neither ``inf`` nor ``nan`` (argparse exits 2).
+
+    Examples
+    --------
+    >>> finite_float("0.5")
+    0.5
+    >>> finite_float("inf")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a finite number, got 'inf'
+    """
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def finite_floats(parser) -> None:
+    """Give every ``type=float`` option of ``parser`` and its subcommands the type :func:`finite_float`."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                finite_floats(sub)
+        elif action.type is float:
+            action.type = finite_float
 
 
 def add_folder_options(p, *, inputs_help: str, follow_help: str, overwrite_help: str) -> None:
@@ -83,7 +116,7 @@ def add_keyer_options(group, help: str | None = None) -> None:
     """--similarity, --blend, --smoothness, --spill, --balance, --clip-black, --clip-white (floats, default None:
     the method's own); ``help`` replaces each one's own text."""
     for field in _KEYER_FIELDS:
-        group.add_argument("--" + field.replace("_", "-"), type=float, help=help or _KEYER_HELP[field])
+        group.add_argument("--" + field.replace("_", "-"), type=finite_float, help=help or _KEYER_HELP[field])
 
 
 def keyer_params(args):

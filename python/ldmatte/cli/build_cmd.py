@@ -34,6 +34,9 @@ def _common(parser) -> None:
                         "cluster has GPUs, else 0)")  # fmt: skip
     engine.add_argument("--cpus-per-worker", type=float, default=1.0, metavar="C", help="CPUs per Ray worker (1)")
     add_arguments(parser)
+    from .refine_cmd import add_refine_options
+
+    add_refine_options(parser)
 
 
 def register(sub) -> None:
@@ -83,6 +86,16 @@ def register(sub) -> None:
         parser.set_defaults(func=run)
 
 
+def _refine_settings(args) -> dict:
+    """The refinement options (``ldmatte.refine`` keywords), checked before anything is built."""
+    from ..batch.refine_files import check_settings
+    from .refine_cmd import refine_kwargs
+
+    settings = refine_kwargs(args)
+    check_settings(settings)
+    return settings
+
+
 def _size(text: str):
     from ..synth import MIN_SIZE
 
@@ -130,6 +143,7 @@ def _ld_source(args):
         read_jsonl(args.prompts), args.base_model, args.layerdiffuse_weights, steps=args.steps,
         guidance=args.guidance, batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
         height=args.height, width=args.width, negative_prompt=args.negative_prompt, pipeline_kwargs=kwargs,
+        refine_kwargs=_refine_settings(args),
     )  # fmt: skip
 
 
@@ -226,7 +240,8 @@ def run(args: argparse.Namespace) -> int:
 
             executor = RayExecutor(_ray_options(args))
         with stop_on_signals() as stop:
-            summary = build(source, args.output, shard=shard, qc=qc, limit=args.limit, workers=args.workers,
+            summary = build(source, args.output, shard=shard, qc=qc, refine_kwargs=_refine_settings(args),
+                            limit=args.limit, workers=args.workers,
                             progress=not args.no_progress, durable=not args.no_fsync, stop=stop,
                             executor=executor)  # fmt: skip
     except OutputFault as exc:  # the dataset folder cannot be made or marked: a fault, not a usage mistake

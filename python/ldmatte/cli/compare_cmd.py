@@ -19,7 +19,8 @@ def register(sub) -> None:
         "quality-control rejections by reason; samples of the same id (or prompt) side by side in "
         "OUTDIR/index.html, the table in OUTDIR/compare.md, everything in OUTDIR/compare.json. A non-empty "
         "OUTDIR that compare did not make is refused (--overwrite takes it). Exit status 1 when some samples "
-        "could not be read, 2 on usage errors, 130 when interrupted.",
+        "could not be read or the output cannot be written (read-only, disk full), 2 on usage errors, 130 when "
+        "interrupted.",
     )  # fmt: skip
     p.add_argument("dataset_a", metavar="DATASET_A")
     p.add_argument("dataset_b", metavar="DATASET_B")
@@ -35,7 +36,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..batch import check_count
-    from ..files import OutputFolder, UsageError, check_disjoint, fault_message, stop_on_signals
+    from ..files import OutputFault, OutputFolder, UsageError, check_disjoint, fault_message, stop_on_signals
     from ..keying.compare import KIND, compare_datasets, markdown
     from ._options import fail
 
@@ -48,8 +49,12 @@ def run(args) -> int:
                 raise UsageError(f"{d}: no such dataset folder")
         check_disjoint([args.dataset_a, args.dataset_b], [args.output])
         OutputFolder.claim(args.output, KIND, overwrite=args.overwrite)
-    except (UsageError, ValueError, OSError) as exc:
+    except OutputFault as exc:  # read-only, disk full: a fault, not a usage mistake
+        return fail("compare", exc, 1)
+    except (UsageError, ValueError) as exc:
         return fail("compare", exc)
+    except OSError as exc:
+        return fail("compare", fault_message(exc), 1)
     try:
         with stop_on_signals() as stop:
             res = compare_datasets(args.dataset_a, args.dataset_b, args.output, labels=tuple(labels),

@@ -53,5 +53,9 @@ def run(args) -> int:
         print(f"ldmatte demo: {line}", file=sys.stderr)
     if not args.quiet:
         print("\n".join(table))
+        if summary.get("no_clear_background"):
+            from ..batch.refine_files import hazy_line
+
+            print("note: " + hazy_line(summary["no_clear_background"]))
         print(f"open {os.path.join(os.path.abspath(args.output), 'index.html')} in a browser")
     return exit_status(done, fault)

@@ -4,6 +4,8 @@ This module parses the options and prints; the work is :mod:`ldmatte.keying.key_
 """
 from __future__ import annotations
 
+import sys
+
 ORDER = 15
 
 
@@ -15,7 +17,9 @@ def register(sub) -> None:
         "key", help="key green-screen images into RGBA PNGs (chromakey, colorkey, obs, vlahos)",
         description="Key images shot over a green or blue backing: alpha from a chroma keyer, colour from a "
         "despill. Outputs mirror the inputs' relative paths under OUTDIR as RGBA PNGs, each with a JSON record; "
-        "a rerun skips finished images. Writes a contact sheet OUTDIR/index.html. A non-empty OUTDIR that key "
+        "a rerun skips finished images. Inputs are read with their EXIF orientation applied. An image without a "
+        "green or blue backing (or keyed out entirely) is keyed and gets a warning line. Writes a contact sheet "
+        "OUTDIR/index.html. A non-empty OUTDIR that key "
         "did not make is refused (--overwrite takes it). Ctrl-C stops after the images in flight. Exit status 1 "
         "when some inputs could not be keyed or a write failed, 2 on usage errors, 130 when interrupted.",
     )  # fmt: skip
@@ -76,7 +80,7 @@ def choose_device(requested: str) -> str:
 def run(args) -> int:
     import dataclasses
 
-    from ..files import OutputFolder, UsageError, stop_on_signals
+    from ..files import OutputFault, OutputFolder, UsageError, fault_message, stop_on_signals
     from ..keying.key_files import KIND, finish, key_files, plan_key
     from ._options import check_run_options, exit_status, fail, progress_wanted, report
 
@@ -89,12 +93,19 @@ def run(args) -> int:
         if not jobs and not failures:
             raise UsageError("no image files found in the inputs" + ("" if args.recursive else " (try --recursive)"))
         OutputFolder.claim(args.output, KIND, overwrite=args.overwrite)
-    except (UsageError, ValueError, TypeError, OSError) as exc:
+    except OutputFault as exc:  # read-only, disk full: a fault, not a usage mistake
+        return fail("key", exc, 1)
+    except (UsageError, ValueError, TypeError) as exc:
         return fail("key", exc)
+    except OSError as exc:
+        return fail("key", fault_message(exc), 1)
     with stop_on_signals() as stop:
         done = key_files(jobs, args.output, settings, overwrite=args.overwrite, workers=args.jobs, stop=stop,
                          progress=progress_wanted(args), failures=failures, max_pixels=args.max_pixels,
                          thumb_width=args.thumb_width)  # fmt: skip
     summary, fault = finish(args.output, done, settings)
+    for rec in sorted(done.records, key=lambda r: r["output"]):
+        if rec.get("warning"):
+            print(f"warning: {rec['input']}: {rec['warning']}", file=sys.stderr)
     report("key", summary, args.output, args.quiet, fault, "keyed")
     return exit_status(done, fault)

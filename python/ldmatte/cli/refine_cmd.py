@@ -14,6 +14,7 @@ ORDER = 10
 def add_refine_options(p) -> None:
     """The options that map to :func:`ldmatte.refine` keywords."""
     from .. import DEFAULTS
+    from .._params import HAZE_FLOOR_DEFAULT
 
     g = p.add_argument_group("refinement (see ldmatte.refine)")
     g.add_argument("--fg-tol", type=int, default=DEFAULTS["fg_tol"], help="opaque tolerance in levels "
@@ -35,13 +36,37 @@ def add_refine_options(p) -> None:
     sub.add_argument("--min-subject-fraction", type=float, default=DEFAULTS["min_subject_fraction"],
                      help="keep parts at least this fraction of the largest (default %(default)s)")  # fmt: skip
     sub.add_argument("--no-subject-rule", action="store_true", help="keep every separate part")
+    g.add_argument("--haze-floor", type=haze_floor_arg, default=HAZE_FLOOR_DEFAULT, metavar="auto|N|off",
+                   help="a background without clear pixels (a generator's haze) is background: auto removes the "
+                   "haze floor fitted to the frame when most of the frame is above --bg-tol (images with a clear "
+                   "background are refined as with off); N removes a uniform floor of N levels; off checks nothing "
+                   "(default %(default)s)")  # fmt: skip
+
+
+def haze_floor_arg(text: str):
+    """``--haze-floor`` as :func:`ldmatte.refine` takes it: "auto", "off" or an int level 0..254."""
+    import argparse
+
+    from .._params import check_haze_floor
+
+    value = text.strip().lower()
+    try:
+        return check_haze_floor(value if value in ("auto", "off") else int(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, off or a level 0..254, got {text!r}") from None
 
 
 def refine_kwargs(args) -> dict:
-    return dict(fg_tol=args.fg_tol, bg_tol=args.bg_tol, connectivity=args.connectivity, snap=not args.no_snap,
-                fill_interior=not args.keep_translucent_interior,
-                min_subject_fraction=None if args.no_subject_rule else args.min_subject_fraction,
-                hysteresis=args.hysteresis)  # fmt: skip
+    """The :func:`ldmatte.refine` keywords (``haze_floor`` only when not the default, as ``RefineParams.as_dict``)."""
+    from .._params import HAZE_FLOOR_DEFAULT
+
+    kwargs = dict(fg_tol=args.fg_tol, bg_tol=args.bg_tol, connectivity=args.connectivity, snap=not args.no_snap,
+                  fill_interior=not args.keep_translucent_interior,
+                  min_subject_fraction=None if args.no_subject_rule else args.min_subject_fraction,
+                  hysteresis=args.hysteresis)  # fmt: skip
+    if args.haze_floor != HAZE_FLOOR_DEFAULT:
+        kwargs["haze_floor"] = args.haze_floor
+    return kwargs
 
 
 def add_run_options(p) -> None:
@@ -121,6 +146,10 @@ def report(summary: dict, outdir: str, quiet: bool, fault: str | None = None) ->
     """Print the counts (stdout) and the failures and faults (stderr)."""
     from ._options import report as report_run
 
+    from ..batch.refine_files import hazy_line
+
     other = len(summary["other_settings"])
     notes = [f"note: {other} finished outputs were made with other settings (--overwrite redoes them)"] if other else []
+    if summary.get("no_clear_background"):
+        notes.append("note: " + hazy_line(summary["no_clear_background"]))
     report_run("refine", summary, outdir, quiet, fault, "refined", notes)

@@ -68,7 +68,8 @@ def register(sub) -> None:
         "trimap", help="trimaps from alpha mattes (known regions eroded with elliptical kernels)",
         description="Known foreground (alpha >= --fg-threshold) is eroded by an ellipse of --erode pixels, known "
         "background (alpha <= --bg-threshold) by one of --dilate pixels; the rest is unknown (128). Sizes may be "
-        "ranges LOW:HIGH, drawn per image from --seed and the file name. Writes OUT/<name>.png and "
+        "ranges LOW:HIGH, drawn per image from --seed and the file name. Mattes are grayscale, RGBA (the alpha) or "
+        "RGB with equal channels; other RGB images (photos, foregrounds) fail one by one. Writes OUT/<name>.png and "
         "OUT/trimaps.jsonl (the sizes used). OUT must be new, empty or an earlier trimap output, and may not "
         "overlap the alpha folder. Exit status 1 when some images failed or a write failed, 2 on usage errors, "
         "130 when interrupted (Ctrl-C: the images in flight finish).",

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import sys
 
+from ._options import finite_float
+
 ORDER = 75
 
 
@@ -15,18 +17,25 @@ def register(sub) -> None:
         "closed-form matting without weights), stabilises the alpha in the unknown band with the previous frame's, "
         "and writes OUT/alpha/000000.png..., OUT/rgba/000000.png... (format png), OUT/alpha.webm (VP9 with alpha), "
         "OUT/alpha.mov (ProRes 4444), OUT/preview.mp4 (source beside the matte on a checkerboard, with the source's "
-        "audio) and OUT/video.json. A rerun into the same folder skips the frames already written.",
+        "audio) and OUT/video.json. A rerun into the same folder skips the frames already written (all are redone "
+        "when the video, a mask or the model changed since). Masks may be binary, grey or object-id masks "
+        "(palette PNGs as DAVIS ships them: every id above 0 is the subject, or --mask-ids).",
     )  # fmt: skip
-    p.add_argument("input", help="a video file OpenCV or PyAV reads")
+    p.add_argument("input", help="a video file OpenCV or PyAV reads, or a folder of frame images (JPEG, PNG, ...; "
+                   "natural name order: frame_2 before frame_10)")  # fmt: skip
     p.add_argument("-o", "--output", required=True, help="output folder (made if missing; not inside the input's)")
     seg = p.add_mutually_exclusive_group()  # none: the person prior finds the first frame's mask (--person-model)
-    seg.add_argument("--mask", help="first-frame mask image (subject > 50%%), propagated through the video")
-    seg.add_argument("--masks", help="folder of per-frame masks, paired with frames in sorted name order")
+    seg.add_argument("--mask", help="first-frame mask image (subject > 50%%, or ids > 0), propagated through the video")
+    seg.add_argument("--masks", help="folder of per-frame masks, one per frame, paired in natural name order")
     seg.add_argument("--segmenter", help="'sam2' (needs the sam2 package, --segmenter-checkpoint and --first-mask "
                      "or --person-model) or MODULE:FACTORY returning an object with segment(frame, index)")
     p.add_argument("--first-mask", help="first-frame mask for --segmenter (sam2 starts from it)")
     p.add_argument("--person-model", help="without --mask / --first-mask: the person in the first frame is the mask, "
                    "found by MediaPipe's selfie-segmentation model (a .tflite, or a mediapipe 0.10.x wheel holding it)")
+    p.add_argument("--mask-ids", metavar="ID,...", help="object ids of id masks (palette PNGs) that are the subject "
+                   "(default: every id above 0)")  # fmt: skip
+    p.add_argument("--fps", type=finite_float, default=None, help="frame rate of a folder of frames, for the videos "
+                   "written (default 25; a video file keeps its own)")  # fmt: skip
     p.add_argument("--segmenter-checkpoint", help="local SAM 2 weights: the published .pt (read with "
                    "torch.load(weights_only=True); sam2 loads no safetensors) or a .safetensors of the same weights")
     p.add_argument("--segmenter-config", help="its SAM 2 model config: a name in the sam2 package or a YAML file "
@@ -39,9 +48,9 @@ def register(sub) -> None:
                    help="width of the unknown band in pixels (default 3%% of the shorter side)")
     p.add_argument("--format", default="png,preview",
                    help="comma list of png, webm, mov, preview (default png,preview; alpha PNGs are always written)")
-    p.add_argument("--stabilise", type=float, default=0.5, metavar="S",
+    p.add_argument("--stabilise", type=finite_float, default=0.5, metavar="S",
                    help="weight of the previous frame's warped alpha in the unknown band, 0 turns it off (default 0.5)")
-    p.add_argument("--detail-reach", type=float, default=3.0, metavar="K",
+    p.add_argument("--detail-reach", type=finite_float, default=3.0, metavar="K",
                    help="the unknown band may reach K band widths out from the mask over hair strands, seen in the "
                         "previous frame's alpha or against the background plate; 0 turns the hint off (default 3)")
     p.add_argument("--background-history", type=int, default=16, metavar="N",
@@ -52,90 +61,34 @@ def register(sub) -> None:
     p.add_argument("--estimate-foreground", action="store_true",
                    help="RGBA colour by foreground estimation (pymatting) instead of the source colour")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-    p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder not made by this command")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder not made by this command, "
+                   "or redo the frames of one made with other settings")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(func=run)
 
 
-def _segmenter(args):
-    """(segmenter or first-frame mask, label, input paths)."""
-    from ..video.sam2_segmenter import SAM2Segmenter
-    from ..video.segmentation import FolderMasks, read_mask
-
-    if args.mask:
-        return read_mask(args.mask), f"mask:{os.path.abspath(args.mask)}", [args.mask]
-    if args.masks:
-        return FolderMasks(args.masks), f"masks:{os.path.abspath(args.masks)}", [args.masks]
-    first = read_mask(args.first_mask) if args.first_mask else None
-    inputs = [p for p in (args.first_mask, args.segmenter_checkpoint, args.person_model) if p]
-    if first is None and args.segmenter in (None, "sam2"):
-        first, source = _person_mask(args)
-        if args.segmenter is None:
-            return first, f"person:{source}", inputs
-    if args.segmenter == "sam2":
-        seg = SAM2Segmenter(first, args.segmenter_checkpoint, args.segmenter_config, args.device)
-        return seg, f"sam2:{os.path.abspath(args.segmenter_checkpoint)}", inputs
-    if ":" not in args.segmenter:
-        raise ValueError(f"--segmenter must be 'sam2' or MODULE:FACTORY, got {args.segmenter!r}")
-    import importlib
-
-    module, _, attr = args.segmenter.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"--segmenter {args.segmenter}: cannot load it ({exc})") from None
-    seg = factory(first_mask=first) if first is not None else factory()
-    if not hasattr(seg, "segment"):
-        raise ValueError(f"--segmenter {args.segmenter}: the factory's result has no segment(frame, index) method")
-    return seg, args.segmenter, inputs
-
-
-def _person_mask(args):
-    """The person prior's mask of the first frame, and the model's source."""
-    from ..video.person_prior import PersonPrior
-    from ..video.reader import iter_frames
-    from ..video.segmentation import SegmenterUnavailable
-
-    try:
-        prior = PersonPrior(args.person_model)
-    except SegmenterUnavailable as exc:
-        raise SegmenterUnavailable(f"no --mask, --masks or --first-mask: the first frame's mask comes from the "
-                                   f"person prior, and {exc}") from None  # fmt: skip
-    frames = iter_frames(args.input)
-    frame = next(frames, None)
-    frames.close()
-    if frame is None:
-        raise ValueError(f"{args.input}: no frames could be decoded")
-    mask = prior.mask(frame)
-    if not mask.any():
-        raise ValueError(f"{args.input}: the person prior found no person in the first frame; pass --mask")
-    return mask, prior.source
-
-
 def run(args) -> int:
-    from ..files import UsageError, fault_message, stop_on_signals
+    from ..files import OutputFault, UsageError, fault_message, stop_on_signals
     from ..video.backends import load_matting
     from ..video.background import BackgroundSettings
     from ..video.outputs import parse_formats
     from ..video.pipeline import VideoMattingSettings, matte_video
-    from ..video.reader import VideoReadError
+    from ..video.reader import VideoReadError, probe
     from ..video.segmentation import PropagationSettings, SegmenterUnavailable
     from ..video.stabilise import StabiliseSettings
+    from .video_args import check_options, exit_status, segmenter
 
     name = "ldmatte video"
-    try:
-        for opt, value, low in (("--trimap-width", args.trimap_width, 0), ("--batch-size", args.batch_size, 1),
-                                ("--max-frames", args.max_frames, 1), ("--detail-reach", args.detail_reach, 0),
-                                ("--background-history", args.background_history, 0)):  # fmt: skip
-            if value is not None and value < low:
-                raise UsageError(f"{opt} must be >= {low}, got {value}")
+    try:  # everything a corrected command could fix, before the output folder is claimed
+        check_options(args)
         formats, _ = parse_formats(args.format)
-        segmenter, label, inputs = _segmenter(args)
+        info = probe(args.input, fps=args.fps)
+        seg, label, inputs, _notes = segmenter(args, info)
         settings = VideoMattingSettings(
             model=args.model if args.model == "closed-form" else os.path.abspath(args.model), device=args.device,
             band_width=args.trimap_width, formats=tuple(f.strip() for f in args.format.split(",") if f.strip()),
             feedback=not args.no_feedback, estimate_foreground=args.estimate_foreground, batch_size=args.batch_size,
-            max_frames=args.max_frames, segmentation=label, propagation=PropagationSettings(),
+            max_frames=args.max_frames, segmentation=label, propagation=PropagationSettings(), fps=args.fps,
             stabilise=StabiliseSettings(strength=args.stabilise), detail_reach=args.detail_reach,
             background=BackgroundSettings(history=args.background_history))  # fmt: skip
         matting = load_matting(args.model, args.device, args.batch_size)
@@ -144,13 +97,16 @@ def run(args) -> int:
         return 2
     try:
         with stop_on_signals() as stop:
-            result = matte_video(args.input, args.output, segmenter, settings, matting=matting, stop=stop,
+            result = matte_video(args.input, args.output, seg, settings, matting=matting, stop=stop,
                                  progress=not args.quiet and sys.stderr.isatty(), overwrite=args.overwrite,
                                  extra_inputs=inputs)  # fmt: skip
-    except (UsageError, VideoReadError) as exc:
+    except OutputFault as exc:  # read-only, disk full, permission denied: a fault, not a usage mistake
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    except UsageError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # a bad mask (wrong count, unreadable) found on the way
+    except (VideoReadError, ValueError) as exc:  # the input or a mask failed on the way
         print(f"{name}: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
@@ -164,7 +120,5 @@ def run(args) -> int:
         for path in result.files:
             print(f"  {path}")
         print("frames/s by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in rate.items() if v))
-    if result.interrupted:
-        return 130
     skipped_formats = len(set(formats)) < len({f.strip() for f in args.format.split(",") if f.strip()})
-    return 1 if skipped_formats or any("skipped" in m for m in result.messages) else 0
+    return exit_status(result, skipped_formats)

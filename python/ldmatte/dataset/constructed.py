@@ -99,12 +99,21 @@ def _ghost(rgba, rng):
     return _paste(canvas, out, h - out.shape[0], w - out.shape[1])
 
 
+def _fog(rgba, rng):
+    # The whole picture under a uniform translucent layer far above a generator's haze: refinement removes it as a
+    # haze floor (no clear background), QC does not trust a floor that high.
+    floor = rng.uniform(120, 160)
+    out = rgba.copy()
+    out[..., 3] = np.round(floor + rgba[..., 3].astype(np.float32) * (255 - floor) / 255).astype(np.uint8)
+    return out
+
+
 _MAKERS = {"empty": _empty, "tiny": _tiny, "head_cut": _head_cut, "side_cut": _side_cut,
-           "two_people": _two_people, "haze": _haze, "opaque": _opaque, "ghost": _ghost}  # fmt: skip
+           "two_people": _two_people, "haze": _haze, "opaque": _opaque, "ghost": _ghost, "fog": _fog}  # fmt: skip
 BAD_KINDS = tuple(_MAKERS)
 EXPECTED = {"empty": "no_subject", "tiny": "subject_too_small", "head_cut": "head_cut_top",
             "side_cut": "cut_at_sides", "two_people": "several_subjects", "haze": "haze_left",
-            "opaque": "near_uniform_alpha", "ghost": "changed_too_much"}  # fmt: skip
+            "opaque": "near_uniform_alpha", "ghost": "changed_too_much", "fog": "haze_floor_too_high"}  # fmt: skip
 
 
 def make_bad(kind: str, rgba: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -82,6 +82,9 @@ def read_sample(root: str, entry: dict) -> np.ndarray:
         alpha = io.read_gray(os.path.join(root, files["alpha"]))
     except ImageReadError:
         raise ImageReadError(root, f"sample {entry['id']}: missing or unreadable files {files}") from None
+    if fg.shape[:2] != alpha.shape:
+        raise ImageReadError(root, f"foreground {files['fg']} ({fg.shape[1]}x{fg.shape[0]}) and alpha "
+                                   f"{files['alpha']} ({alpha.shape[1]}x{alpha.shape[0]}) differ in size")  # fmt: skip
     return np.dstack([fg, alpha])
 
 

@@ -99,7 +99,7 @@ class LayerDiffusionSource:
 
     def __init__(self, records, base_model, layerdiffuse_weights, *, steps=25, guidance=7.0, batch_size=4,
                  device=None, dtype=None, seed=0, height=1024, width=1024, negative_prompt=None,
-                 pipeline_kwargs=None):  # fmt: skip
+                 pipeline_kwargs=None, refine_kwargs=None):  # fmt: skip
         if batch_size < 1 or steps < 1:
             raise ValueError("batch_size and steps must be >= 1")
         self.records = {}
@@ -110,6 +110,7 @@ class LayerDiffusionSource:
         self.height, self.width, self.negative_prompt = int(height), int(width), negative_prompt
         self.device, self.dtype = device, dtype
         self.pipeline_kwargs = dict(pipeline_kwargs or {})
+        self.refine_kwargs = dict(refine_kwargs or {})  # ldmatte.refine keywords of the refinement on the device
         self._pipe = None
         self._model = None
 
@@ -158,7 +159,8 @@ class LayerDiffusionSource:
             seeds = [image_seed(self.seed, str(r["id"])) for r in batch]
             negatives = [self.negative_prompt or r.get("negative_prompt") or DEMO_NEGATIVE_PROMPT for r in batch]
             res = pipe([r["prompt"] for r in batch], negatives, seeds, height=self.height, width=self.width,
-                       num_inference_steps=self.steps, guidance_scale=self.guidance, refine=True)  # fmt: skip
+                       num_inference_steps=self.steps, guidance_scale=self.guidance, refine=True,
+                       refine_kwargs=self.refine_kwargs)  # fmt: skip
             for k, rec in enumerate(batch):
                 meta = {"prompt": rec["prompt"], "negative_prompt": negatives[k],
                         "attributes": rec.get("attributes", {}), "seed": seeds[k], "model": model}  # fmt: skip

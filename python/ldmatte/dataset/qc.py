@@ -62,6 +62,15 @@ class QCConfig:
         as islands) uncertain pixels amounting to more than this share of the
         visible pixels (default 0.10; real samples at most 0.032, realistic
         synthetic 0.016). Needs the refinement report; skipped without it.
+    max_haze_floor : float
+        ``haze_floor_too_high`` when refinement removed a haze floor (a
+        background without clear pixels, ``haze_floor="auto"``) whose highest
+        level is above this share of full opacity (default 0.375, alpha 96).
+        Generators' hazes sit at alpha 10..80 (a Flux-LayerDiffuse portrait
+        68..77); above 96 the refined matte keeps fewer than 160 of its 256
+        levels and the "haze" is more likely a translucent subject (fog, glass,
+        smoke) than a generator's floor. Needs the refinement report; skipped
+        without it.
     """
 
     no_subject_area: float = 0.002
@@ -73,6 +82,7 @@ class QCConfig:
     haze_distance: float = 0.02
     max_uniform: float = 0.98
     max_repaired: float = 0.10
+    max_haze_floor: float = 0.375
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -94,6 +104,7 @@ RULES = (
     Rule("haze_left", "haze", "max_haze", True, "haze left after refinement"),
     Rule("near_uniform_alpha", "uniform", "max_uniform", True, "near-uniform alpha"),
     Rule("changed_too_much", "repaired", "max_repaired", True, "refinement changed too much"),
+    Rule("haze_floor_too_high", "haze_floor", "max_haze_floor", True, "haze floor too high to trust"),
 )
 REASON_CODES = tuple(r.code for r in RULES)
 
@@ -148,7 +159,8 @@ def _haze(alpha: np.ndarray, visible_count: int, distance: float, fg_tol: int, b
 
 def measure(alpha, report=None, config: QCConfig | None = None, *, fg_tol: int | None = None,
             bg_tol: int | None = None) -> dict:
-    """The measures the rules compare (see :class:`QCConfig`); ``repaired`` is None without a report.
+    """The measures the rules compare (see :class:`QCConfig`); ``repaired`` and ``haze_floor`` are None
+    without a report (``haze_floor``: the highest level of the haze floor removed, over 255).
 
     ``fg_tol`` and ``bg_tol`` are the tolerances the alpha was refined with
     (default: the refinement defaults, ``ldmatte.DEFAULTS``); ``haze`` counts
@@ -171,10 +183,11 @@ def measure(alpha, report=None, config: QCConfig | None = None, *, fg_tol: int |
     count = int(np.count_nonzero(visible))
     m = dict.fromkeys(("subject_area", "top_contact", "side_contact", "second_subject", "haze"), 0.0)
     m["uniform"] = int(cv2.calcHist([a], [0], None, [256], [0, 256]).max()) / a.size  # 5x np.bincount
-    m["repaired"] = None
+    m["repaired"] = m["haze_floor"] = None
     if report is not None:
         fixed = report.uncertain_pixels - report.uncertain_pixels_kept + report.island_pixels_removed
         m["repaired"] = fixed / max(count, 1)
+        m["haze_floor"] = report.haze_floor_max / 255
     if count == 0:
         return m
     labels, areas, ids = _components(visible)

@@ -1,7 +1,7 @@
 """Keying image files into an output folder: kill-safe, resumable, interruptible (``ldmatte key``).
 
-Every input ``<rel>.<ext>`` (PNG, JPEG, WebP, BMP or TIFF; an alpha channel,
-if any, is ignored) gives ``OUTDIR/<rel stem>.png`` (the keyed, despilled RGBA)
+Every input ``<rel>.<ext>`` (PNG, JPEG, WebP, BMP or TIFF, read with its EXIF
+orientation applied; an alpha channel, if any, is ignored) gives ``OUTDIR/<rel stem>.png`` (the keyed, despilled RGBA)
 and ``OUTDIR/<rel stem>.json`` (its record: key colour, alpha statistics,
 settings), written in that order and atomically: the JSON marks a finished
 image, so a rerun skips it unless the input or the settings changed.
@@ -39,7 +39,8 @@ from ..batch.file_jobs import FileJob, FileRun, input_stamp
 from .keyer import METHODS, PARAMS, key
 from .spill import DespillParams
 
-__all__ = ["KIND", "SUMMARY", "SUFFIXES", "KeySettings", "KeyJob", "KeyRun", "plan_key", "key_files", "finish"]
+__all__ = ["KIND", "SUMMARY", "SUFFIXES", "KeySettings", "KeyJob", "KeyRun", "plan_key", "key_files", "finish",
+           "backing_warning"]
 
 KIND = "key"
 SUMMARY = "key-summary.json"
@@ -100,6 +101,36 @@ def _hex(c) -> str:
     return "#" + "".join(f"{int(v):02x}" for v in c)
 
 
+MIN_SCREEN_EXCESS = 24  # levels by which a backing's green (or blue) must exceed its other two channels
+KEYED_OUT_SHARE = 0.99  # an image keyed out at least this much has no subject left
+
+
+def backing_warning(key_rgb, alpha: np.ndarray, *, estimated: bool = True) -> str | None:
+    """One line when a keyed image looks wrong, else None.
+
+    An estimated key colour (from the border) that is neither green nor blue
+    (its screen channel exceeds the other two by less than
+    :data:`MIN_SCREEN_EXCESS` levels) means there was no backing to key; an
+    image keyed out almost entirely (:data:`KEYED_OUT_SHARE`) has no subject left.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> backing_warning((24, 178, 52), np.full((4, 4), 255, np.uint8)) is None
+    True
+    >>> backing_warning((128, 128, 128), np.zeros((4, 4), np.uint8)).startswith("no green or blue backing")
+    True
+    """
+    r, g, b = (int(v) for v in key_rgb)
+    gone = float((np.asarray(alpha) == 0).mean()) if np.asarray(alpha).size else 0.0
+    if estimated and max(g - max(r, b), b - max(r, g)) < MIN_SCREEN_EXCESS:
+        return (f"no green or blue backing: the key colour {_hex(key_rgb)} (from the border) is neither; "
+                f"{100 * gone:.0f} % of the image keyed out (give --key-color if the backing is another colour)")
+    if gone >= KEYED_OUT_SHARE:
+        return f"{100 * gone:.1f} % of the image keyed out: no subject left in front of the {_hex(key_rgb)} backing"
+    return None
+
+
 class _Keyer:
     def __init__(self, outdir, settings: KeySettings, max_pixels=None, thumb_width=None):
         from .. import contact_sheet, io
@@ -109,6 +140,9 @@ class _Keyer:
         self.thumb_width = thumb_width or contact_sheet.THUMB_WIDTH
         self.settings_dict = settings.to_dict()
         self._gpu_lock = threading.Lock()
+        from .key_color import parse_key_color
+
+        self._estimated = parse_key_color(settings.key_color) is None  # the key colour comes from each border
 
     def done_record(self, job: KeyJob):
         return file_jobs.done_record(self.outdir, job, settings=self.settings_dict)
@@ -129,14 +163,8 @@ class _Keyer:
 
         t0 = time.perf_counter()
         stamp = input_stamp(job.path)
-        img, info = io.read_image(job.path, self.max_pixels)
+        img, info = io.read_color(job.path, self.max_pixels)  # EXIF orientation applied, as the photo is seen
         notes = list(info.notes)
-        if img.ndim == 2:
-            img = np.repeat(img[..., None], 3, axis=-1)
-            notes.append("grayscale input keyed as grey RGB")
-        elif img.shape[2] == 4:
-            img = np.ascontiguousarray(img[..., :3])
-            notes.append("the input's alpha channel was ignored")
         out, colour = self._key(np.ascontiguousarray(img))
         t1 = time.perf_counter()
         dst = os.path.join(self.outdir, *job.output.split("/"))
@@ -158,6 +186,9 @@ class _Keyer:
                    settings=self.settings_dict, alpha=stats, thumbnails=thumbs,
                    image={**info.to_dict(), "notes": notes},
                    timings={"key_s": round(t1 - t0, 6), "total_s": round(time.perf_counter() - t0, 6)})
+        warning = backing_warning(colour, a, estimated=self._estimated)
+        if warning:
+            rec["warning"] = warning
         io.write_json_atomic(os.path.splitext(dst)[0] + ".json", rec)  # last: marks the image done
         return rec
 
@@ -184,6 +215,7 @@ def _sheet_row(rec: dict) -> dict:
              ("0 < alpha < 255", f"{100 * a.get('translucent', 0):.1f} %"),
              ("alpha = 255", f"{100 * a.get('opaque', 0):.1f} %")]
     stats += [("note", n) for n in rec.get("image", {}).get("notes", [])]
+    stats += [("warning", rec["warning"])] if rec.get("warning") else []
     thumbs = rec.get("thumbnails", {})
     return dict(title=rec["output"], link=rec["output"], stats=stats,
                 images=[("input", thumbs.get("input")), ("keyed, on a checkerboard", thumbs.get("keyed")),

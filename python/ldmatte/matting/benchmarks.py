@@ -71,12 +71,21 @@ def ppm_kernel(height: int, width: int) -> int:
 
 
 def read_trimap(path) -> np.ndarray:
-    """A trimap file as uint8 0 / 128 / 255 (anything but 0 and 255 becomes 128)."""
+    """A trimap file as uint8 0 / 128 / 255: 0 background, 255 foreground, anything else unknown (128).
+
+    A file holding only values 0 to 2, some above 0, is a label map (0 / 1 / 2), not a trimap: refused
+    (ValueError), since read as a trimap all its labelled pixels would count as unknown.
+    """
     import cv2
 
-    t = cv2.imread(os.fspath(path), cv2.IMREAD_GRAYSCALE)
+    from ..files import check_regular_file
+
+    t = cv2.imread(check_regular_file(os.fspath(path)), cv2.IMREAD_GRAYSCALE)  # a named pipe would block
     if t is None:
         raise ValueError(f"cannot read trimap {path}")
+    if 0 < int(t.max()) <= 2:
+        raise ValueError(f"trimap {path} holds only the values 0 to 2 (a label map?): trimaps are 0 background, "
+                         "255 foreground, any other value unknown")  # fmt: skip
     return np.where((t == 0) | (t == 255), t, np.uint8(128)).astype(np.uint8)
 
 
@@ -113,12 +122,12 @@ def benchmark_items(name: str, root) -> tuple[list[BenchmarkItem], list[tuple[st
     if not folder:
         where = " or ".join([f"{root}/{layout.gt}"] + [f"{root}/[validation/]{s}/{layout.gt}" for s in layout.sets])
         raise ValueError(f"{name}: no ground-truth folder found ({where})")
+    if layout.trimap and not os.path.isdir(os.path.join(folder, layout.trimap)):  # checked before it is listed
+        raise ValueError(f"{name}: no trimap folder {os.path.join(folder, layout.trimap)}")
     gts = _stems(os.path.join(folder, layout.gt))
     image_dir = next((os.path.join(folder, d) for d in layout.image if os.path.isdir(os.path.join(folder, d))), None)
     images = _stems(image_dir) if image_dir else {}
     trimaps = _stems(os.path.join(folder, layout.trimap)) if layout.trimap else {}
-    if layout.trimap and not os.path.isdir(os.path.join(folder, layout.trimap)):
-        raise ValueError(f"{name}: no trimap folder {os.path.join(folder, layout.trimap)}")
     items, problems = [], []
     for stem, gt in gts.items():
         if image_dir and stem not in images:

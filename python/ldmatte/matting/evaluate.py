@@ -1,10 +1,14 @@
 """Metrics of predicted mattes against ground truth, over folders or a benchmark layout (``ldmatte eval``).
 
-Files pair by name stem (``a.png`` with ``a.jpg``). A matte file may be
-grayscale (8 or 16 bit), colour (its gray value) or RGBA (its alpha). Metrics
-are those of :mod:`ldmatte.metrics`: alphas in [0, 1]; SAD, Grad and Conn are
-sums divided by 1000; MSE and MAD are means over the region; the region is the
-whole image or the trimap's unknown pixels (trimap == 128).
+Files pair by name stem (``a.png`` with ``a.jpg``); two files of one stem in
+a folder (``a.png`` and ``a.jpg``) are a failure of that image, never a silent
+choice. A matte file may be grayscale (8 or 16 bit), colour (its gray value) or
+RGBA (its alpha). Metrics are those of :mod:`ldmatte.metrics`: alphas in
+[0, 1]; SAD, Grad and Conn are sums divided by 1000; MSE and MAD are means over
+the region; the region is the whole image or the trimap's unknown pixels
+(trimaps: 0 background, 255 foreground, any other value unknown). An image
+whose trimap has no unknown pixel has nothing to score: it is listed in
+``skipped`` and left out of the means.
 """
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import os
 
 import numpy as np
 
-from .benchmarks import BenchmarkItem, _stems, benchmark_items, item_trimap, read_trimap
+from ..training import IMAGE_EXTENSIONS
+from .benchmarks import BenchmarkItem, benchmark_items, item_trimap, read_trimap
 
 __all__ = ["evaluate_folders", "trimap_only_metrics", "read_matte", "CONVENTION", "EvalPair"]
 
@@ -20,6 +25,11 @@ CONVENTION = ("alphas in [0, 1] (8-bit / 255, 16-bit / 65535); SAD, Grad, Conn =
               "means over the region (tables print them x1e3); Grad: Gaussian-derivative filters sigma 1.4; Conn: "
               "threshold step 0.1, largest 4-connected component, 0.15 cutoff; region: {region}")  # fmt: skip
 REGIONS = ("whole", "unknown")
+UNKNOWN_REGION = "unknown pixels of the trimap (0 background, 255 foreground, any other value unknown)"
+
+
+class _NothingToScore(Exception):
+    """The trimap of an image has no unknown pixel: the image is skipped, not scored 0."""
 
 
 def read_matte(path) -> np.ndarray:
@@ -29,7 +39,9 @@ def read_matte(path) -> np.ndarray:
     """
     import cv2
 
-    im = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
+    from ..files import check_regular_file
+
+    im = cv2.imread(check_regular_file(os.fspath(path)), cv2.IMREAD_UNCHANGED)  # a named pipe would block
     if im is None:
         raise ValueError(f"cannot read {path}")
     if im.ndim == 3:
@@ -68,6 +80,8 @@ def _one(pair: EvalPair, region: str) -> dict:
         if tri.shape != gt.shape:
             raise ValueError(f"trimap size {tri.shape[1]}x{tri.shape[0]} differs from the matte's "
                              f"{gt.shape[1]}x{gt.shape[0]}")  # fmt: skip
+        if not (tri == 128).any():
+            raise _NothingToScore("trimap has no unknown pixel: nothing to score, left out of the mean")
     values = metrics.evaluate(pred, gt, tri)
     row = {"name": pair.name, **{k: float(v) for k, v in values.items()}}
     if tri is not None:
@@ -75,11 +89,27 @@ def _one(pair: EvalPair, region: str) -> dict:
     return row
 
 
+def _files_by_stem(folder: str, clashes: dict) -> dict[str, str]:
+    """Image files of ``folder`` by name stem; a stem with several files (``a.png``, ``a.jpg``) goes to
+    ``clashes`` (stem -> reason) instead: which one is meant cannot be told."""
+    found, names = {}, {}
+    for name in sorted(os.listdir(folder)):
+        stem, ext = os.path.splitext(name)
+        if ext.lower() in IMAGE_EXTENSIONS and not name.startswith("."):
+            found.setdefault(stem, os.path.join(folder, name))
+            names.setdefault(stem, []).append(name)
+    for stem, files in names.items():
+        if len(files) > 1:
+            clashes.setdefault(stem, f"{' and '.join(files)} both in {folder}: cannot tell which to use; keep one")
+            del found[stem]
+    return found
+
+
 def _pairs(pred_dir, gt_dir, trimap_dir, benchmark, region):
-    failures = []
+    failures, clashes = [], {}
     if not os.path.isdir(pred_dir):
         raise ValueError(f"no such prediction folder: {pred_dir}")
-    preds = _stems(pred_dir)
+    preds = _files_by_stem(pred_dir, clashes)
     if benchmark is not None:
         items, problems = benchmark_items(*benchmark)
         failures += [{"name": n, "reason": r} for n, r in problems]
@@ -88,12 +118,14 @@ def _pairs(pred_dir, gt_dir, trimap_dir, benchmark, region):
     else:
         if not os.path.isdir(gt_dir):
             raise ValueError(f"no such ground-truth folder: {gt_dir}")
-        truth = _stems(gt_dir)
+        truth = _files_by_stem(gt_dir, clashes)
         gt_where = gt_dir
-    trimaps = _stems(trimap_dir) if trimap_dir else {}
+    trimaps = _files_by_stem(trimap_dir, clashes) if trimap_dir else {}
     pairs = []
-    for name in sorted(set(truth) | set(preds)):
-        if name not in truth:
+    for name in sorted(set(truth) | set(preds) | set(clashes)):
+        if name in clashes:
+            failures.append({"name": name, "reason": clashes[name]})
+        elif name not in truth:
             failures.append({"name": name, "reason": f"no ground truth in {gt_where}"})
         elif name not in preds:
             failures.append({"name": name, "reason": f"no prediction in {pred_dir}"})
@@ -122,13 +154,17 @@ def evaluate_folders(pred_dir, gt_dir=None, *, trimap_dir=None, benchmark=None, 
         A public benchmark layout (:data:`ldmatte.matting.benchmarks.BENCHMARKS`): ground truth and trimaps.
     region : "whole" or "unknown", optional
         Default: "unknown" when trimaps are available (a benchmark, or ``trimap_dir``), else "whole".
+        Trimaps: 0 background, 255 foreground, any other value unknown; one
+        holding only values 0 to 2 (a label map) is a failure of its image.
 
     Returns
     -------
     dict
         ``{"convention", "region", "count", "images": [{"name", "sad", "mse", "mad", "grad", "conn"}, ...],
-        "mean": {...}, "failures": [{"name", "reason"}, ...]}``; a failure is a missing or
-        unreadable file or a size mismatch, the other images are still evaluated.
+        "mean": {...}, "failures": [{"name", "reason"}, ...], "skipped": [{"name", "reason"}, ...]}``; a
+        failure is a missing or unreadable file, a size mismatch or two files of one name stem, the other
+        images are still evaluated; an image whose trimap has no unknown pixel is skipped (not a failure,
+        not in the means).
 
     Examples
     --------
@@ -156,10 +192,12 @@ def evaluate_folders(pred_dir, gt_dir=None, *, trimap_dir=None, benchmark=None, 
     if trimap_dir is not None and not os.path.isdir(trimap_dir):
         raise ValueError(f"no such trimap folder: {trimap_dir}")
     pairs, failures = _pairs(os.fspath(pred_dir), gt_dir and os.fspath(gt_dir), trimap_dir, benchmark, region)
-    rows = []
+    rows, skipped = [], []
     for pair in tqdm(pairs, unit="img", desc="eval", disable=not progress):
         try:
             rows.append(_one(pair, region))
+        except _NothingToScore as exc:
+            skipped.append({"name": pair.name, "reason": str(exc)})
         except ValueError as exc:
             failures.append({"name": pair.name, "reason": str(exc)})
     from ..metrics import METRICS
@@ -168,9 +206,9 @@ def evaluate_folders(pred_dir, gt_dir=None, *, trimap_dir=None, benchmark=None, 
         mean = {k: (float(np.nanmean([r[k] for r in rows])) if rows and not all(np.isnan(r[k]) for r in rows)
                     else float("nan")) for k in METRICS}  # fmt: skip
     failures.sort(key=lambda f: f["name"])
-    return {"convention": CONVENTION.format(region="whole image" if region == "whole" else
-                                            "unknown pixels of the trimap (== 128)"),
-            "region": region, "count": len(rows), "images": rows, "mean": mean, "failures": failures}  # fmt: skip
+    return {"convention": CONVENTION.format(region="whole image" if region == "whole" else UNKNOWN_REGION),
+            "region": region, "count": len(rows), "images": rows, "mean": mean, "failures": failures,
+            "skipped": skipped}  # fmt: skip
 
 
 def trimap_only_metrics(benchmark) -> dict:

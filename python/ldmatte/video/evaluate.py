@@ -1,8 +1,11 @@
-"""Video matting metrics: per-frame SAD, MSE, Grad and Conn, and dtSSD (temporal coherence).
+"""Video matting metrics: per-frame SAD, MSE, MAD, Grad and Conn, and dtSSD (temporal coherence).
 
-Frames are paired by sorted file name between a prediction folder and a
-ground-truth folder. Per-frame metrics are :mod:`ldmatte.metrics` (alpha in
-[0, 1]; SAD, Grad and Conn are sums divided by 1000, MSE a plain mean) over the
+Frames are paired between a prediction folder and a ground-truth folder by
+name, or, when no name is common to both, in the natural order of their names
+(``frame_2`` before ``frame_10``: ``000000.png`` pairs with DAVIS's
+``00000.png``), and then both folders must hold the same number of frames.
+Per-frame metrics are :mod:`ldmatte.metrics` (alpha in [0, 1]; SAD, Grad and
+Conn are sums divided by 1000, MSE and MAD plain means) over the
 whole frame. dtSSD (Erofeev et al. 2015) compares temporal changes: for each
 pair of consecutive frames, the root mean square over pixels of
 ``(p_t - p_{t-1}) - (g_t - g_{t-1})``, times 100; the mean is over the pairs.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 
 import cv2
 import numpy as np
@@ -19,10 +23,11 @@ from .. import metrics
 
 __all__ = ["evaluate_video", "dtssd", "CONVENTION"]
 
-CONVENTION = ("alpha in [0, 1], whole frame; SAD, Grad, Conn: sums / 1000; MSE: mean squared error (not scaled); "
-              "dtSSD: RMS over pixels of the temporal-difference error x 100, mean over consecutive frame pairs")
+CONVENTION = ("alpha in [0, 1], whole frame; frames paired by name, else in natural name order; SAD, Grad, Conn: "
+              "sums / 1000; MSE, MAD: mean squared / absolute error (not scaled); dtSSD: RMS over pixels of the "
+              "temporal-difference error x 100, mean over consecutive frame pairs")
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-FRAME_METRICS = ("sad", "mse", "grad", "conn")
+FRAME_METRICS = ("sad", "mse", "mad", "grad", "conn")
 
 
 def dtssd(pred_prev, pred, gt_prev, gt) -> float:
@@ -45,17 +50,30 @@ def dtssd(pred_prev, pred, gt_prev, gt) -> float:
     return float(math.sqrt(np.mean(((p1 - p0) - (g1 - g0)) ** 2)) * 100)
 
 
-def _listing(folder: str) -> dict[str, str]:
+def natural_key(name: str) -> tuple:
+    """Sort key of a file name with its digit runs compared as numbers: ``f2.png`` before ``f10.png``.
+
+    Examples
+    --------
+    >>> sorted(["f10.png", "f2.png", "f1.png"], key=natural_key)
+    ['f1.png', 'f2.png', 'f10.png']
+    """
+    return tuple((0, int(part), part) if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name))
+
+
+def _listing(folder: str) -> list[tuple[str, str]]:
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{folder}: no such folder")
-    return {n: os.path.join(folder, n) for n in sorted(os.listdir(folder))
-            if n.lower().endswith(SUFFIXES) and not n.startswith(".")}  # fmt: skip
+    names = [n for n in os.listdir(folder) if n.lower().endswith(SUFFIXES) and not n.startswith(".")]
+    return [(n, os.path.join(folder, n)) for n in sorted(names, key=natural_key)]
 
 
 def _read_alpha(path: str) -> np.ndarray:
-    im = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    from ..files import check_regular_file
+
+    im = cv2.imread(check_regular_file(path), cv2.IMREAD_UNCHANGED)  # a named pipe would block
     if im is None:
-        raise ValueError("not a readable image")
+        raise ValueError(f"{path}: not a readable image")
     if im.ndim == 3:
         im = im[..., 3] if im.shape[2] == 4 else cv2.cvtColor(im[..., :3], cv2.COLOR_BGR2GRAY)
     if im.dtype == np.uint16:
@@ -65,15 +83,38 @@ def _read_alpha(path: str) -> np.ndarray:
     return im.astype(np.float64) / 255
 
 
-def evaluate_video(pred_dir, gt_dir) -> dict:
-    """Per-frame SAD / MSE / Grad / Conn and the mean of each with dtSSD, pairing frames by sorted file name.
+def _frame_pairs(pred_dir: str, gt_dir: str) -> list[tuple[str, str | None, str | None]]:
+    """(name, prediction path, ground-truth path) in natural name order.
 
-    An alpha is the grey value of a one-channel image or the alpha of an RGBA
-    one (8 or 16 bits). Frames missing on either side, unreadable or of
-    different sizes go to ``failures``; dtSSD uses consecutive frames that were
-    both evaluated. Returns ``{"frames": [{"name", "sad", "mse", "grad", "conn"}, ...],
-    "mean": {"sad", "mse", "grad", "conn", "dtssd"}, "failures": [{"name", "reason"}], "convention": str}``
-    (means are NaN when nothing could be evaluated).
+    Folders whose files share names (or one of them empty) pair by name (a
+    frame missing on one side is None there); otherwise the k-th frame of each pairs, and the counts must
+    match (ValueError before any frame is read).
+    """
+    pred, gt = _listing(pred_dir), _listing(gt_dir)
+    by_name_p, by_name_g = dict(pred), dict(gt)
+    if set(by_name_p) & set(by_name_g) or not pred or not gt:  # an empty side: every frame is missing there
+        names = sorted(set(by_name_p) | set(by_name_g), key=natural_key)
+        return [(n, by_name_p.get(n), by_name_g.get(n)) for n in names]
+    if len(pred) != len(gt):
+        raise ValueError(f"{pred_dir} holds {len(pred)} frames and {gt_dir} {len(gt)}, with no name in common: "
+                         "frames pair in name order, so the counts must match")  # fmt: skip
+    return [(p if p == g else f"{p} / {g}", pp, gp) for (p, pp), (g, gp) in zip(pred, gt)]
+
+
+def evaluate_video(pred_dir, gt_dir) -> dict:
+    """Per-frame SAD / MSE / MAD / Grad / Conn and the mean of each with dtSSD, frames paired in natural name order.
+
+    Frames of the same name pair (one missing on either side is a failure);
+    folders without a name in common (``000000.png`` against DAVIS's
+    ``00000.png``) pair the k-th frame of ``pred_dir`` with the k-th of
+    ``gt_dir`` in natural name order (:func:`natural_key`), and their counts
+    must match (ValueError otherwise, before any frame is read). An alpha is
+    the grey value of a one-channel image or the alpha of an RGBA one (8 or 16
+    bits). Frames unreadable or of different sizes go to ``failures``; dtSSD
+    uses consecutive frames that were both evaluated. Returns ``{"frames":
+    [{"name", "sad", "mse", "mad", "grad", "conn"}, ...], "mean": {"sad", "mse", "mad", "grad", "conn",
+    "dtssd"}, "failures": [{"name", "reason"}], "convention": str}`` (a frame's name is the prediction's, with
+    the ground truth's after `` / `` when they differ; means are NaN when nothing could be evaluated).
 
     Examples
     --------
@@ -87,20 +128,16 @@ def evaluate_video(pred_dir, gt_dir) -> dict:
     >>> [f["sad"] for f in r["frames"]], r["mean"]["sad"], round(r["mean"]["dtssd"], 2)
     ([0.0, 0.5], 0.25, 70.71)
     """
-    pred_files, gt_files = _listing(os.fspath(pred_dir)), _listing(os.fspath(gt_dir))
     frames, failures = [], []
-    prev = None  # (index in the sorted union, pred, gt) of the last evaluated frame
+    prev = None  # (index, pred, gt) of the last evaluated frame
     pair_scores = []
-    names = sorted(set(pred_files) | set(gt_files))
-    for i, name in enumerate(names):
-        if name not in pred_files:
-            failures.append({"name": name, "reason": "no predicted alpha"})
-            continue
-        if name not in gt_files:
-            failures.append({"name": name, "reason": "no ground-truth alpha"})
+    for i, (name, ppath, gpath) in enumerate(_frame_pairs(os.fspath(pred_dir), os.fspath(gt_dir))):
+        if ppath is None or gpath is None:
+            failures.append({"name": name, "reason": "no predicted alpha" if ppath is None else "no ground-truth "
+                                                                                                "alpha"})
             continue
         try:
-            p, g = _read_alpha(pred_files[name]), _read_alpha(gt_files[name])
+            p, g = _read_alpha(ppath), _read_alpha(gpath)
         except ValueError as exc:
             failures.append({"name": name, "reason": str(exc)})
             continue

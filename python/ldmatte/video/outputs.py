@@ -4,11 +4,22 @@ PNG frames go through :func:`ldmatte.io.write_png_atomic` (a frame is whole
 or absent, so a rerun can trust the frames it finds). Videos are encoded with
 PyAV into a temp file beside the target and renamed when complete; a failed
 or interrupted run leaves no half video under the final name.
+
+:func:`claim_output` takes the output folder for a run. Its marker records the
+settings that decide the frames and a content stamp (SHA-256) of every input
+that decides them (the video or frame folder, the masks, the model's weights):
+a rerun resumes only frames made from the same inputs. When an input changed at
+the same path, the frames are redone (as ``refine`` redoes an image whose input
+changed); other settings are refused unless ``overwrite``, which redoes them too.
+A folder of ours that holds no frame yet (a run that failed early) is reused
+whatever it was made with.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 from fractions import Fraction
 
 import cv2
@@ -17,7 +28,8 @@ import numpy as np
 from ..io import _temp_path
 from ..panels import checkerboard
 
-__all__ = ["FORMATS", "VIDEO_FORMATS", "encoder_for", "parse_formats", "VideoOutput", "premultiplied_preview"]
+__all__ = ["FORMATS", "VIDEO_FORMATS", "encoder_for", "parse_formats", "VideoOutput", "premultiplied_preview",
+           "content_stamp", "input_stamps", "claim_output"]  # fmt: skip
 
 FORMATS = ("png", "webm", "mov", "preview")
 # format -> (file name, container, candidate encoders, pixel format, encoder options)
@@ -223,3 +235,135 @@ class VideoOutput:
                 self._audio[0].close()
         with contextlib.suppress(OSError):
             os.remove(self._tmp)
+
+
+# --- the output folder: claimed, stamped, redone when an input changed ---------------------------------------------
+
+_FRAME = re.compile(r"^\d{6,}\.png$")
+_RUN_FILES = ("video.json", *(v[0] for v in VIDEO_FORMATS.values()))
+
+
+def content_stamp(paths) -> str:
+    """SHA-256 of the contents of ``paths`` (files, in the order given; a folder: its files in name order).
+
+    Only regular files are read (a named pipe is never opened).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.png")
+    >>> _ = open(p, "wb").write(b"abc"); before = content_stamp([p])
+    >>> _ = open(p, "wb").write(b"abd"); len(before), content_stamp([p]) == before
+    (64, False)
+    """
+    from ..files import _kind
+
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files = []
+    for path in map(os.fspath, paths):
+        if os.path.isdir(path):
+            files += sorted(os.path.join(path, n) for n in os.listdir(path) if not n.startswith("."))
+        else:
+            files.append(path)
+    digest = hashlib.sha256()
+    for path in files:
+        st = os.stat(path)
+        if _kind(st):
+            continue
+        digest.update(f"{os.path.basename(path)}\0{st.st_size}\0".encode())
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def input_stamps(source, inputs=(), model: str | None = None) -> dict:
+    """``{"source": stamp, "inputs": stamp, "model": stamp}`` of what decides a run's frames.
+
+    ``source``: the video or frame folder; ``inputs``: mask files and folders, a checkpoint; ``model``: a
+    training run or checkpoint folder (its ``config.json`` and ``model.safetensors``), None or
+    ``"closed-form"`` for none.
+    """
+    from .reader import frame_files
+
+    source = os.fspath(source)
+    stamps = {"source": content_stamp(frame_files(source) if os.path.isdir(source) else [source])}
+    if inputs:
+        stamps["inputs"] = content_stamp([os.fspath(p) for p in inputs])
+    if model and model != "closed-form" and os.path.isdir(model):
+        from ..matting.predictor import checkpoint_folder
+
+        folder = checkpoint_folder(model)
+        stamps["model"] = content_stamp([os.path.join(folder, n) for n in ("config.json", "model.safetensors")])
+    return stamps
+
+
+def _frames_written(output: str) -> int:
+    alpha = os.path.join(output, "alpha")
+    return sum(1 for n in os.listdir(alpha) if _FRAME.match(n)) if os.path.isdir(alpha) else 0
+
+
+def _drop_frames(output: str) -> None:
+    """Remove what a run of ``ldmatte video`` wrote into ``output`` (its frame PNGs, videos, summary)."""
+    for sub in ("alpha", "rgba"):
+        folder = os.path.join(output, sub)
+        if os.path.isdir(folder):
+            for name in os.listdir(folder):
+                if _FRAME.match(name):
+                    os.remove(os.path.join(folder, name))
+    for name in _RUN_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(output, name))
+
+
+def claim_output(output, source, inputs=(), settings: dict | None = None, *, overwrite: bool = False,
+                 model: str | None = None) -> list[str]:  # fmt: skip
+    """Take ``output`` for a run of ``ldmatte video``; returns notes for the user (frames redone).
+
+    Checks that the output overlaps neither ``source`` nor ``inputs``, stamps them (:func:`input_stamps`)
+    and claims the folder (:meth:`ldmatte.files.OutputFolder.claim`, kind ``video``) with ``settings``
+    and the stamps. Frames of an earlier run are kept when both match; made from inputs that changed
+    since, they are removed (the run redoes them); made with other settings, the run is refused unless
+    ``overwrite`` (then redone) or the folder holds no frame yet.
+
+    Raises
+    ------
+    ldmatte.files.UsageError
+        Overlap, a folder not ours, other settings without ``overwrite``.
+    ldmatte.files.OutputFault
+        A folder that cannot be made or marked (read-only, disk full).
+    """
+    from ..files import MARKER, OutputFault, OutputFolder, UsageError, _read_marker, check_disjoint
+    from ..io import write_json_atomic
+
+    output, source = os.fspath(output), os.fspath(source)
+    inputs = [os.fspath(p) for p in inputs]
+    check_disjoint([source, *inputs], [output])
+    wanted = {"source": os.path.abspath(source), **(settings or {}),
+              "stamps": input_stamps(source, inputs, model)}  # fmt: skip
+    notes = []
+    marker = _read_marker(output) if os.path.isdir(output) else None
+    if marker is not None and marker["kind"] == "video":
+        recorded = marker["settings"]
+        other = [k for k, v in wanted.items() if k != "stamps" and k in recorded and recorded[k] != v]
+        try:
+            frames = _frames_written(output)
+            changed = [k for k, v in wanted["stamps"].items() if recorded.get("stamps", {}).get(k, v) != v]
+            redo = bool(other) and (overwrite or not frames)
+            if other and not redo:
+                key = other[0]
+                raise UsageError(f"output folder {output} was made with {key}={recorded[key]!r}; this run asks "
+                                 f"for {key}={wanted[key]!r}: use the same value, add --overwrite to redo its "
+                                 "frames, or choose another output folder")  # fmt: skip
+            if redo or changed:
+                if frames:
+                    why = f"other {', '.join(other)}" if other else f"the {' and '.join(changed)} changed"
+                    notes.append(f"{output}: {why} since its {frames} frames were made: all frames are redone")
+                _drop_frames(output)
+                marker["settings"] = wanted
+                write_json_atomic(os.path.join(output, MARKER), marker)
+        except OSError as exc:
+            raise OutputFault(exc, output) from exc
+    OutputFolder.claim(output, "video", overwrite=overwrite, settings=wanted)
+    return notes

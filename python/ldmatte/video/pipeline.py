@@ -3,11 +3,20 @@
 Frames stream through once, in order, in chunks of the matting backend's batch
 size (a GPU model mattes a chunk at once). For each frame the optical flow
 back to the previous frame is computed once and shared by mask propagation
-and stabilisation. With ``feedback`` the stabilised alpha (> 0.5) of the last
-frame of each chunk becomes the propagated mask's state, so the mask follows
-the image evidence and does not drift. A frame whose alpha (and RGBA) PNG is
-already in the output folder is not matted again: its alpha is read back and
-carried forward as if just computed, so a rerun resumes where it stopped.
+and stabilisation. A first-frame mask is carried as a binary segmentation
+(:class:`~ldmatte.video.carried.CarriedSegmenter`: flow, then colour), which
+the matte never feeds back; with ``propagation.method="soft"`` and ``feedback`` the
+stabilised alpha of the last frame of each chunk corrects the soft propagated mask instead.
+
+No frame stops the run: an empty mask gives an all-0 alpha (the subject is
+gone), a trimap with no known foreground or background, or a matting error,
+gives the mask itself as the alpha; ``video.json`` lists those frames
+(``frame_notes``: frame, ``lost`` or ``guessed``, the reason).
+
+A frame whose alpha (and RGBA) PNG is already in the output folder is not
+matted again: its alpha is read back, and everything else (flow, segmentation,
+trimap, the background plate) is replayed exactly as in the first run, so a
+resumed run writes the same frames, bit for bit, as an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -23,12 +32,14 @@ import numpy as np
 from ..io import write_json_atomic, write_png_atomic
 from .backends import CLOSED_FORM, load_matting
 from .background import BackgroundPlate, BackgroundSettings, UncoveredBackground, plate_trimap
+from .carried import CarriedSegmenter
 from .flow import FlowTracker, Motion, background_motion, moves_with_background, subject_motion
-from .outputs import VideoOutput, parse_formats
-from .reader import VideoReadError, iter_frames, probe
+from .masks import FolderMasks, GuardedSegmenter, fit_mask
+from .outputs import VideoOutput, claim_output, parse_formats
+from .reader import FrameReader, VideoReadError, count_frames, probe
 from .segmentation import FlowPropagator, PropagationSettings, to_mask
 from .stabilise import StabiliseSettings, TemporalStabiliser
-from .trimaps import default_band_width, distance_outside, extend_band, mask_trimap
+from .trimaps import default_band_width, distance_outside, extend_band, mask_trimap, subject_band_width
 
 __all__ = ["VideoMattingSettings", "FrameResult", "VideoMattingResult", "matte_video", "STAGES"]
 
@@ -61,6 +72,7 @@ class VideoMattingSettings:
     batch_size: int = 4
     max_frames: int | None = None
     reader: str = "auto"
+    fps: float | None = None  # the frame rate of a folder of frames (None: 25); a video file has its own
     segmentation: str = ""  # how the masks are made (recorded: a rerun must use the same)
     propagation: PropagationSettings = dataclasses.field(default_factory=PropagationSettings)
     stabilise: StabiliseSettings = dataclasses.field(default_factory=StabiliseSettings)
@@ -101,6 +113,7 @@ class VideoMattingResult:
     messages: list = dataclasses.field(default_factory=list)
     interrupted: bool = False
     info: dict = dataclasses.field(default_factory=dict)
+    frame_notes: list = dataclasses.field(default_factory=list)  # {"frame", "kind": lost | guessed, "reason"}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -173,14 +186,16 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
     """
     s = settings or VideoMattingSettings()
     source, output = os.fspath(source), os.fspath(output)
-    info = probe(source, s.reader)
+    info = probe(source, s.reader, s.fps)
     formats, messages = parse_formats(",".join(s.formats))
+    if not hasattr(segmenter, "segment"):  # a first-frame mask: the frames' size, never stretched
+        segmenter, note = fit_mask(to_mask(segmenter, name="first-frame mask"), (info.height, info.width),
+                                   name="first-frame mask")
+        messages += [note] if note else []
+    elif isinstance(segmenter, FolderMasks):  # one mask per frame, all readable, before anything is written
+        segmenter.check(count_frames(source, s.reader), (info.height, info.width))
     if claim:
-        from ..files import OutputFolder, check_disjoint
-
-        check_disjoint([source, *[os.fspath(p) for p in extra_inputs]], [output])
-        OutputFolder.claim(output, "video", overwrite=overwrite, settings={
-            "source": os.path.abspath(source), "source_size": os.path.getsize(source), **s.record()})  # fmt: skip
+        messages += claim_output(output, source, extra_inputs, s.record(), overwrite=overwrite, model=s.model)
     else:
         os.makedirs(output, exist_ok=True)
     result = VideoMattingResult(messages=list(messages), info=info.to_dict())
@@ -192,11 +207,17 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
     band = s.band_width if s.band_width is not None else default_band_width(info.height, info.width)
     tracker = FlowTracker(s.propagation.flow)
     if not hasattr(segmenter, "segment"):
-        segmenter = FlowPropagator(segmenter, s.propagation, tracker=tracker)
-    propagator = segmenter if isinstance(segmenter, FlowPropagator) else None
+        if s.propagation.method == "carried":
+            carry = dataclasses.replace(s.propagation.carry, flow=s.propagation.flow)
+            segmenter = CarriedSegmenter(segmenter, carry, tracker=tracker)
+        else:
+            segmenter = FlowPropagator(segmenter, s.propagation, tracker=tracker)
+    propagator = segmenter if isinstance(segmenter, (FlowPropagator, CarriedSegmenter)) else None
     if propagator is not None and propagator.tracker is not tracker:
         tracker = propagator.tracker  # the caller's propagator: share its tracker, step it here
         propagator._own_tracker = False
+    if propagator is None:  # a user's segmenter (or mask folder) failing on a frame loses that frame's mask only
+        segmenter = GuardedSegmenter(segmenter)
     stabiliser = TemporalStabiliser(s.stabilise)
     plate = BackgroundPlate(s.background) if s.background.history > 0 else None
     layers = UncoveredBackground() if s.background.uncovered else None
@@ -204,6 +225,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
     detail: np.ndarray | None = None  # the last alpha (float), moved frame by frame onto the newest frame
     backend = matting
     videos: list[VideoOutput] = []
+    earlier_notes = _earlier_notes(output)
     total = info.frame_count if s.max_frames is None else min(info.frame_count or s.max_frames, s.max_frames)
     bar = None
     if progress:
@@ -228,7 +250,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                     videos.append(VideoOutput(fmt, output, info.fps, info.width, info.height, audio_source=audio))
                 except Exception as exc:  # an encoder that refuses these settings: the rest still runs
                     result.messages.append(f"{fmt}: skipped ({exc})")
-        frames_iter = iter_frames(source, s.reader)
+        frames_iter = FrameReader(source, s.reader, info)
         index = 0
         if backend is not None:
             chunk_size = max(1, int(getattr(backend, "batch_size", 1)))
@@ -249,6 +271,12 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                 item = _Item(index, frame, tracker.flow, previous=done(index))
                 with clock("segment"):
                     item.mask = to_mask(segmenter.segment(frame, index), frame.shape[:2], name=f"mask of frame {index}")
+                note = getattr(segmenter, "note", None)
+                if note is not None:
+                    _note(result, index, *note)
+                if item.previous is not None:
+                    result.frame_notes.extend(n for n in earlier_notes.get(index, ())
+                                              if n not in result.frame_notes)  # fmt: skip
                 if item.flow is not None:
                     with clock("flow"):
                         item.motion = getattr(propagator, "motion", None) or subject_motion(
@@ -267,30 +295,29 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                 if detail is not None and item.motion is not None:
                     with clock("trimap"):
                         detail = item.motion.warp(detail)
-                if item.previous is None:
-                    with clock("trimap"):
-                        item.trimap = mask_trimap(item.mask, band)
-                        narrow = item.trimap
-                        if detail is not None and s.detail_reach > 0 and detail.shape == item.mask.shape:
-                            item.trimap = extend_band(item.trimap, item.mask, detail, reach=band - band // 2,
-                                                      limit=int(round(s.detail_reach * band)),
-                                                      distance=item.distance)
-                        if plate is not None:
-                            _plate_trimap(item, plate, reach, s.background)
-                        if (item.trimap != narrow).any():
-                            item.extension = (narrow == 0) & (item.trimap != 0)
+                # Also for frames already written: the replay must match the first run (plate, hint).
+                with clock("trimap"):
+                    fb = subject_band_width(item.mask, band)  # narrower for a small subject
+                    item.trimap = mask_trimap(item.mask, fb)
+                    narrow = item.trimap
+                    if detail is not None and s.detail_reach > 0 and detail.shape == item.mask.shape:
+                        item.trimap = extend_band(item.trimap, item.mask, detail, reach=fb - fb // 2,
+                                                  limit=int(round(s.detail_reach * fb)),
+                                                  distance=item.distance)
+                    if plate is not None:
+                        _plate_trimap(item, plate, int(round(max(1.0, s.detail_reach) * fb)), s.background)
+                    if (item.trimap != narrow).any():
+                        item.extension = (narrow == 0) & (item.trimap != 0)
                 chunk.append(item)
                 index += 1
             if not chunk:
                 break
-            todo = [c for c in chunk if c.previous is None]
+            todo = [c for c in chunk if c.previous is None and not _without_matting(c, result)]
             if todo:
                 if backend is None:
                     backend = load_matting(s.model, s.device, s.batch_size)
                 with clock("matting"):
-                    raw = backend.predict(np.stack([c.frame for c in todo]), np.stack([c.trimap for c in todo]))
-                for c, a in zip(todo, raw):
-                    c.raw_alpha = np.asarray(a, np.uint8)
+                    _matte(backend, todo, result)
             for c in chunk:
                 _finish(c, s, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result)
                 if plate is not None:
@@ -301,7 +328,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                                          c.previous is not None))  # fmt: skip
                 if bar is not None:
                     bar.update(1)
-            if s.feedback and propagator is not None:
+            if s.feedback and propagator is not None and getattr(propagator, "takes_feedback", True):
                 last = chunk[-1]
                 # The band's extension over the known background does not feed the mask back: a false
                 # detection there would grow the mask, whose band would reach farther out the next frame.
@@ -318,7 +345,12 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                 propagator.correct(fed, last.index)
             detail = chunk[-1].alpha.astype(np.float32) / 255
         if result.frames == 0:
-            raise VideoReadError(f"{source}: no frames could be decoded")
+            raise VideoReadError(frames_iter.error or f"{source}: no frames could be decoded")
+        result.messages += frames_iter.messages()
+        result.info["decoding"] = frames_iter.record()
+        if isinstance(segmenter, GuardedSegmenter):
+            result.messages += segmenter.messages()
+            result.info["masks"] = segmenter.record()
         if result.interrupted:
             for v in videos:
                 v.abort()
@@ -337,6 +369,11 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
         if bar is not None:
             bar.close()
     result.info["band_width"] = band
+    result.frame_notes.sort(key=lambda n: n["frame"])
+    if result.frame_notes:
+        kinds = [n["kind"] for n in result.frame_notes]
+        result.messages.append(f"{kinds.count('lost')} frame(s) with the subject lost, {kinds.count('guessed')} "
+                               "guessed (see frame_notes in video.json)")  # fmt: skip
     result.info["matting"] = getattr(backend, "name", s.model) if backend is not None else s.model
     write_json_atomic(os.path.join(output, "video.json"), result.to_dict())
     return result
@@ -357,6 +394,60 @@ class _Item:
     bg_motion: Motion | None = None  # how the background moved onto this frame (affine), when known
     uncovered: np.ndarray | None = None  # background the subject has uncovered (UncoveredBackground)
     alpha: np.ndarray | None = None
+
+
+def _note(result: VideoMattingResult, index: int, kind: str, reason: str) -> None:
+    result.frame_notes.append({"frame": int(index), "kind": kind, "reason": reason})
+
+
+def _earlier_notes(output: str) -> dict:
+    """The frame notes of an earlier run into ``output`` (its frames are read back, not redone), by frame."""
+    import json
+
+    try:
+        with open(os.path.join(output, "video.json"), encoding="utf-8") as f:
+            notes = json.load(f).get("frame_notes", [])
+        by_frame: dict = {}
+        for n in notes:
+            by_frame.setdefault(int(n["frame"]), []).append({"frame": int(n["frame"]), "kind": str(n["kind"]),
+                                                             "reason": str(n["reason"])})  # fmt: skip
+        return by_frame
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+def _without_matting(c: _Item, result: VideoMattingResult) -> bool:
+    """Give ``c`` its alpha without matting when matting cannot work; True when done.
+
+    An empty mask: all 0 (the subject is gone). A trimap with no known foreground or no known background
+    (a mask too small or too thin for the band, or one that fills the frame): the mask itself.
+    """
+    fg, bg = (c.trimap == 255).any(), (c.trimap == 0).any()
+    if not (c.mask > 127).any():
+        c.raw_alpha = np.zeros(c.mask.shape, np.uint8)
+        return True
+    if fg and bg:
+        return False
+    c.raw_alpha = c.mask.copy()
+    _note(result, c.index, "guessed", "the trimap has no known " + ("background" if fg else "foreground")
+          + ": the mask is the alpha")  # fmt: skip
+    return True
+
+
+def _matte(backend, todo: list, result: VideoMattingResult) -> None:
+    """Matte a chunk; when the backend fails, each frame alone, and a frame that still fails gets its mask."""
+    try:
+        raw = backend.predict(np.stack([c.frame for c in todo]), np.stack([c.trimap for c in todo]))
+        for c, a in zip(todo, raw):
+            c.raw_alpha = np.asarray(a, np.uint8)
+        return
+    except Exception as exc:  # noqa: BLE001 - no matting error may end a run; each frame is retried alone
+        if len(todo) == 1:
+            todo[0].raw_alpha = todo[0].mask.copy()
+            _note(result, todo[0].index, "guessed", f"matting failed ({exc}): the mask is the alpha")
+            return
+    for c in todo:
+        _matte(backend, [c], result)
 
 
 def _plate_trimap(item: _Item, plate: BackgroundPlate, reach: int, settings: BackgroundSettings) -> None:

@@ -9,18 +9,17 @@ segmenter; :class:`~ldmatte.video.sam2_segmenter.SAM2Segmenter` is SAM 2's video
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
+from .carried import CarrySettings
 from .flow import FlowSettings, FlowTracker, Motion, subject_motion
+from .masks import MASK_SUFFIXES, FolderMasks, read_mask  # noqa: F401 - mask files are read in masks.py
 
 __all__ = ["Segmenter", "SegmenterUnavailable", "PropagationSettings", "FlowPropagator", "FolderMasks",
            "SAM2Segmenter", "to_mask", "read_mask"]  # fmt: skip
-
-MASK_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 class SegmenterUnavailable(RuntimeError):
@@ -68,21 +67,6 @@ def to_mask(mask, shape=None, name: str = "mask") -> np.ndarray:
     return np.where(unit > 0.5, 255, 0).astype(np.uint8)
 
 
-def read_mask(path) -> np.ndarray:
-    """Read a mask image (grey or colour; the first channel counts) as a 0 / 255 uint8 mask."""
-    path = os.fspath(path)
-    im = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if im is None:
-        raise ValueError(f"{path}: not a readable image")
-    if im.ndim == 3:
-        # A mask saved as RGBA: its alpha is the mask when it is not all opaque; otherwise the grey value.
-        has_alpha = im.shape[2] == 4 and im[..., 3].min() < 255
-        im = im[..., 3] if has_alpha else cv2.cvtColor(im[..., :3], cv2.COLOR_BGR2GRAY)
-    if im.dtype == np.uint16:
-        im = (im >> 8).astype(np.uint8)
-    return to_mask(im, name=path)
-
-
 @dataclasses.dataclass(frozen=True)
 class PropagationSettings:
     """How a first-frame mask follows the video.
@@ -96,16 +80,23 @@ class PropagationSettings:
     measured best with the background plate of :mod:`ldmatte.video.background`, 0.5 without it).
     ``motion``: ``"affine"`` (the subject's motion fitted to the flow inside the mask; edges follow the
     subject, not the flow smoothed across its boundary) or ``"flow"`` (every pixel along the dense flow).
+    ``method``: ``"carried"`` (the default: a binary segmentation carried by flow and re-decided by colour,
+    :class:`~ldmatte.video.carried.CarriedSegmenter`, set by ``carry``; the matte does not feed it back) or
+    ``"soft"`` (:class:`FlowPropagator`: a soft mask corrected by the matte; the settings above are its own).
     """
 
+    method: str = "carried"
     motion: str = "affine"
     smoothing: float = 0.5
     blur: float = 1.0
     min_island: float = 0.002
     confident: float = 0.25
     flow: FlowSettings = dataclasses.field(default_factory=FlowSettings)
+    carry: CarrySettings = dataclasses.field(default_factory=CarrySettings)
 
     def __post_init__(self):
+        if self.method not in ("carried", "soft"):
+            raise ValueError(f"method must be 'carried' or 'soft', got {self.method!r}")
         if not 0 <= self.smoothing < 1:
             raise ValueError(f"smoothing must be in [0, 1), got {self.smoothing!r}")
         if self.motion not in ("affine", "flow"):
@@ -211,38 +202,6 @@ class FlowPropagator:
         unit = a.astype(np.float32) / 255 if a.dtype == np.uint8 else a.astype(np.float32)
         self._soft = np.where(unit > 1 - confident, 1.0, np.where(unit <= confident, 0.0, self._soft))
         self._soft = self._soft.astype(np.float32)
-
-
-class FolderMasks:
-    """Per-frame masks from a folder: the i-th image in sorted name order is frame i's mask.
-
-    Examples
-    --------
-    >>> import os, tempfile, numpy as np, cv2
-    >>> folder = tempfile.mkdtemp()
-    >>> for i in range(2):
-    ...     _ = cv2.imwrite(os.path.join(folder, f"{i:03d}.png"), np.full((4, 4), 255 * i, np.uint8))
-    >>> masks = FolderMasks(folder)
-    >>> len(masks), int(masks.segment(np.zeros((4, 4, 3), np.uint8), 1).max())
-    (2, 255)
-    """
-
-    def __init__(self, folder):
-        self.folder = os.fspath(folder)
-        if not os.path.isdir(self.folder):
-            raise ValueError(f"{self.folder}: not a folder of masks")
-        self.files = sorted(os.path.join(self.folder, n) for n in os.listdir(self.folder)
-                            if n.lower().endswith(MASK_SUFFIXES) and not n.startswith("."))  # fmt: skip
-        if not self.files:
-            raise ValueError(f"{self.folder}: no mask images ({', '.join(MASK_SUFFIXES)})")
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def segment(self, frame: np.ndarray, index: int) -> np.ndarray:
-        if index >= len(self.files):
-            raise ValueError(f"{self.folder}: no mask for frame {index} (the folder holds {len(self.files)})")
-        return to_mask(read_mask(self.files[index]), np.asarray(frame).shape[:2], name=self.files[index])
 
 
 def __getattr__(name):

@@ -6,10 +6,12 @@ import numpy as np
 
 from ..training import trimap
 
-__all__ = ["default_band_width", "mask_trimap", "extend_band", "distance_outside"]
+__all__ = ["default_band_width", "subject_band_width", "mask_trimap", "extend_band", "distance_outside", "thin_core"]
 
 BAND_FRACTION = 0.03  # unknown band width as a share of the frame's shorter side
 MIN_BAND = 4
+SUBJECT_FRACTION = 0.06  # at most this share of the subject's size (the square root of its area)
+MIN_SUBJECT_BAND = 2
 
 
 def default_band_width(height: int, width: int) -> int:
@@ -24,14 +26,38 @@ def default_band_width(height: int, width: int) -> int:
     return w + (w % 2)
 
 
-def mask_trimap(mask: np.ndarray, band_width: int, outside: float = 0.5, holes: bool = True) -> np.ndarray:
+def subject_band_width(mask: np.ndarray, band_width: int) -> int:
+    """The band for this mask: ``band_width``, narrowed for a small subject to 6 % of its size (square root
+    of its area; at least 2 px, even).
+
+    A band as wide as a small subject's parts lets the matting, which has little known foreground to learn
+    its colours from, eat into it (a chair 70 px across lost 16 % of its IoU with the frame's default band).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((480, 720), np.uint8); m[100:170, 200:270] = 255  # 70 x 70 px
+    >>> subject_band_width(m, 14), subject_band_width(np.full((480, 720), 255, np.uint8), 14)
+    (4, 14)
+    """
+    area = int(np.count_nonzero(np.asarray(mask) > 127))
+    w = max(MIN_SUBJECT_BAND, int(round(SUBJECT_FRACTION * area ** 0.5)))
+    w += w % 2
+    return int(min(band_width, w))
+
+
+def mask_trimap(mask: np.ndarray, band_width: int, outside: float = 0.5, holes: bool = True,
+                thin: bool = True) -> np.ndarray:
     """A 0 / 128 / 255 trimap whose unknown band straddles the mask's edge, ``band_width`` pixels in all.
 
     A share ``outside`` of the band lies outside the mask (eroded background),
     the rest inside (eroded foreground); the image frame does not erode, so a
     subject cut by the frame stays known there. With ``holes`` a background
     piece narrower than the band (the gap between an arm and the body) keeps a
-    known core rather than turning all unknown.
+    known core rather than turning all unknown. With ``thin`` a part of the mask
+    thinner than the band (a chair leg, an arm far away) keeps its skeleton as
+    known foreground (:func:`thin_core`): the band there is as wide as the part is thick, so the matting
+    cannot delete it.
 
     Examples
     --------
@@ -44,6 +70,9 @@ def mask_trimap(mask: np.ndarray, band_width: int, outside: float = 0.5, holes: 
     >>> gap = np.full((1, 12), 255, np.uint8); gap[0, 4:9] = 0  # a gap 5 px wide, narrower than the band
     >>> mask_trimap(gap, 8)[0].tolist()
     [128, 128, 128, 128, 128, 0, 0, 0, 128, 128, 128, 128]
+    >>> leg = np.zeros((9, 9), np.uint8); leg[:, 3:6] = 255  # a part 3 px thick, the band 8 px
+    >>> mask_trimap(leg, 8)[4].tolist()
+    [0, 0, 128, 128, 255, 128, 128, 0, 0]
     """
     if isinstance(band_width, bool) or not isinstance(band_width, (int, np.integer)) or band_width < 0:
         raise ValueError(f"band_width must be an int >= 0 (pixels), got {band_width!r}")
@@ -57,6 +86,50 @@ def mask_trimap(mask: np.ndarray, band_width: int, outside: float = 0.5, holes: 
                  fg_threshold=128, bg_threshold=127)  # fmt: skip
     if holes and out_px > 1:
         _keep_hole_cores(out, mask)
+    if thin and in_px > 0:
+        out[thin_core(mask, in_px)] = 255
+    return out
+
+
+def thin_core(mask: np.ndarray, radius: int) -> np.ndarray:
+    """The skeleton of the mask's parts that an erosion by ``radius`` pixels would delete (bool (H, W)).
+
+    A morphological skeleton (Lantuéjoul: what each erosion step leaves that an opening removes), kept only
+    inside the parts that an opening with a disc of ``radius`` removes (thinner than ``2 * radius``) and in
+    pieces of at least ``radius`` pixels, so the small bumps of a thick part's edge do not count.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((7, 20), np.uint8); m[:, :9] = 255; m[3, 9:] = 255  # a block with a 1-px wire
+    >>> thin_core(m, 3)[3].astype(int).tolist()
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+    """
+    m = (np.asarray(mask) > 127).astype(np.uint8)
+    r = int(radius)
+    if r <= 0 or not m.any():
+        return np.zeros(m.shape, bool)
+    ys, xs = np.nonzero(m)
+    y0, y1, x0, x1 = max(0, ys.min() - 1), ys.max() + 2, max(0, xs.min() - 1), xs.max() + 2
+    crop = m[y0:y1, x0:x1]
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    skeleton = np.zeros_like(crop)
+    eroded = crop
+    for _ in range(r + 1):
+        opened = cv2.morphologyEx(eroded, cv2.MORPH_OPEN, cross)
+        skeleton |= eroded & (1 - opened)
+        eroded = cv2.erode(eroded, cross)
+        if not eroded.any():
+            break
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    thin = crop & (1 - cv2.morphologyEx(crop, cv2.MORPH_OPEN, disc, borderType=cv2.BORDER_REPLICATE))
+    core = skeleton & thin
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=8)
+    if n > 1:
+        small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < r) + 1
+        core[np.isin(lab, small)] = 0
+    out = np.zeros(m.shape, bool)
+    out[y0:y1, x0:x1] = core > 0
     return out
 
 

@@ -1,0 +1,230 @@
+"""Video matting on real footage: per-frame IoU against hand-made masks, next to two baselines; frames/s.
+
+Clips (from ``../shared/data/video/`` beside the repository; see its SOURCES.md; skipped when absent):
+
+- ``chair``: 60 frames 720x480, a mask on every frame (palette id 1: the chair's reflection in a glass wall,
+  thin legs and wheels, a person walking past in front);
+- ``caps``: 87 frames 480x853, masks on frames 0, 14, 33, 43, 66 (id 1: a person's cap);
+- ``bedroom``, ``dance`` (no masks): with ``--crash`` each runs to its end from a first-frame mask made by
+  GrabCut seeded with a fixed box on frame 0 (a crash and speed check only: there is nothing to score).
+
+Each clip is written as a lossless FFV1 video and matted by ``ldmatte.video.matte_video`` (closed-form
+matting, default settings) from the first frame's mask. Scored: IoU of alpha > 0.5 with each annotated
+frame's mask (frame 0 excluded from the means: it is the given mask), next to
+
+- ``naive warp``: the first mask backward-warped frame to frame along OpenCV DIS flow (medium), soft state,
+  no matting, no feedback;
+- ``frozen``: the first mask on every frame;
+- ``carried mask``: the binary segmentation the pipeline carries (before the trimap and matting).
+
+    python bench/video_real.py --panel docs/images/video_real.png --json video_real.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "video"
+# Boxes (x0, y0, x1, y1 in frame-0 pixels) around one person, drawn by eye on frame 0, seeding the crash
+# check's GrabCut: the girl jumping on the bed in ``bedroom``, the dancer in ``dance``.
+CRASH_BOXES = {"bedroom": (280, 0, 490, 375), "dance": (140, 95, 345, 480)}
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = (a | b).sum()
+    return float((a & b).sum() / union) if union else 1.0
+
+
+def _read_rgb(path) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def load_clip(name: str, frames: int | None = None):
+    """(frames (list of RGB uint8), masks {frame: bool (H, W)}) of a clip with an image folder."""
+    from PIL import Image
+
+    folder = DATA / name
+    files = sorted((folder / "frames").glob("*.jpg"))[:frames]
+    images = [_read_rgb(f) for f in files]
+    masks = {}
+    for i, f in enumerate(files):
+        m = folder / "masks" / (f.stem + ".png")
+        if m.exists():
+            masks[i] = np.asarray(Image.open(m)) == 1  # palette id 1 is the object scored
+    return images, masks
+
+
+def naive_warp(images, first: np.ndarray) -> list[np.ndarray]:
+    """The first mask backward-warped frame to frame along DIS flow (medium), a soft state; masks > 0.5."""
+    from ldmatte.video.flow import FlowTracker, warp_backward
+
+    tracker, soft, out = FlowTracker(), first.astype(np.float32), []
+    for f in images:
+        tracker.step(f)
+        if tracker.flow is not None:
+            soft = warp_backward(soft, tracker.flow)
+        out.append(soft > 0.5)
+    return out
+
+
+def run_clip(name: str, images, first: np.ndarray, work: str, keep=()) -> dict:
+    """Matte a clip; returns masks and alphas (> 0.5) of the frames in ``keep``, notes and speed."""
+    from ldmatte.video.pipeline import VideoMattingSettings, matte_video
+    from ldmatte.video.synthetic import write_video
+
+    video = os.path.join(work, f"{name}.mkv")
+    write_video(video, np.stack(images), fps=24)
+    kept: dict = {}
+
+    def on_frame(fr):
+        if fr.index in keep:
+            kept[fr.index] = (fr.mask > 127, fr.alpha > 127, fr.alpha)
+
+    t = time.perf_counter()
+    res = matte_video(video, os.path.join(work, name), np.where(first, 255, 0).astype(np.uint8),
+                      VideoMattingSettings(formats=("png",)), on_frame=on_frame, claim=False)  # fmt: skip
+    wall = time.perf_counter() - t
+    return {"result": res, "kept": kept, "wall": wall}
+
+
+def score(name: str, images, masks, work: str) -> dict:
+    scored = sorted(masks)
+    run = run_clip(name, images, masks[0], work, keep=set(scored))
+    naive = naive_warp(images, masks[0])
+    rows = {"pipeline (alpha > 0.5)": [], "carried mask": [], "naive warp": [], "frozen first mask": []}
+    for i in scored:
+        mask, alpha, _ = run["kept"][i]
+        gt = masks[i]
+        rows["pipeline (alpha > 0.5)"].append(_iou(alpha, gt))
+        rows["carried mask"].append(_iou(mask, gt))
+        rows["naive warp"].append(_iou(naive[i], gt))
+        rows["frozen first mask"].append(_iou(masks[0], gt))
+    res = run["result"]
+    return {"clip": name, "frames": res.frames, "scored": scored, "iou": rows, "wall": run["wall"],
+            "seconds": res.seconds, "notes": res.frame_notes, "kept": run["kept"]}
+
+
+def crash_check(name: str, work: str, frames: int | None) -> dict:
+    """Run a clip without masks to its end from a GrabCut-seeded first mask (a box around the person)."""
+    import cv2
+
+    from ldmatte.video.reader import iter_frames
+
+    if name == "dance":
+        src = DATA / "dance" / "dance.mp4"
+        images = [f for _, f in zip(range(frames or 10**9), iter_frames(str(src)))]
+    else:
+        images = load_clip(name, frames)[0]
+    h, w = images[0].shape[:2]
+    box = CRASH_BOXES[name]
+    lab = np.zeros((h, w), np.uint8)
+    bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+    cv2.setRNGSeed(0)
+    cv2.grabCut(images[0], lab, (box[0], box[1], box[2] - box[0], box[3] - box[1]), bgd, fgd, 5,
+                cv2.GC_INIT_WITH_RECT)  # fmt: skip
+    first = (lab == cv2.GC_FGD) | (lab == cv2.GC_PR_FGD)
+    run = run_clip(name, images, first, work)
+    res = run["result"]
+    return {"clip": name, "frames": res.frames, "of": len(images), "wall": run["wall"], "seconds": res.seconds,
+            "notes": res.frame_notes, "first_mask_px": int(first.sum()), "box": box}
+
+
+def panel(scores, images_by_clip, path: str) -> None:
+    """Frames, their masks and the alpha, three annotated frames a clip, cropped around the object."""
+    import cv2
+
+    from ldmatte.io import write_png_atomic
+    from ldmatte.panels import caption
+
+    rows = []
+    for sc in scores:
+        images = images_by_clip[sc["clip"]]
+        picks = [sc["scored"][len(sc["scored"]) // 3], sc["scored"][(2 * len(sc["scored"])) // 3], sc["scored"][-1]]
+        cells = []
+        for i in picks:
+            gt, alpha = sc["gt"][i], sc["kept"][i][2]
+            ys, xs = np.nonzero(gt)  # around the object (the alpha may stray far on a lost track)
+            pad = max(16, (ys.max() - ys.min() + xs.max() - xs.min()) // 3)
+            y0, y1 = max(0, ys.min() - pad), min(gt.shape[0], ys.max() + pad)
+            x0, x1 = max(0, xs.min() - pad), min(gt.shape[1], xs.max() + pad)
+            tiles = [images[i][y0:y1, x0:x1], np.repeat((gt[y0:y1, x0:x1, None] * 255).astype(np.uint8), 3, 2),
+                     np.repeat(alpha[y0:y1, x0:x1, None], 3, 2)]
+            tile = np.concatenate(tiles, axis=1)
+            k = 120 / tile.shape[0]
+            cells.append(cv2.resize(tile, (round(tile.shape[1] * k), 120), interpolation=cv2.INTER_AREA))
+        row = np.concatenate([np.pad(c, ((0, 0), (0, 6), (0, 0)), constant_values=255) for c in cells], axis=1)
+        rows.append(caption(row, f"{sc['clip']}, frames {', '.join(map(str, picks))}: frame | mask | alpha"))
+    width = max(r.shape[1] for r in rows)
+    sheet = np.concatenate([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255)
+                            for r in rows], axis=0)  # fmt: skip
+    if sheet.shape[1] > 1200:
+        sheet = cv2.resize(sheet, (1200, round(sheet.shape[0] * 1200 / sheet.shape[1])), interpolation=cv2.INTER_AREA)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_png_atomic(path, sheet)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clips", default="chair,caps", help="comma list of chair, caps (default both)")
+    ap.add_argument("--frames", type=int, default=None, help="only the first N frames of each clip")
+    ap.add_argument("--crash", default="", help="comma list of bedroom, dance: run to the end, no scoring")
+    ap.add_argument("--panel", help="write a panel (PNG) here")
+    ap.add_argument("--json", help="write the figures here")
+    args = ap.parse_args(argv)
+    if not DATA.is_dir():
+        print(f"no real clips in {DATA}: nothing to do")
+        return 0
+    work = tempfile.mkdtemp(prefix="ldmatte-bench-video-real-")
+    scores, images_by_clip, out = [], {}, {"clips": [], "crash": []}
+    for name in [c for c in args.clips.split(",") if c]:
+        images, masks = load_clip(name, args.frames)
+        sc = score(name, images, masks, work)
+        sc["gt"] = masks
+        scores.append(sc)
+        images_by_clip[name] = images
+        later = [k for k, i in enumerate(sc["scored"]) if i > 0]
+        print(f"\n{name}: {sc['frames']} of {len(images)} frames matted, {len(sc['scored'])} with a mask "
+              f"({len(later)} after frame 0); {len(sc['notes'])} frame note(s)")
+        print("| method | IoU mean | IoU min |")
+        print("| --- | --- | --- |")
+        summary = {}
+        for method, ious in sc["iou"].items():
+            vals = [ious[k] for k in later]
+            summary[method] = {"mean": float(np.mean(vals)), "min": float(np.min(vals)), "per_frame": ious}
+            print(f"| {method} | {np.mean(vals):.3f} | {np.min(vals):.3f} |")
+        per = sc["iou"]["pipeline (alpha > 0.5)"]
+        print("per frame (pipeline): " + " ".join(f"{i}:{v:.2f}" for i, v in zip(sc["scored"], per)))
+        fps = {k: (sc["frames"] / v if v > 0 else None) for k, v in sc["seconds"].items()}
+        fps["whole run"] = sc["frames"] / sc["wall"]
+        print("frames/s: " + ", ".join(f"{k} {v:.1f}" for k, v in fps.items() if v))
+        for n in sc["notes"][:10]:
+            print(f"  note: frame {n['frame']}: {n['kind']}: {n['reason']}")
+        out["clips"].append({"clip": name, "frames": sc["frames"], "scored": sc["scored"], "iou": summary,
+                             "fps": fps, "notes": sc["notes"]})  # fmt: skip
+    for name in [c for c in args.crash.split(",") if c]:
+        cr = crash_check(name, work, args.frames)
+        fps = cr["frames"] / cr["wall"]
+        print(f"\ncrash check {name}: {cr['frames']} of {cr['of']} frames, {fps:.2f} frames/s, first mask "
+              f"{cr['first_mask_px']} px (GrabCut in box {cr['box']}), {len(cr['notes'])} frame note(s)")
+        out["crash"].append({k: v for k, v in cr.items() if k != "seconds"} | {"fps": fps})
+    if args.panel and scores:
+        panel(scores, images_by_clip, args.panel)
+        print(f"panel: {args.panel}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(out, f, indent=2, default=float)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
