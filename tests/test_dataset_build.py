@@ -387,3 +387,82 @@ def test_weights_identity_from_a_hub_cache_layout(tmp_path):
     assert weights_identity(str(plain), hash_files=False) == {}
     ident = _base_model_identity(str(snap.parent))
     assert ident == {"name": "rev123", "unet": {"diffusion_pytorch_model.safetensors": {"sha256": "ab" * 32}}}
+
+
+# --- a dataset keeps the source and settings it was made with ------------------------------------------------------
+
+
+def test_another_source_or_settings_is_refused(tmp_path, capsys):
+    import ldmatte.files
+
+    """The issue's case: ``build folder A -o DS`` then ``build synthetic --seed 7 --size 256 -o DS`` mixed them."""
+    src = tmp_path / "A"
+    src.mkdir()
+    ds, syn = tmp_path / "DS", tmp_path / "SYN"
+    assert main(["build", "synthetic", "-n", "2", "--size", str(SIZE), "-o", str(syn), "--no-progress"]) == 0
+    before = sorted(os.listdir(syn / "fg"))
+    assert main(["build", "synthetic", "-n", "2", "--seed", "7", "--size", "128", "-o", str(syn),
+                 "--no-progress"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "holds samples of another source or settings (seed 0 -> 7; size 96 -> 128)" in err
+    assert "Traceback" not in err and sorted(os.listdir(syn / "fg")) == before
+    assert main(["build", "synthetic", "-n", "3", "--size", str(SIZE), "-o", str(syn), "--no-progress"]) == 0  # grows
+    assert len(read_manifest(str(syn))) == 3
+    _png_rgba(src / "a.png")
+    assert build(FolderSource(src), ds, progress=False).processed == 1
+    with pytest.raises(ldmatte.files.UsageError, match="source folder -> synthetic"):
+        build(SyntheticSource(2, seed=7, size=SIZE), ds, progress=False)
+    other = tmp_path / "B"
+    other.mkdir()
+    _png_rgba(other / "b.png")
+    with pytest.raises(ldmatte.files.UsageError, match="another source or settings"):
+        build(FolderSource(other), ds, progress=False)
+    assert set(read_manifest(str(ds))) == {"a"}
+    with pytest.raises(ldmatte.files.UsageError, match="refine"):  # the refinement's settings count too
+        build(FolderSource(src), ds, refine_kwargs={"fg_tol": 4}, progress=False)
+
+
+def test_a_dataset_without_samples_takes_another_source(tmp_path):
+    """A build that failed before its first sample (a bad model, say) does not lock the folder to its settings."""
+    import ldmatte.files
+
+    ds = tmp_path / "DS"
+    build(SyntheticSource(0, seed=1, size=SIZE), ds, progress=False)
+    assert build(SyntheticSource(1, seed=2, size=SIZE), ds, progress=False).processed == 1
+    marker = json.loads((ds / ldmatte.files.MARKER).read_text())
+    assert marker["settings"]["source"]["seed"] == 2
+
+
+def _png_rgba(path):
+    y, x = np.mgrid[:SIZE, :SIZE]
+    rgba = np.zeros((SIZE, SIZE, 4), np.uint8)
+    rgba[..., :3] = 200
+    rgba[..., 3] = np.clip((30 - np.hypot(y - SIZE / 2, x - SIZE / 2)) * 40, 0, 255).astype(np.uint8)
+    cv2.imwrite(str(path), rgba)
+
+
+def test_greenscreen_model_that_does_not_load_is_one_line(tmp_path, capsys, monkeypatch):
+    """diffusers' message for a name that is neither a folder nor cached ends "see the stacktrace above"."""
+    diffusers = pytest.importorskip("diffusers")
+    pytest.importorskip("torch")
+
+    def fail(*args, **kwargs):
+        raise OSError("Cannot load model sdxl-typo: the model is not fully cached locally (no such file) and an error "
+                      "occurred while trying to fetch metadata from the Hub. Please check out the root cause in the "
+                      "stacktrace above.")  # fmt: skip
+
+    monkeypatch.setattr(diffusers.StableDiffusionXLPipeline, "from_pretrained", fail)
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"id": "a", "prompt": "a portrait"}\n')
+    assert main(["build", "greenscreen", "--prompts", str(prompts), "--base-model", "sdxl-typo", "-o",
+                 str(tmp_path / "gs"), "--device", "cpu", "--no-progress"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("ldmatte build")]
+    assert len(lines) == 1 and "Traceback" not in err and "stacktrace" not in err
+    assert "base model sdxl-typo: no such folder, and not a model this machine's hub cache holds" in lines[0]
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "mine.txt").write_text("keep")
+    assert main(["build", "greenscreen", "--prompts", str(prompts), "--base-model", "sdxl-typo", "-o",
+                 str(existing), "--device", "cpu", "--no-progress"]) == 2  # refused before any model loads
+    assert "is not empty and was not made by 'ldmatte build'" in capsys.readouterr().err

@@ -96,6 +96,33 @@ def test_plan_and_flags(capsys):
     assert "--ray-workers only apply with --engine ray" in capsys.readouterr().err
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_no_cluster_at_the_address_fails_within_seconds(tmp_path):
+    """``ray.init`` retried an address with nothing there for 150+ s and a folder was left behind."""
+    from ldmatte.dataset.ray_engine import RayUnavailableError, probe_cluster
+
+    address = f"127.0.0.1:{_free_port()}"
+    out = tmp_path / "ds"
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "ldmatte", "build", "synthetic", "-n", "2", "-o", str(out),
+                           "--engine", "ray", "--ray-address", address, "--no-progress"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and time.monotonic() - t0 < 60, proc.stderr
+    assert f"no Ray cluster at {address}" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()  # refused before the folder is claimed
+    for bad in (address, f"ray://{address}"):
+        with pytest.raises(RayUnavailableError, match="nothing answers"):
+            probe_cluster(bad, timeout=2)
+    probe_cluster("auto")  # no port: left to Ray
+
+
 # --- on the module's cluster ---------------------------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ from . import _image_headers as _headers
 
 __all__ = ["ImageReadError", "ImageInfo", "MAX_PIXELS", "check_max_pixels", "DECODER_MAX_PIXELS", "read_rgba",
            "read_image", "write_png_atomic", "write_bytes_atomic", "write_json_atomic", "remove_stale_temps",
-           "is_temp_name", "encode_png", "read_rgb", "read_gray", "read_color"]  # fmt: skip
+           "is_temp_name", "encode_png", "read_rgb", "read_gray", "read_color", "imread"]  # fmt: skip
 
 MAX_PIXELS = 8192 * 8192  # default limit; Layer Diffusion outputs are about 1 megapixel
 
@@ -404,6 +404,38 @@ def encode_png(image) -> bytes:
 def _read_flat(path, flag: int) -> np.ndarray:
     # The checks of read_rgba (format, size from the header, truncation), then the decoder's own conversion.
     return _decode(os.fspath(path), MAX_PIXELS, need_alpha=False, flags=flag)[0]
+
+
+def imread(path, flags: int = cv2.IMREAD_UNCHANGED, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
+    """``cv2.imread(path, flags)`` with the checks of :func:`read_image`; raises instead of returning None.
+
+    The array is OpenCV's (BGR / BGRA channel order, 8 or 16 bits with
+    ``IMREAD_UNCHANGED``). A named pipe, a device or a socket is refused from
+    its ``stat`` before anything opens it (opening a pipe would block until a
+    writer comes), as are empty, truncated, corrupt and oversized files: every
+    image a command reads goes through here or :func:`read_image` /
+    :func:`read_rgba`.
+
+    Raises
+    ------
+    ImageReadError
+        (a ValueError) naming the file and the reason.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from ldmatte.io import imread, write_png_atomic
+    >>> d = tempfile.mkdtemp(); path = os.path.join(d, "a.png")
+    >>> write_png_atomic(path, np.zeros((2, 3), np.uint8))
+    >>> imread(path).shape
+    (2, 3)
+    >>> os.mkfifo(os.path.join(d, "pipe.png"))
+    >>> imread(os.path.join(d, "pipe.png"))
+    Traceback (most recent call last):
+    ...
+    ldmatte.io.ImageReadError: ...pipe.png: not a regular file (a named pipe)
+    """
+    return _decode(os.fspath(path), max_pixels, need_alpha=False, flags=flags)[0]
 
 
 def read_rgb(path) -> np.ndarray:

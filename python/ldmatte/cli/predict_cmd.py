@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..files import OutputFolder, UsageError, check_disjoint, fault_message, stop_on_signals
+    from ..files import fault_message, stop_on_signals
     from ._options import fail as fail_with
 
     def fail(msg) -> int:
@@ -42,28 +42,20 @@ def run(args) -> int:
     if args.batch < 1:
         return fail("--batch must be >= 1")
     try:
-        from ..matting.predictor import load_predictor, prediction_jobs, predict_files
+        from ..matting.predictor import predict_files
     except ImportError as exc:
         return fail(f"needs torch and transformers (pip install 'ldmatte[train]'): {exc}")
-    try:
-        inputs = [args.model] + ([args.images, args.trimaps] if args.images else [args.benchmark[1]])
-        check_disjoint(inputs, [args.output])
-        jobs, problems = prediction_jobs(args.images, args.trimaps,
-                                         tuple(args.benchmark) if args.benchmark else None)  # fmt: skip
-        if not jobs:
-            detail = f" ({problems[0][1]})" if problems else ""
-            raise UsageError(f"nothing to predict: no image with a trimap{detail}")
-        predictor = load_predictor(args.model, args.device, batch_size=args.batch)
-        OutputFolder.claim(args.output, "predict", overwrite=args.overwrite)
-    except (UsageError, ValueError, OSError) as exc:
-        return fail(fault_message(exc, args.output) if isinstance(exc, OSError) else exc)
-    print(f"model {predictor.name} on {predictor.device}: {len(jobs)} image(s)", file=sys.stderr)
-    with stop_on_signals() as stop:
+    with stop_on_signals() as stop:  # from here on: Ctrl-C or SIGTERM while the model loads ends the run too
+        code, prepared = _prepare(args, stop)
+        if code is not None:
+            return code
+        predictor, jobs, problems = prepared
+        print(f"model {predictor.name} on {predictor.device}: {len(jobs)} image(s)", file=sys.stderr)
         try:
             written, failures = predict_files(predictor, jobs, args.output, stop=stop,
                                               progress=not args.no_progress)  # fmt: skip
-        except OSError as exc:
-            return fail(fault_message(exc, args.output))
+        except OSError as exc:  # a write fault (read-only, disk full): one line, exit 1
+            return fail_with("predict", fault_message(exc, args.output), 1)
     failures = list(problems) + list(failures)
     for name, reason in failures:
         print(f"ldmatte predict: {name}: {reason}", file=sys.stderr)
@@ -73,3 +65,31 @@ def run(args) -> int:
         print(f"stopped by {stop.signal_name}", file=sys.stderr)
         return 130
     return 1 if failures else 0
+
+
+def _prepare(args, stop):
+    """(None, (predictor, jobs, problems)), or (exit status, None) after printing why not."""
+    from ..files import OutputFault, OutputFolder, UsageError, check_disjoint, fault_message
+    from ..matting.predictor import load_predictor, prediction_jobs
+    from ._options import fail
+
+    try:
+        inputs = [args.model] + ([args.images, args.trimaps] if args.images else [args.benchmark[1]])
+        check_disjoint(inputs, [args.output])
+        jobs, problems = prediction_jobs(args.images, args.trimaps,
+                                         tuple(args.benchmark) if args.benchmark else None)  # fmt: skip
+        if not jobs:
+            detail = f" ({problems[0][1]})" if problems else ""
+            raise UsageError(f"nothing to predict: no image with a trimap{detail}")
+        predictor = load_predictor(args.model, args.device, batch_size=args.batch)
+        if stop.is_set():  # stopped while the model loaded: nothing claimed
+            print(f"stopped by {stop.signal_name}", file=sys.stderr)
+            return 130, None
+        OutputFolder.claim(args.output, "predict", overwrite=args.overwrite)
+    except OutputFault as exc:  # the output folder cannot be made or marked (read-only, full): a fault
+        return fail("predict", exc, 1), None
+    except (UsageError, ValueError) as exc:
+        return fail("predict", exc), None
+    except OSError as exc:  # named by the file it concerns, which need not be the output folder
+        return fail("predict", fault_message(exc), 1), None
+    return None, (predictor, jobs, problems)

@@ -45,7 +45,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..files import UsageError, fault_message, stop_on_signals
+    from ..files import OutputFault, UsageError, fault_message, stop_on_signals
 
     def fail(msg, code=2) -> int:
         print(f"ldmatte train: {msg}", file=sys.stderr)
@@ -67,10 +67,14 @@ def run(args) -> int:
     with stop_on_signals() as stop:
         try:
             result = train(cfg, stop=stop)
+        except OutputFault as exc:  # the run folder cannot be made or marked (read-only, full): a fault
+            return fail(exc, 1)
         except (UsageError, ValueError) as exc:
             return fail(exc)
-        except OSError as exc:
-            return fail(fault_message(exc, args.output), 1)
+        except OSError as exc:  # named by the file it concerns (an input or the run folder)
+            return fail(fault_message(exc), 1)
+        except KeyboardInterrupt:  # a second Ctrl-C / SIGTERM: no wait for the checkpoint
+            return fail(f"stopped by a second {stop.signal_name or 'signal'}; the last checkpoint resumes", 130)
     print(f"step {result.step}, {result.seconds / 60:.1f} min of training; run folder {result.output}",
           file=sys.stderr)  # fmt: skip
     if result.val and result.baseline:

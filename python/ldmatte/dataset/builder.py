@@ -27,7 +27,7 @@ from .manifest import (MANIFEST, append_line, lock, read_lines, read_manifest, r
                        shard_of, write_atomic, write_jsonl_atomic)  # fmt: skip
 from .qc import QCConfig, evaluate
 
-__all__ = ["BuildSummary", "build", "prepare", "claim_dataset", "write_derived", "KIND"]
+__all__ = ["BuildSummary", "build", "prepare", "claim_dataset", "source_settings", "write_derived", "KIND"]
 
 SETTINGS = "dataset.json"
 KIND = "build"  # the kind of output folder (its marker)
@@ -62,16 +62,80 @@ def _owner(shard):
     return (lambda i: True) if shard[1] == 1 else (lambda i: shard_of(i, shard[1]) == shard[0])
 
 
-def claim_dataset(root: str, shard=(0, 1)):
+# Counts that grow when a dataset is extended with more samples of the same source: not part of its identity.
+_GROWING = ("n", "records", "files", "metadata_records")
+
+
+def source_settings(source, refine_kwargs: dict | None = None) -> dict:
+    """What every sample of a dataset depends on: the source, its settings and the refinement's.
+
+    ``source.settings()`` when the source has it, else ``source.describe()``
+    without the counts that grow when a dataset is extended (``-n 48`` then
+    ``-n 100`` adds samples of the same source). JSON-normalised (tuples become
+    lists), as the folder's marker records it.
+    """
+    import json
+
+    own = getattr(source, "settings", None)
+    d = dict(own()) if callable(own) else {k: v for k, v in source.describe().items() if k not in _GROWING}
+    if refine_kwargs:
+        d["refine"] = dict(refine_kwargs)
+    return json.loads(json.dumps(d, sort_keys=True, default=str))
+
+
+def _has_samples(root: str) -> bool:
+    from ..io import is_temp_name
+    from .manifest import manifest_files
+
+    if any(read_lines(p) for p in manifest_files(root) if os.path.isfile(p)):
+        return True
+    for status in STATUSES:
+        for rel in paths(status, "x").values():
+            folder = os.path.join(root, os.path.dirname(rel))
+            if os.path.isdir(folder) and any(not is_temp_name(n) for n in os.listdir(folder)):
+                return True
+    return False
+
+
+def _check_source(root: str, recorded: dict, wanted: dict) -> bool:
+    """Refuse a build whose source differs from the dataset's; True when the (sample-less) record must change."""
+    from ..files import UsageError
+
+    if recorded == wanted:
+        return False
+    if not _has_samples(root):  # a build that failed before its first sample: nothing depends on the record
+        return True
+    keys = sorted(set(recorded) | set(wanted))
+    diffs = [f"{k} {recorded.get(k, '-')!s} -> {wanted.get(k, '-')!s}" for k in keys
+             if recorded.get(k) != wanted.get(k)]  # fmt: skip
+    raise UsageError(f"dataset folder {root} holds samples of another source or settings ({'; '.join(diffs)}): a "
+                     "dataset keeps the source and settings it was made with; build into another folder")  # fmt: skip
+
+
+def _recheck_source(root: str, wanted: dict) -> None:
+    """Under the build's lock: the marker still records this source (a concurrent build did not re-mark the
+    folder between the claim and the lock)."""
+    from ..files import UsageError, _read_marker
+
+    recorded = (_read_marker(root) or {}).get("settings", {}).get("source")
+    if recorded is not None and recorded != wanted:
+        raise UsageError(f"dataset folder {root} was taken by a build of another source meanwhile; build into "
+                         "another folder")  # fmt: skip
+
+
+def claim_dataset(root: str, shard=(0, 1), source: dict | None = None):
     """Claim ``root`` as a dataset folder of this shard count (refused: another count, or a folder not ours).
 
     A dataset made before folders were marked (it has ``dataset.json``) is
-    adopted, unless its shard manifests show another shard count.
+    adopted, unless its shard manifests show another shard count. ``source``
+    (:func:`source_settings`) is recorded in the marker as the shard count is:
+    a build with another source or other settings is refused while the
+    dataset holds samples.
     """
     import glob
     import re
 
-    from ..files import MARKER, OutputFolder, UsageError
+    from ..files import MARKER, OutputFolder, UsageError, _read_marker
 
     n = shard[1]
     legacy = not os.path.exists(os.path.join(root, MARKER)) and os.path.isfile(os.path.join(root, SETTINGS))
@@ -81,7 +145,18 @@ def claim_dataset(root: str, shard=(0, 1)):
         if counts - {n}:
             raise UsageError(f"dataset folder {root} was built with --shard i/{min(counts - {n})}; this run asks "
                              f"for i/{n}: use the same count, or another output folder")  # fmt: skip
-    return OutputFolder.claim(root, KIND, overwrite=legacy, settings={"shard_count": n}, option=None)
+    settings = {"shard_count": n}
+    if source is not None:
+        marker = _read_marker(root) if os.path.isdir(root) else None
+        if marker is not None and marker["kind"] == KIND and "source" in marker["settings"]:
+            if _check_source(root, marker["settings"]["source"], source):
+                from ..io import write_json_atomic
+
+                with lock(root, exclusive=True):  # refused while another build runs here
+                    marker["settings"]["source"] = source
+                    write_json_atomic(os.path.join(root, MARKER), marker)
+        settings["source"] = source
+    return OutputFolder.claim(root, KIND, overwrite=legacy, settings=settings, option=None)
 
 
 def prepare(root: str, shard=(0, 1), source=None) -> dict:
@@ -206,8 +281,10 @@ def build(source, out_dir, *, shard=(0, 1), qc: QCConfig | None = None, refine_k
         check_disjoint(inputs, [root])
     qc = qc or QCConfig()
     refine_kwargs = dict(refine_kwargs or {})
-    claim_dataset(root, shard)
+    settings = source_settings(source, refine_kwargs)
+    claim_dataset(root, shard, settings)
     with lock(root, shard):
+        _recheck_source(root, settings)
         entries = prepare(root, shard, source)
         _write_settings(root, source, qc, refine_kwargs)
         run_build = getattr(executor, "run_build", None)

@@ -86,10 +86,15 @@ class GreenScreenSource:
         self.dtype = self.dtype or ("fp16" if str(self.device).startswith("cuda") else "fp32")
         device, dtype, _, _ = resolve_dtypes(self.device, self.dtype)
         check_model_folder(self.base_model, self.variant)
+        from .ld_source import model_load_error
+
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
-            sdxl = StableDiffusionXLPipeline.from_pretrained(self.base_model, torch_dtype=dtype,
-                                                             add_watermarker=False, variant=self.variant)
+            try:
+                sdxl = StableDiffusionXLPipeline.from_pretrained(self.base_model, torch_dtype=dtype,
+                                                                 add_watermarker=False, variant=self.variant)
+            except Exception as exc:  # diffusers' messages may point at a stack trace nobody is shown
+                raise model_load_error(self.base_model, exc) from None
         if self.scheduler != "model":
             sdxl.scheduler = make_scheduler(self.scheduler or DEFAULT_SCHEDULER, sdxl.scheduler.config)
         sdxl.to(device)
@@ -152,6 +157,13 @@ class GreenScreenSource:
                     yield Produced(str(rec["id"]), rgba, meta)
                 else:
                     yield Produced(str(rec["id"]), rgba, meta, refined=rgba, report=None)
+
+    def settings(self) -> dict:
+        """What the samples depend on (the dataset keeps them): the description and the keyer, without counts."""
+        model = self.model()
+        return {**{k: v for k, v in self.describe().items() if k != "records"},
+                **{k: model[k] for k in ("steps", "guidance", "height", "width", "scheduler", "keyer")},
+                "refine_keyed": self.refine}  # fmt: skip
 
     def describe(self) -> dict:
         from .ld_source import _base_model_identity

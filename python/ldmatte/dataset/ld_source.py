@@ -64,6 +64,20 @@ def _cached_hub_files(repo: str) -> dict:
     return found
 
 
+def model_load_error(base_model: str, exc: BaseException) -> RuntimeError:
+    """One line for a base model that does not load, naming it and the first line of the reason.
+
+    diffusers' own message for a name that is neither a folder nor a cached
+    hub model ends "check out the root cause in the stacktrace above", and no
+    stack trace is shown to a command's user.
+    """
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(" Please check out the root cause")[0]
+    if not os.path.exists(base_model):
+        return RuntimeError(f"base model {base_model}: no such folder, and not a model this machine's hub cache "
+                            f"holds ({first.rstrip('.')})")  # fmt: skip
+    return RuntimeError(f"base model {base_model} does not load: {type(exc).__name__}: {first}")
+
+
 def _base_model_identity(base_model: str) -> dict:
     """Base model: the UNet weight files' hashes where the hub cache names them (never re-hashed: gigabytes)."""
     local = os.path.exists(base_model)
@@ -124,8 +138,13 @@ class LayerDiffusionSource:
 
         self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = self.dtype or ("fp16" if str(self.device).startswith("cuda") else "fp32")
-        pipe = LayerDiffusionPipeline.from_pretrained(self.base_model, self.weights, device=self.device,
-                                                      dtype=self.dtype, **self.pipeline_kwargs)  # fmt: skip
+        try:
+            pipe = LayerDiffusionPipeline.from_pretrained(self.base_model, self.weights, device=self.device,
+                                                          dtype=self.dtype, **self.pipeline_kwargs)  # fmt: skip
+        except (ValueError, FileNotFoundError, TypeError):  # ldmatte's own checks: already one clear line
+            raise
+        except Exception as exc:  # diffusers' messages may point at a stack trace nobody is shown
+            raise model_load_error(self.base_model, exc) from None
         pipe.sdxl.set_progress_bar_config(disable=True)
         self._pipe = pipe
         return pipe

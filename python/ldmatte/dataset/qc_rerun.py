@@ -38,8 +38,11 @@ class QCSummary:
 
 
 def _judge(root: str, entry: dict, qc: QCConfig, tolerances: dict | None = None) -> dict | None:
-    alpha = cv2.imread(os.path.join(root, entry["files"]["alpha"]), cv2.IMREAD_GRAYSCALE)
-    if alpha is None:
+    from ..io import ImageReadError, imread
+
+    try:  # through the checked reader: a named pipe in place of a matte is refused, never opened
+        alpha = imread(os.path.join(root, entry["files"]["alpha"]), cv2.IMREAD_GRAYSCALE)
+    except ImageReadError:
         return None
     report = RefineReport.from_dict(entry["report"]) if entry.get("report") else None
     verdict = evaluate(alpha, report, qc, **(tolerances or {}))

@@ -37,7 +37,7 @@ from .builder import BuildSummary
 
 __all__ = ["RayOptions", "RayBuildSummary", "RayUnavailableError", "RayExecutor", "Outcome", "WorkerDiedError",
            "BuildBatches", "require_ray", "cluster_resources", "plan_workers", "format_resources", "dry_run",
-           "build_on_ray"]  # fmt: skip
+           "build_on_ray", "probe_cluster"]  # fmt: skip
 
 RUN_TOKEN = ".ldmatte-ray-run"  # the current run's token; workers of an earlier run stop when it changes
 INSTALL_HINT = 'pip install "ldmatte[ray]"'
@@ -110,6 +110,55 @@ class RayBuildSummary(BuildSummary):
 
 # --- the cluster -------------------------------------------------------------------------------------------------
 
+PROBE_SECONDS = 3.0  # a cluster that does not answer a TCP connect in this long is taken as absent
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of ``head:6379``, ``ray://head:10001`` or ``[::1]:6379``; None for ``auto`` and the like."""
+    text = address.strip()
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    text = text.split("/", 1)[0]
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def probe_cluster(address: str | None, timeout: float = PROBE_SECONDS) -> None:
+    """Fail within ``timeout`` seconds when nothing listens at a Ray cluster's address.
+
+    ``ray.init`` retries an address where nothing listens for minutes; a TCP
+    connect tells at once. Addresses without a port (None: a local instance,
+    ``auto``) are left to Ray.
+
+    Raises
+    ------
+    RayUnavailableError
+        "no Ray cluster at ADDRESS (...)", naming the way to start one.
+
+    Examples
+    --------
+    >>> from ldmatte.dataset.ray_engine import probe_cluster
+    >>> probe_cluster(None)  # a local instance: nothing to probe
+    """
+    import socket
+
+    if not address:
+        return
+    where = _host_port(address)
+    if where is None:
+        return
+    host, port = where
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except OSError as exc:
+        why = "nothing answers" if isinstance(exc, (ConnectionRefusedError, TimeoutError, socket.timeout)) else (
+            exc.strerror or str(exc) or type(exc).__name__)  # fmt: skip
+        raise RayUnavailableError(f"no Ray cluster at {address} ({why}; start one there with 'ray start --head "
+                                  f"--port {port}', or give the address of a running one)") from None
+
 
 class _Connection:
     """``ray.init`` unless Ray is already initialised in this process; shut down only what we started."""
@@ -123,6 +172,7 @@ class _Connection:
         if not ray.is_initialized():
             import logging
 
+            probe_cluster(self.address)  # ray.init would retry an address with nothing there for minutes
             kwargs = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
                           configure_logging=True)  # fmt: skip
             try:
@@ -308,6 +358,7 @@ class RayExecutor:
 
     def __init__(self, options: RayOptions | None = None, *, gpu_work: bool = False):
         self.options = options or RayOptions()
+        probe_cluster(self.options.address)  # before a build claims its folder: an absent cluster fails at once
         self.gpu_work = gpu_work
         self.workers = int(self.options.workers or 1)  # the planned count once map() has seen the cluster
         self.slots: list[_Slot] = []

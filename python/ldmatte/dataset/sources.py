@@ -198,6 +198,10 @@ class FolderSource:
             except (ImageReadError, OSError) as exc:
                 yield Produced(sample_id, None, meta, error=str(exc).replace(self.folder + os.sep, ""))
 
+    def settings(self) -> dict:
+        """What the samples depend on: the folder itself (its files may come and go: they are tracked by stamp)."""
+        return {"source": self.name, "folder": os.path.realpath(self.folder)}
+
     def describe(self) -> dict:
         return {"source": self.name, "folder": os.path.basename(os.path.normpath(self.folder)),
                 "files": len(self.files), "metadata_records": len(self.metadata)}  # fmt: skip

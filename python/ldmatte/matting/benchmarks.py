@@ -78,11 +78,12 @@ def read_trimap(path) -> np.ndarray:
     """
     import cv2
 
-    from ..files import check_regular_file
+    from ..io import ImageReadError, imread
 
-    t = cv2.imread(check_regular_file(os.fspath(path)), cv2.IMREAD_GRAYSCALE)  # a named pipe would block
-    if t is None:
-        raise ValueError(f"cannot read trimap {path}")
+    try:
+        t = imread(path, cv2.IMREAD_GRAYSCALE)
+    except ImageReadError as exc:
+        raise ValueError(f"cannot read trimap {exc}") from None
     if 0 < int(t.max()) <= 2:
         raise ValueError(f"trimap {path} holds only the values 0 to 2 (a label map?): trimaps are 0 background, "
                          "255 foreground, any other value unknown")  # fmt: skip

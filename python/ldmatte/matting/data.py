@@ -25,13 +25,14 @@ import threading
 import cv2
 import numpy as np
 
+from ..io import ImageReadError, imread
 from ..training import composite, fit_background, trimap
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
-__all__ = ["Sample", "seeded_rng", "collect_samples", "split_samples", "synthetic_background", "BackgroundPool",
-           "SampleReader", "AugmentConfig", "nested_subset", "training_example", "fixed_example", "write_heldout_set",
-           "to_model_input"]  # fmt: skip
+__all__ = ["Sample", "seeded_rng", "collect_samples", "smallest_sample", "split_samples", "synthetic_background",
+           "BackgroundPool", "SampleReader", "AugmentConfig", "nested_subset", "training_example", "fixed_example",
+           "write_heldout_set", "to_model_input"]  # fmt: skip
 
 SYNTHETIC = "synthetic"
 
@@ -68,9 +69,14 @@ def _kept_ids(folder: str) -> list[str]:
 
 def collect_samples(datasets) -> list[Sample]:
     """The kept samples of one or more dataset folders (manifest order, or fg/alpha pairs without a manifest)."""
-    out = []
+    out, seen = [], {}
     for folder in datasets:
         folder = os.path.abspath(os.fspath(folder))
+        real = os.path.realpath(folder)
+        if real in seen:  # its samples would count twice (and their keys clash)
+            raise ValueError(f"dataset {folder} is given twice" + (f" (as {seen[real]})" if seen[real] != folder
+                             else "") + "; name each dataset once")  # fmt: skip
+        seen[real] = folder
         for sub in ("fg", "alpha"):
             if not os.path.isdir(os.path.join(folder, sub)):
                 raise ValueError(f"{folder}: not a dataset folder (no {sub}/)")
@@ -79,6 +85,49 @@ def collect_samples(datasets) -> list[Sample]:
     if len(set(keys)) != len(keys):
         raise ValueError("two datasets share a folder name and ids; give them distinct folder names")
     return out
+
+
+def _header_size(path: str) -> tuple[int, int] | None:
+    """(height, width) of a PNG from its IHDR (24 bytes), None when it cannot tell; never opens a pipe."""
+    import stat
+    import struct
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as f:
+            head = f.read(24)
+    except OSError:
+        return None
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", head[16:24])
+    return int(height), int(width)
+
+
+def smallest_sample(samples) -> tuple[int, Sample, tuple[int, int]] | None:
+    """(shorter side, sample, (height, width)) of the sample with the shortest side, None if no size is known.
+
+    Sizes come from the dataset's manifest (``height``, ``width`` of every
+    line) or, without one, from the header of ``alpha/<id>.png``: nothing is
+    decoded, so a large dataset is checked in a moment.
+    """
+    from ..dataset.manifest import manifest_files, read_manifest
+
+    by_folder: dict[str, dict] = {}
+    best = None
+    for s in samples:
+        if s.dataset not in by_folder:
+            entries = read_manifest(s.dataset) if any(os.path.exists(p) for p in manifest_files(s.dataset)) else {}
+            by_folder[s.dataset] = entries
+        e = by_folder[s.dataset].get(s.id) or {}
+        if isinstance(e.get("height"), int) and isinstance(e.get("width"), int):
+            size = (e["height"], e["width"])
+        else:
+            size = _header_size(os.path.join(s.dataset, "alpha", f"{s.id}.png"))
+        if size is not None and (best is None or min(size) < best[0]):
+            best = (min(size), s, size)
+    return best
 
 
 def split_samples(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
@@ -201,13 +250,14 @@ class BackgroundPool:
                 bg = self._cache.get(name)
             if bg is not None:
                 break
-            raw = cv2.imread(os.path.join(self.source, name), cv2.IMREAD_COLOR)
-            if raw is None:  # an unreadable file is dropped (said once), the others go on
+            try:  # the checked reader: a named pipe is refused from its stat, never opened (it would block)
+                raw = imread(os.path.join(self.source, name), cv2.IMREAD_COLOR)
+            except ImageReadError as exc:  # an unreadable file is dropped (said once), the others go on
                 with self._lock:
                     if name in self.files:
                         self.files.remove(name)
                         self.skipped.append(name)
-                        print(f"backgrounds: skipping unreadable {os.path.join(self.source, name)}", file=sys.stderr)
+                        print(f"backgrounds: skipping unreadable {exc}", file=sys.stderr)
                 continue
             bg = cv2.cvtColor(raw, cv2.COLOR_BGR2RGB)
             with self._lock:
@@ -231,10 +281,12 @@ class SampleReader:
             hit = self._cache.get(sample)
         if hit is not None:
             return hit
-        fg = cv2.imread(os.path.join(sample.dataset, "fg", f"{sample.id}.png"), cv2.IMREAD_COLOR)
-        alpha = cv2.imread(os.path.join(sample.dataset, "alpha", f"{sample.id}.png"), cv2.IMREAD_GRAYSCALE)
-        if fg is None or alpha is None:
-            raise ValueError(f"{sample.dataset}: sample {sample.id}: fg or alpha missing or unreadable")
+        try:  # the checked reader: a named pipe is refused from its stat, never opened (it would block)
+            fg = imread(os.path.join(sample.dataset, "fg", f"{sample.id}.png"), cv2.IMREAD_COLOR)
+            alpha = imread(os.path.join(sample.dataset, "alpha", f"{sample.id}.png"), cv2.IMREAD_GRAYSCALE)
+        except ImageReadError as exc:
+            raise ValueError(f"{sample.dataset}: sample {sample.id}: fg or alpha missing or unreadable "
+                             f"({exc.reason})") from None  # fmt: skip
         if fg.shape[:2] != alpha.shape:
             raise ValueError(f"{sample.dataset}: sample {sample.id}: fg {fg.shape[:2]} and alpha {alpha.shape} differ")
         pair = (cv2.cvtColor(fg, cv2.COLOR_BGR2RGB), alpha)

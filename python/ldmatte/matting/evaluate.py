@@ -39,11 +39,9 @@ def read_matte(path) -> np.ndarray:
     """
     import cv2
 
-    from ..files import check_regular_file
+    from ..io import imread
 
-    im = cv2.imread(check_regular_file(os.fspath(path)), cv2.IMREAD_UNCHANGED)  # a named pipe would block
-    if im is None:
-        raise ValueError(f"cannot read {path}")
+    im = imread(path, cv2.IMREAD_UNCHANGED)  # ImageReadError (a ValueError) names the file and the reason
     if im.ndim == 3:
         im = im[..., 3] if im.shape[2] == 4 else cv2.cvtColor(im[..., :3], cv2.COLOR_BGR2GRAY)
     if im.dtype == np.uint16:

@@ -22,7 +22,7 @@ import json
 import os
 
 __all__ = ["PRESETS", "SIZE_MULTIPLE", "model_config", "build_model", "load_model", "save_model",
-           "is_checkpoint_dir", "resolve_device", "parameter_count"]  # fmt: skip
+           "is_checkpoint_dir", "resolve_device", "parameter_count", "load_safetensors"]  # fmt: skip
 
 SIZE_MULTIPLE = 32  # the decoder halves the size 5 times: inputs are padded to a multiple of 32
 
@@ -70,11 +70,18 @@ def model_config(spec: str):
     path = os.path.join(spec, "config.json") if os.path.isdir(spec) else spec
     if not os.path.isfile(path):
         raise ValueError(f"model must be one of {sorted(PRESETS)} or a folder with config.json, got {spec!r}")
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
-    if data.get("model_type") != "vitmatte":
-        raise ValueError(f"{path}: not a ViTMatte config (model_type {data.get('model_type')!r})")
-    return VitMatteConfig.from_dict(data)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError: the message alone would not name the file
+        raise ValueError(f"{path}: not a valid JSON config ({exc})") from None
+    if not isinstance(data, dict) or data.get("model_type") != "vitmatte":
+        got = data.get("model_type") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"{path}: not a ViTMatte config (model_type {got!r})")
+    try:
+        return VitMatteConfig.from_dict(data)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # fields of the wrong type or shape
+        raise ValueError(f"{path}: not a usable ViTMatte config ({type(exc).__name__}: {exc})") from None
 
 
 def parameter_count(model) -> int:
@@ -113,14 +120,32 @@ def build_model(spec: str = "vitmatte-tiny", init=None, seed: int | None = None)
     return model
 
 
-def _load_weights(model, folder) -> None:
+def load_safetensors(path) -> dict:
+    """The tensors of a safetensors file (on the CPU).
+
+    Raises
+    ------
+    ValueError
+        One line naming the file when it is damaged (truncated, cut header)
+        or no safetensors file at all, instead of safetensors' own error.
+    """
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    path = os.fspath(path)
+    try:
+        return load_file(path)
+    except SafetensorError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"{path}: damaged or not a safetensors file ({first})") from None
+
+
+def _load_weights(model, folder) -> None:
     folder = os.fspath(folder)
     weights = os.path.join(folder, "model.safetensors")
     if not os.path.isfile(weights):
         raise ValueError(f"{folder}: no model.safetensors (weights are read from safetensors files only)")
-    state = load_file(weights)
+    state = load_safetensors(weights)
     own = model.state_dict()
     mismatched = [k for k, v in state.items() if k in own and tuple(own[k].shape) != tuple(v.shape)]
     if mismatched:

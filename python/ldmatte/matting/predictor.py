@@ -137,9 +137,12 @@ def load_predictor(path, device: str = "auto", batch_size: int = 4) -> Predictor
 def _read_rgb(path) -> np.ndarray:
     import cv2
 
-    im = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
-    if im is None:
-        raise ValueError("cannot read the image")
+    from ..io import ImageReadError, imread
+
+    try:  # the checked reader: a named pipe is refused from its stat, never opened (it would block)
+        im = imread(path, cv2.IMREAD_COLOR)
+    except ImageReadError as exc:
+        raise ValueError(f"cannot read the image: {exc.reason}") from None
     return cv2.cvtColor(im, cv2.COLOR_BGR2RGB)
 
 

@@ -18,6 +18,7 @@ then a cosine decay over the fraction of that budget already spent.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -35,6 +36,7 @@ from .data import (AugmentConfig, BackgroundPool, SampleReader, collect_samples,
 __all__ = ["TrainConfig", "TrainResult", "train", "plot_curve", "read_log", "RUN_KIND"]
 
 RUN_KIND = "train-run"
+MAX_CROP = 2048  # 16x the pixels of ViTMatte's 512 crops; a larger crop of a batch does not fit a GPU
 _CKPT, _CKPT_NEW, _CKPT_OLD = "checkpoint", "checkpoint.new", "checkpoint.old"
 
 
@@ -76,8 +78,8 @@ class TrainConfig:
             raise ValueError(f"minutes must be > 0, got {self.minutes!r}")
         if int(self.batch) < 1:
             raise ValueError(f"batch must be >= 1, got {self.batch!r}")
-        if int(self.crop) < 64 or int(self.crop) % 32:
-            raise ValueError(f"crop must be a multiple of 32, at least 64, got {self.crop!r}")
+        if int(self.crop) < 64 or int(self.crop) > MAX_CROP or int(self.crop) % 32:
+            raise ValueError(f"crop must be a multiple of 32 from 64 to {MAX_CROP}, got {self.crop!r}")
         if self.limit is not None and int(self.limit) < 1:
             raise ValueError(f"limit must be >= 1, got {self.limit!r}")
         for name in ("log_every", "val_every", "save_every", "val_max", "workers"):
@@ -186,6 +188,27 @@ def _restore_optimizer(optimizer, tensors: dict, meta: dict) -> None:
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
+def _rng_tensors() -> dict:
+    """torch's random states (CPU and every GPU), so a resumed run draws what the uninterrupted one would."""
+    import torch
+
+    out = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        out.update({f"cuda{i}": t for i, t in enumerate(torch.cuda.get_rng_state_all())})
+    return out
+
+
+def _restore_rng(tensors: dict) -> None:
+    import torch
+
+    if "cpu" in tensors:
+        torch.set_rng_state(tensors["cpu"])
+    cuda = [tensors[k] for k in sorted(tensors, key=lambda k: int(k[4:]) if k[4:].isdigit() else -1)
+            if k.startswith("cuda") and k[4:].isdigit()]  # fmt: skip
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
 def _save_checkpoint(run: str, model, optimizer, trainer_state: dict) -> None:
     from safetensors.torch import save
 
@@ -197,6 +220,7 @@ def _save_checkpoint(run: str, model, optimizer, trainer_state: dict) -> None:
     save_model(model, new)
     tensors, meta = _optimizer_tensors(optimizer)
     write_bytes_atomic(os.path.join(new, "optimizer.safetensors"), save(tensors) if tensors else save({}))
+    write_bytes_atomic(os.path.join(new, "rng_state.safetensors"), save(_rng_tensors()))
     write_bytes_atomic(os.path.join(new, "trainer_state.json"),
                        (json.dumps({**trainer_state, "optimizer": meta}, indent=1) + "\n").encode())  # fmt: skip
     # Swap whole folders: at every moment checkpoint/ or checkpoint.old/ is complete.
@@ -240,11 +264,14 @@ class _BatchMaker:
         for slot in range(self.batch):
             rng = seeded_rng(self.seed, "train", step, slot)
             while True:
+                # Draws from all samples, a bad one drawn again: the same draws whether or not this run has met
+                # the bad sample yet, so a resumed run sees the data of the uninterrupted one.
                 with self._cond:
-                    usable = [s for s in self.samples if s not in self.bad] if self.bad else self.samples
-                if not usable:
-                    raise ValueError("no training sample could be read")
-                sample = usable[int(rng.integers(len(usable)))]
+                    if len(self.bad) >= len(self.samples):
+                        raise ValueError("no training sample could be read")
+                sample = self.samples[int(rng.integers(len(self.samples)))]
+                if sample in self.bad:
+                    continue
                 try:
                     fg, alpha = self.reader.read(sample)
                     break
@@ -274,11 +301,15 @@ class _BatchMaker:
                 self._results[step] = result
                 self._cond.notify_all()
 
-    def get(self, step: int):
+    def get(self, step: int, stop=None):
+        """The batch of ``step``; None when ``stop`` is set while waiting (a reader stuck on a slow file
+        does not keep Ctrl-C or SIGTERM from ending the run: the threads are daemons)."""
         with self._cond:
             self._wanted = step
             self._cond.notify_all()
             while step not in self._results:
+                if stop is not None and stop.is_set():
+                    return None
                 self._cond.wait(0.1)
             result = self._results.pop(step)
         if isinstance(result, BaseException):
@@ -327,22 +358,97 @@ def _evaluate(predict, examples) -> tuple[dict, dict]:
     return mean(model_m), mean(base_m)
 
 
-def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
+_RUN_FILES = ("split.json", "run.json", "log.jsonl", "curve.png")  # what a run writes before its first checkpoint
+
+
+def _unstarted(run: str) -> bool:
+    """True for a run folder of ours that never saved a checkpoint and holds only the files a run writes first."""
+    from ..files import MARKER
+    from ..io import is_temp_name
+
+    try:
+        with open(os.path.join(run, MARKER), encoding="utf-8") as f:
+            if json.load(f).get("kind") != RUN_KIND:
+                return False
+        names = os.listdir(run)
+    except (OSError, ValueError, AttributeError):
+        return False
+    if _complete_checkpoint(run) is not None:
+        return False
+    return all(n in _RUN_FILES or n == _CKPT_NEW or n.startswith(MARKER) or n.startswith(f".{MARKER}.")
+               or is_temp_name(n) for n in names)  # fmt: skip
+
+
+def _claim_run(run: str, settings: dict):
+    """Claim the run folder; one that never reached a checkpoint (a run that failed early) takes new settings.
+
+    Its files (split, settings, log, curve) say nothing a new run needs, so the
+    corrected command replaces them instead of being refused for settings
+    nothing depends on.
+    """
+    from ..files import MARKER, OutputFault, OutputFolder, UsageError
+    from ..io import write_json_atomic
+
+    try:
+        return OutputFolder.claim(run, RUN_KIND, option=None, settings=settings)
+    except OutputFault:
+        raise
+    except UsageError:
+        if not _unstarted(run):
+            raise
+    try:
+        for name in _RUN_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(run, name))
+        shutil.rmtree(os.path.join(run, _CKPT_NEW), ignore_errors=True)
+        with open(os.path.join(run, MARKER), encoding="utf-8") as f:
+            marker = json.load(f)
+        marker["settings"] = {**marker.get("settings", {}), **settings}
+        write_json_atomic(os.path.join(run, MARKER), marker)
+    except OSError as exc:
+        raise OutputFault(exc, run) from exc
+    return OutputFolder.claim(run, RUN_KIND, option=None, settings=settings)
+
+
+def _check_crop(crop: int, samples) -> None:
+    """Refuse a crop larger than the shorter side of the smallest sample: it would train on upscaled pixels."""
+    from .data import smallest_sample
+
+    found = smallest_sample(samples)
+    if found is None or crop <= found[0]:
+        return
+    side, sample, (h, w) = found
+    fits = side // 32 * 32
+    hint = (f"use --crop {fits} or less" if fits >= 64 else
+            "these samples are too small to train on (crops are at least 64 pixels)")  # fmt: skip
+    raise ValueError(f"crop {crop} is larger than the smallest sample ({sample.key}, {w}x{h} pixels): its crops "
+                     f"would be upscaled; {hint}")  # fmt: skip
+
+
+def train(cfg: TrainConfig, stop=None, log=None, *, pause_at: int | None = None) -> TrainResult:
     """Train (or resume) a run; see the module docstring for the run folder.
 
     ``stop``: an object with ``is_set()`` (e.g. :func:`ldmatte.files.stop_on_signals`'s flag); when set, the
     loop saves a checkpoint and returns with ``interrupted=True``. ``log``: a callable for one-line messages.
+    ``pause_at``: stop as ``stop`` would once the run reaches this step (the same command resumes it).
+
+    Every setting, the data and the model are checked before the run folder is
+    claimed, so a refused command leaves nothing behind. A resumed run is a
+    continuation: the same steps, data, model, optimizer, learning rate and
+    random states as the uninterrupted run (bit for bit on the CPU).
     """
     import torch
     from tqdm import tqdm
 
-    from ..files import OutputFolder, UsageError
+    from ..files import UsageError
     from ..io import write_json_atomic
     from .losses import matting_loss
-    from .model import build_model, load_model, parameter_count, resolve_device
+    from .model import build_model, load_model, load_safetensors, parameter_count, resolve_device
     from .predictor import Predictor
 
     cfg.check()
+    if pause_at is not None and (isinstance(pause_at, bool) or int(pause_at) < 0):
+        raise ValueError(f"pause_at must be a step >= 0, got {pause_at!r}")
     if cfg.lr is None:
         cfg = dataclasses.replace(cfg, lr=default_lr(os.fspath(cfg.model), cfg.init))
     say = log or (lambda msg: print(msg, file=sys.stderr))
@@ -355,13 +461,18 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
     from ..files import check_disjoint
 
     check_disjoint(datasets + ([cfg.backgrounds] if cfg.backgrounds != "synthetic" else []), [run])
-    folder = OutputFolder.claim(run, RUN_KIND, option=None, settings={
-        "model": os.fspath(cfg.model), "seed": int(cfg.seed), "val": float(cfg.val), "datasets": datasets,
-        "limit": cfg.limit})  # fmt: skip
-
+    # Everything that can be refused is checked before the folder is claimed (a refused command leaves nothing).
+    backgrounds = BackgroundPool(cfg.backgrounds)
     train_samples, val_samples = split_samples(samples, cfg.val, cfg.seed)
     if cfg.limit is not None:
         train_samples = nested_subset(train_samples, int(cfg.limit), cfg.seed)
+    _check_crop(int(cfg.crop), train_samples)
+    model = None
+    if _complete_checkpoint(run) is None:  # a new run: its model (preset or config, --init weights) must load
+        model = build_model(cfg.model, init=cfg.init, seed=cfg.seed)
+    _claim_run(run, {"model": os.fspath(cfg.model), "seed": int(cfg.seed), "val": float(cfg.val),
+                     "datasets": datasets, "limit": cfg.limit})  # fmt: skip
+
     split_path = os.path.join(run, "split.json")
     split = {"train": [s.key for s in train_samples], "val": [s.key for s in val_samples]}
     if os.path.exists(split_path):
@@ -373,14 +484,17 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
     else:
         write_json_atomic(split_path, split)
 
-    torch.manual_seed(cfg.seed)
     ckpt = _complete_checkpoint(run)
     state = {"step": 0, "seconds": 0.0}
     if ckpt is not None:
+        torch.manual_seed(cfg.seed)  # as before the first run's model (a checkpoint without random states)
         model = load_model(ckpt)
         with open(os.path.join(ckpt, "trainer_state.json"), encoding="utf-8") as f:
             state = json.load(f)
-    else:
+        rng_file = os.path.join(ckpt, "rng_state.safetensors")
+        if os.path.isfile(rng_file):
+            _restore_rng(load_safetensors(rng_file))
+    elif model is None:  # a checkpoint seen before the claim is gone: start as a new run
         model = build_model(cfg.model, init=cfg.init, seed=cfg.seed)
     model.to(device).train()
     settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("progress",)}
@@ -395,9 +509,7 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
                                    {"params": [p for p, d in decays if not d], "weight_decay": 0.0}],
                                   lr=cfg.lr, betas=(0.9, 0.999))  # fmt: skip
     if ckpt is not None and os.path.isfile(os.path.join(ckpt, "optimizer.safetensors")):
-        from safetensors.torch import load_file
-
-        tensors = {k: v.to(device) for k, v in load_file(os.path.join(ckpt, "optimizer.safetensors")).items()}
+        tensors = {k: v.to(device) for k, v in load_safetensors(os.path.join(ckpt, "optimizer.safetensors")).items()}
         _restore_optimizer(optimizer, tensors, state["optimizer"])
     start_step, done_seconds = int(state["step"]), float(state["seconds"])
     _truncate_log(run, start_step)
@@ -405,6 +517,8 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
     use_amp = device.startswith("cuda")
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    if state.get("scaler") and scaler.is_enabled():
+        scaler.load_state_dict(state["scaler"])
     warmup = cfg.warmup if cfg.warmup is not None else (min(500, max(1, cfg.steps // 20)) if cfg.steps else 20)
     total_steps = int(cfg.steps) if cfg.steps else None
     budget = float(cfg.minutes) * 60 if cfg.minutes else None
@@ -413,6 +527,7 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
     aug = AugmentConfig(crop=int(cfg.crop))
     val_examples = _validation_set(val_samples, reader, cfg)
     predictor = Predictor(model, device, batch_size=cfg.batch)
+    model.train()  # Predictor() put it in eval mode: BatchNorm trains from the first step, resumed or not
 
     def predict(images, trimaps):
         model.eval()
@@ -432,8 +547,8 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
     say(f"training {cfg.model} ({parameter_count(model) / 1e6:.2f} M parameters) on {device}: "
         f"{len(train_samples)} samples, {len(val_samples)} held out"
         + (f"; resuming at step {start_step}" if start_step else ""))  # fmt: skip
-    maker = _BatchMaker(train_samples, BackgroundPool(cfg.backgrounds), reader, aug, cfg.seed, int(cfg.batch),
-                        start_step, int(cfg.workers))  # fmt: skip
+    maker = _BatchMaker(train_samples, backgrounds, reader, aug, cfg.seed, int(cfg.batch), start_step,
+                        int(cfg.workers))  # fmt: skip
     log_file = open(os.path.join(run, "log.jsonl"), "a", encoding="utf-8")
     step, seconds, last_val, baseline, interrupted = start_step, done_seconds, None, None, False
     bar = tqdm(total=total_steps, initial=start_step, unit="step", desc="train", disable=not cfg.progress,
@@ -452,7 +567,8 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
 
     def save():
         nonlocal last_saved
-        _save_checkpoint(run, model, optimizer, {"step": step, "seconds": seconds, "model": os.fspath(cfg.model)})
+        _save_checkpoint(run, model, optimizer, {"step": step, "seconds": seconds, "model": os.fspath(cfg.model),
+                                                 **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {})})
         last_saved = step
         plot_curve(run)
 
@@ -460,11 +576,15 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
         if start_step == 0 and val_examples:
             validate()
         while not finished(step, seconds):
-            if stop is not None and stop.is_set():
+            if (stop is not None and stop.is_set()) or (pause_at is not None and step >= pause_at):
                 interrupted = True
                 break
             t0 = time.perf_counter()
-            images, trimaps, alphas = maker.get(step)
+            batch = maker.get(step, stop)
+            if batch is None:  # stopped while the batch was being prepared
+                interrupted = True
+                break
+            images, trimaps, alphas = batch
             factor = _lr_factor(step, progress_of(step, seconds), warmup)
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * factor
