@@ -229,3 +229,25 @@ def test_bench_script_runs(tiny, tmp_path):
     row = json.loads((tmp_path / "r.json").read_text())["rows"][0]
     assert row["frames_held"] <= 2 and row["memory_frames"] <= row["memory_window"] + 1
     assert row["state_MB_end"] == row["state_MB_window_filled"]  # memory stopped growing
+
+
+def test_sam2_started_by_the_person_prior(tiny, tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    pytest.importorskip("av")
+    pytest.importorskip("pymatting")
+    from test_video_person import _frame, tiny_person_model
+
+    from ldmatte.cli import main
+    from ldmatte.video.synthetic import write_video
+
+    model = tmp_path / "person.tflite"
+    model.write_bytes(tiny_person_model())
+    clip = tmp_path / "clip.mkv"
+    write_video(clip, [_frame(30 + 2 * t)[0] for t in range(3)], fps=12)
+    out = tmp_path / "out"
+    assert main(["video", str(clip), "-o", str(out), "--segmenter", "sam2", "--person-model", str(model),
+                 "--segmenter-checkpoint", str(tiny["ckpt"]), "--segmenter-config", str(tiny["config"]),
+                 "--device", "cpu", "--format", "png", "-q"]) == 0  # fmt: skip
+    alpha = cv2.imread(str(out / "alpha" / "000000.png"), cv2.IMREAD_GRAYSCALE) > 127
+    person = _frame(30)[1]
+    assert len(list((out / "alpha").glob("*.png"))) == 3 and (alpha & person).sum() / (alpha | person).sum() > 0.8
