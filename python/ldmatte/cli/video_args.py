@@ -63,7 +63,7 @@ def segmenter(args, info):
     """
     from ..video.masks import FolderMasks, load_segmenter, parse_ids
     from ..video.reader import count_frames
-    from ..video.segmentation import SAM2Segmenter
+    from ..video.sam2_segmenter import SAM2Segmenter
 
     ids = parse_ids(args.mask_ids)
     shape = (info.height, info.width)
@@ -76,13 +76,44 @@ def segmenter(args, info):
         notes = masks.check(count_frames(args.input), shape)
         return masks, f"masks:{os.path.abspath(args.masks)}{tag}", masks.files, notes
     first = _first_mask(args.first_mask, ids, shape, "--first-mask", fitted=True) if args.first_mask else None
-    inputs = [p for p in (args.first_mask, args.segmenter_checkpoint) if p]
+    inputs = [p for p in (args.first_mask, args.segmenter_checkpoint, args.person_model) if p]
+    if first is None and args.segmenter in (None, "sam2"):
+        first, source = _person_mask(args, shape)
+        if args.segmenter is None:
+            return first, f"person:{source}", inputs, []
     if args.segmenter == "sam2":
-        if first is None:
-            raise ValueError("--segmenter sam2 needs --first-mask (the subject in the first frame)")
-        return SAM2Segmenter(first, args.segmenter_checkpoint, args.segmenter_config, args.device), "sam2", inputs, []
+        seg = SAM2Segmenter(first, args.segmenter_checkpoint, args.segmenter_config, args.device)
+        return seg, f"sam2:{os.path.abspath(args.segmenter_checkpoint)}", inputs, []
     seg = load_segmenter(args.segmenter, first)
     return seg, args.segmenter, inputs + _module_file(args.segmenter), []
+
+
+def _person_mask(args, shape):
+    """The person prior's mask of the first frame (at the frames' size), and the model's source."""
+    import cv2
+
+    from ..video.masks import check_coverage
+    from ..video.person_prior import PersonPrior
+    from ..video.reader import iter_frames
+    from ..video.segmentation import SegmenterUnavailable
+
+    try:
+        prior = PersonPrior(args.person_model)
+    except SegmenterUnavailable as exc:
+        raise SegmenterUnavailable(f"no --mask, --masks or --first-mask: the first frame's mask comes from the "
+                                   f"person prior, and {exc}") from None  # fmt: skip
+    frames = iter_frames(args.input)
+    frame = next(frames, None)
+    frames.close()
+    if frame is None:
+        raise ValueError(f"{args.input}: no frames could be decoded")
+    mask = prior.mask(frame)
+    if not mask.any():
+        raise ValueError(f"{args.input}: the person prior found no person in the first frame; pass --mask")
+    if mask.shape != tuple(shape):
+        mask = cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    check_coverage(mask, "the person prior's first-frame mask")
+    return mask, prior.source
 
 
 def exit_status(result, formats_skipped: bool) -> int:

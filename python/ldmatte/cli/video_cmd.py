@@ -24,18 +24,22 @@ def register(sub) -> None:
     p.add_argument("input", help="a video file OpenCV or PyAV reads, or a folder of frame images (JPEG, PNG, ...; "
                    "natural name order: frame_2 before frame_10)")  # fmt: skip
     p.add_argument("-o", "--output", required=True, help="output folder (made if missing; not inside the input's)")
-    seg = p.add_mutually_exclusive_group(required=True)
+    seg = p.add_mutually_exclusive_group()  # none: the person prior finds the first frame's mask (--person-model)
     seg.add_argument("--mask", help="first-frame mask image (subject > 50%%, or ids > 0), propagated through the video")
     seg.add_argument("--masks", help="folder of per-frame masks, one per frame, paired in natural name order")
-    seg.add_argument("--segmenter", help="'sam2' (needs the sam2 package, --segmenter-checkpoint and "
-                     "--first-mask) or MODULE:FACTORY returning an object with segment(frame, index)")
+    seg.add_argument("--segmenter", help="'sam2' (needs the sam2 package, --segmenter-checkpoint and --first-mask "
+                     "or --person-model) or MODULE:FACTORY returning an object with segment(frame, index)")
     p.add_argument("--first-mask", help="first-frame mask for --segmenter (sam2 starts from it)")
+    p.add_argument("--person-model", help="without --mask / --first-mask: the person in the first frame is the mask, "
+                   "found by MediaPipe's selfie-segmentation model (a .tflite, or a mediapipe 0.10.x wheel holding it)")
     p.add_argument("--mask-ids", metavar="ID,...", help="object ids of id masks (palette PNGs) that are the subject "
                    "(default: every id above 0)")  # fmt: skip
     p.add_argument("--fps", type=finite_float, default=None, help="frame rate of a folder of frames, for the videos "
                    "written (default 25; a video file keeps its own)")  # fmt: skip
-    p.add_argument("--segmenter-checkpoint", help="local SAM 2 weights (.safetensors)")
-    p.add_argument("--segmenter-config", default="configs/sam2.1/sam2.1_hiera_t.yaml", help="SAM 2 model config")
+    p.add_argument("--segmenter-checkpoint", help="local SAM 2 weights: the published .pt (read with "
+                   "torch.load(weights_only=True); sam2 loads no safetensors) or a .safetensors of the same weights")
+    p.add_argument("--segmenter-config", help="its SAM 2 model config: a name in the sam2 package or a YAML file "
+                   "(default: from the checkpoint's published name, else configs/sam2.1/sam2.1_hiera_t.yaml)")
     p.add_argument("--model", default="closed-form",
                    help="'closed-form' (no weights; default) or a training run / checkpoint folder from ldmatte train")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

@@ -19,7 +19,7 @@ from .._lazy import lazy_exports
 _EXPORTS = {
     "matte_video": "pipeline", "VideoMattingSettings": "pipeline", "VideoMattingResult": "pipeline",
     "Segmenter": "segmentation", "FlowPropagator": "segmentation", "FolderMasks": "segmentation",
-    "SAM2Segmenter": "segmentation", "PropagationSettings": "segmentation",
+    "SAM2Segmenter": "sam2_segmenter", "PropagationSettings": "segmentation",
     "CarriedSegmenter": "carried", "CarrySettings": "carried",
     "StabiliseSettings": "stabilise", "evaluate_video": "evaluate", "probe": "reader", "iter_frames": "reader",
     "make_video": "synthetic", "write_video": "synthetic", "load_matting": "backends",

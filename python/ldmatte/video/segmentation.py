@@ -4,12 +4,11 @@ Everything that yields masks follows the :class:`Segmenter` protocol: one
 method ``segment(frame, index)`` called with the frames in order, returning an
 (H, W) mask (bool, 0/255 uint8 or float in [0, 1]; > 0.5 is the subject).
 Any object with that method plugs in, e.g. a wrapper around a learned video
-segmenter; :class:`SAM2Segmenter` is the adapter for SAM 2 when it is installed.
+segmenter; :class:`~ldmatte.video.sam2_segmenter.SAM2Segmenter` is SAM 2's video predictor behind it.
 """
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Protocol, runtime_checkable
 
 import cv2
@@ -205,51 +204,10 @@ class FlowPropagator:
         self._soft = self._soft.astype(np.float32)
 
 
-class SAM2Segmenter:
-    """SAM 2 as a frame-by-frame tracker: each frame is prompted with the previous mask's box and mask.
+def __getattr__(name):
+    # SAM2Segmenter lives in its own module (it needs torch and the sam2 package); still importable from here.
+    if name == "SAM2Segmenter":
+        from .sam2_segmenter import SAM2Segmenter
 
-    Needs the ``sam2`` package and a local checkpoint in safetensors format
-    (``checkpoint``) with its model config name (``config``, e.g.
-    ``configs/sam2.1/sam2.1_hiera_t.yaml``); nothing is downloaded. The first
-    frame's mask comes from ``first_mask``.
-    """
-
-    def __init__(self, first_mask, checkpoint, config: str, device: str = "auto"):
-        try:  # sam2 first: without it, fail before importing torch
-            from sam2.build_sam import build_sam2
-            from sam2.sam2_image_predictor import SAM2ImagePredictor
-            import torch
-        except ImportError as exc:
-            raise SegmenterUnavailable(
-                f"the SAM 2 segmenter needs the sam2 package ({exc.name} is not installed); install it, or use "
-                "--mask (first-frame mask propagated with optical flow) or --masks DIR") from None
-        if not checkpoint or not os.path.isfile(os.fspath(checkpoint)):
-            raise SegmenterUnavailable(f"SAM 2 needs a local checkpoint file (.safetensors), got {checkpoint!r}")
-        if not os.fspath(checkpoint).endswith(".safetensors"):
-            raise SegmenterUnavailable(f"{checkpoint}: SAM 2 weights are loaded from safetensors only")
-        from safetensors.torch import load_file
-
-        from .._backend import resolve_device
-
-        dev = resolve_device(device) if device != "cpu" else "cpu"
-        model = build_sam2(config, ckpt_path=None, device=dev)
-        model.load_state_dict(load_file(os.fspath(checkpoint), device=dev), strict=True)
-        self._torch = torch
-        self._predictor = SAM2ImagePredictor(model)
-        self._first = to_mask(first_mask, name="first-frame mask")
-        self._prev: np.ndarray | None = None
-
-    def segment(self, frame: np.ndarray, index: int) -> np.ndarray:
-        frame = np.asarray(frame)
-        if self._prev is None:
-            self._prev = to_mask(self._first, frame.shape[:2])
-            return self._prev
-        ys, xs = np.nonzero(self._prev)
-        if len(xs) == 0:
-            return self._prev
-        box = np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float32)
-        with self._torch.inference_mode():
-            self._predictor.set_image(frame)
-            masks, _scores, _ = self._predictor.predict(box=box, multimask_output=False)
-        self._prev = to_mask(masks[0] > 0.5, frame.shape[:2])
-        return self._prev
+        return SAM2Segmenter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
