@@ -21,28 +21,17 @@ or wrote only its own files):
 """
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
+from _safety import TIMEOUT, last_line, ldmatte, run_cases, snapshot, verdict
+
 from ldmatte.io import write_png_atomic
-
-TIMEOUT = 600
-
-
-def ldmatte(*args, cwd=None) -> subprocess.CompletedProcess:
-    """Run the ``ldmatte`` command of this interpreter, as a user would."""
-    cmd = [sys.executable, "-m", "ldmatte", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd)
-
 
 def start(*args) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "ldmatte", *map(str, args)]
@@ -59,42 +48,6 @@ def user_image(path: pathlib.Path, seed: int) -> None:
     rgba[..., 3] = np.clip((34 - d) * 40, 0, 255).astype(np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_png_atomic(path, rgba)
-
-
-def snapshot(*roots) -> dict:
-    """SHA-256 of every file under ``roots`` (links not followed)."""
-    out = {}
-    for root in roots:
-        for dirpath, dirs, files in os.walk(root):
-            for name in files:
-                p = os.path.join(dirpath, name)
-                if not os.path.islink(p):
-                    with open(p, "rb") as f:
-                        out[p] = hashlib.sha256(f.read()).hexdigest()
-    return out
-
-
-def damaged(before: dict) -> list[str]:
-    """The user's files that are gone or changed."""
-    now = snapshot(*{os.path.dirname(p) for p in before})
-    return [f"{p} {'changed' if p in now else 'gone'}" for p, h in sorted(before.items()) if now.get(p) != h]
-
-
-def last_line(proc) -> str:
-    lines = [line for line in (proc.stderr or "").strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
-
-
-def verdict(proc, before, extra_ok=True, extra="") -> tuple[bool, str]:
-    lost = damaged(before)
-    traceback = "Traceback" in (proc.stderr or "")
-    ok = not lost and not traceback and extra_ok
-    what = f"exit {proc.returncode}: {last_line(proc)[:200]}"
-    if lost:
-        what += f"; {len(lost)} user files lost or changed: " + ", ".join(lost[:4])
-    if traceback:
-        what += "; a traceback was printed"
-    return ok, what + (f"; {extra}" if extra else "")
 
 
 def manifest_ids(folder: pathlib.Path) -> list[str]:
@@ -242,23 +195,7 @@ CASES = {
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--case", action="append", choices=sorted(CASES), help="run only this case (repeatable)")
-    ap.add_argument("--keep", action="store_true", help="keep the temp folders (their paths are printed)")
-    args = ap.parse_args(argv)
-    failed = 0
-    for name in args.case or list(CASES):
-        tmp = pathlib.Path(tempfile.mkdtemp(prefix=f"ldmatte-safety-{name}-"))
-        try:
-            ok, what = CASES[name](tmp)
-        except Exception as exc:  # noqa: BLE001 - a case that crashes is a failed case, the others still run
-            ok, what = False, f"the case itself failed: {type(exc).__name__}: {exc}"
-        failed += not ok
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {what}" + (f"  [{tmp}]" if args.keep else ""), flush=True)
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{len(args.case or CASES) - failed} of {len(args.case or CASES)} cases pass")
-    return 1 if failed else 0
+    return run_cases(CASES, "ldmatte-safety", __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ checked by their SHA-256 before and after:
 """
 from __future__ import annotations
 
-import argparse
-import hashlib
 import os
 import pathlib
 import shutil
@@ -27,60 +25,14 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
+from _safety import ldmatte, run_cases, sha256, snapshot, verdict
 
 TIMEOUT = 300  # a command still running after this long hangs: the case fails
 TRAIN = ["--backgrounds", "synthetic", "--batch", "2", "--crop", "64", "--device", "cpu", "--threads", "1",
          "--no-progress"]  # fmt: skip
-
-
-def ldmatte(*args, timeout=TIMEOUT) -> subprocess.CompletedProcess:
-    """Run the ``ldmatte`` command of this interpreter, as a user would; a hang comes back as exit None."""
-    cmd = [sys.executable, "-m", "ldmatte", *map(str, args)]
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:  # the child is killed by subprocess.run
-        return subprocess.CompletedProcess(cmd, None, exc.stdout or "", f"still running after {timeout} s")
-
-
-def sha256(path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def snapshot(*roots) -> dict:
-    """SHA-256 of every regular file under ``roots`` (named pipes are never opened)."""
-    out = {}
-    for root in roots:
-        for dirpath, _, files in os.walk(root):
-            for name in files:
-                p = os.path.join(dirpath, name)
-                if os.path.isfile(p) and not os.path.islink(p):
-                    out[p] = sha256(p)
-    return out
-
-
-def damaged(before: dict) -> list[str]:
-    return [p for p, h in sorted(before.items()) if not os.path.isfile(p) or sha256(p) != h]
-
-
-def last_line(proc) -> str:
-    lines = [line for line in (proc.stderr or "").strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
-
-
-def verdict(proc, before, ok: bool, seconds: float, extra="") -> tuple[bool, str]:
-    lost = damaged(before)
-    traceback = "Traceback" in (proc.stderr or "")
-    what = f"exit {proc.returncode} in {seconds:.0f} s: {last_line(proc)[:160]}"
-    if lost:
-        what += f"; {len(lost)} user files lost or changed"
-    if traceback:
-        what += "; a traceback was printed"
-    return ok and not lost and not traceback and proc.returncode is not None, what + (f"; {extra}" if extra else "")
 
 
 def timed(*args, timeout=TIMEOUT):
@@ -181,7 +133,7 @@ def case_fifo_predict(tmp: pathlib.Path):
                     "--no-progress")  # fmt: skip
     written = sorted(p.name for p in (tmp / "OUT").glob("*.png")) if (tmp / "OUT").is_dir() else []
     ok = proc.returncode == 1 and "pipe: cannot read the image: not a regular file (a named pipe)" in proc.stderr
-    return verdict(proc, before, ok and written == ["im0.png", "im1.png"], s, f"{len(written)} mattes written")
+    return verdict(proc, before, ok and written == ["im0.png", "im1.png"], f"{len(written)} mattes written", seconds=s)
 
 
 def case_fifo_eval(tmp: pathlib.Path):
@@ -193,7 +145,7 @@ def case_fifo_eval(tmp: pathlib.Path):
     before = snapshot(pred, trimaps)
     proc, s = timed("eval", pred, trimaps, "--quiet")
     ok = proc.returncode == 1 and "not a regular file (a named pipe)" in proc.stderr
-    return verdict(proc, before, ok, s)
+    return verdict(proc, before, ok, seconds=s)
 
 
 def case_fifo_train(tmp: pathlib.Path):
@@ -205,7 +157,7 @@ def case_fifo_train(tmp: pathlib.Path):
     before = snapshot(ds, bgs)
     proc, s = timed("train", ds, "-o", tmp / "RUN", *TRAIN, "--backgrounds", bgs, "--steps", 2, "--val", 0)
     ok = proc.returncode == 0 and "pipe.jpg: not a regular file (a named pipe)" in proc.stderr
-    return verdict(proc, before, ok, s)
+    return verdict(proc, before, ok, seconds=s)
 
 
 def case_sigterm_train(tmp: pathlib.Path):
@@ -216,7 +168,7 @@ def case_sigterm_train(tmp: pathlib.Path):
     code, err, s = train_until_stopped(args, lambda: (run / "run.json").is_file())  # written before the first step
     proc = subprocess.CompletedProcess(args, code, "", err)
     ok = code == 130 and "stopped by SIGTERM" in err and (run / "checkpoint" / "trainer_state.json").is_file()
-    return verdict(proc, before, ok and s < 60, s, f"{s:.1f} s from SIGTERM to the exit")
+    return verdict(proc, before, ok and s < 60, f"{s:.1f} s from SIGTERM to the exit", seconds=s)
 
 
 def case_ray_unreachable(tmp: pathlib.Path):
@@ -229,7 +181,7 @@ def case_ray_unreachable(tmp: pathlib.Path):
     proc, s = timed("build", "synthetic", "-n", 2, "--size", 96, "-o", out, "--engine", "ray", "--ray-address",
                     address, "--no-progress", timeout=120)  # fmt: skip
     ok = proc.returncode == 2 and f"no Ray cluster at {address}" in proc.stderr and not out.exists() and s < 30
-    return verdict(proc, {}, ok, s, "no folder left" if not out.exists() else "a folder was left behind")
+    return verdict(proc, {}, ok, "no folder left" if not out.exists() else "a folder was left behind", seconds=s)
 
 
 def case_train_resume(tmp: pathlib.Path):
@@ -238,10 +190,10 @@ def case_train_resume(tmp: pathlib.Path):
     common = [*TRAIN, "--steps", 40, "--val", 0.34, "--val-every", 100, "--save-every", 100]
     whole, s = timed("train", ds, "-o", tmp / "WHOLE", *common)
     if whole.returncode != 0:
-        return verdict(whole, before, False, s, "the uninterrupted run failed")
+        return verdict(whole, before, False, "the uninterrupted run failed", seconds=s)
     code, err, _ = train_until_stopped(["train", ds, "-o", tmp / "RESUMED", *common], logged_step(tmp / "RESUMED", 10))
     if code != 130:
-        return verdict(subprocess.CompletedProcess([], code, "", err), before, False, s, "the stop failed")
+        return verdict(subprocess.CompletedProcess([], code, "", err), before, False, "the stop failed", seconds=s)
     import json
 
     stopped_at = int(json.loads((tmp / "RESUMED" / "checkpoint" / "trainer_state.json").read_text())["step"])
@@ -252,7 +204,7 @@ def case_train_resume(tmp: pathlib.Path):
     detail = (f"stopped at step {stopped_at} of 40, resumed; weights {weights}, optimizer state {optimizer} "
               f"(SHA-256; weights "
               f"{sha256(tmp / 'RESUMED' / 'checkpoint' / 'model.safetensors')[:12]})")  # fmt: skip
-    return verdict(proc, before, proc.returncode == 0 and all(same.values()) and 0 < stopped_at < 40, s, detail)
+    return verdict(proc, before, proc.returncode == 0 and all(same.values()) and 0 < stopped_at < 40, detail, seconds=s)
 
 
 CASES = {
@@ -266,23 +218,7 @@ CASES = {
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--case", action="append", choices=sorted(CASES), help="run only this case (repeatable)")
-    ap.add_argument("--keep", action="store_true", help="keep the temp folders (their paths are printed)")
-    args = ap.parse_args(argv)
-    failed = 0
-    for name in args.case or list(CASES):
-        tmp = pathlib.Path(tempfile.mkdtemp(prefix=f"ldmatte-resume-{name}-"))
-        try:
-            ok, what = CASES[name](tmp)
-        except Exception as exc:  # noqa: BLE001 - a case that crashes is a failed case, the others still run
-            ok, what = False, f"the case itself failed: {type(exc).__name__}: {exc}"
-        failed += not ok
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {what}" + (f"  [{tmp}]" if args.keep else ""), flush=True)
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{len(args.case or CASES) - failed} of {len(args.case or CASES)} cases pass")
-    return 1 if failed else 0
+    return run_cases(CASES, "ldmatte-resume", __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

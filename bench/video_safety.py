@@ -1,6 +1,6 @@
 """Replay the ``ldmatte video`` input cases that used to hang, lose frames silently or reuse stale frames.
 
-The helpers of ``bench/data_safety.py`` run each command as a user would (a
+The helpers of ``bench/_safety.py`` run each command as a user would (a
 subprocess) and compare the SHA-256 of every user file before and after. A case
 passes when the user's files are intact, no traceback is printed and the
 command did what "Your files are safe" asks:
@@ -17,17 +17,13 @@ command did what "Your files are safe" asks:
 """
 from __future__ import annotations
 
-import argparse
 import os
 import pathlib
-import shutil
-import subprocess
 import sys
-import tempfile
 
 import cv2
 import numpy as np
-from data_safety import ldmatte, snapshot, verdict
+from _safety import ldmatte, run_cases, snapshot, verdict
 
 from ldmatte.video.synthetic import make_video, write_video
 
@@ -44,10 +40,7 @@ def clip(tmp: pathlib.Path, frames: int = N):
 
 
 def video(tmp, out, *extra, source=None):
-    try:
-        return ldmatte("video", source or tmp / "user" / "clip.mkv", "-o", out, "--format", "png", "-q", *extra)
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess([], 124, "", "hung: killed after the timeout")
+    return ldmatte("video", source or tmp / "user" / "clip.mkv", "-o", out, "--format", "png", "-q", *extra)
 
 
 def case_mask_pipe(tmp):
@@ -117,22 +110,7 @@ CASES = {"mask-pipe": case_mask_pipe, "masks-pipe": case_masks_pipe, "mask-count
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--case", action="append", choices=sorted(CASES), help="run only this case (repeatable)")
-    args = ap.parse_args(argv)
-    failed = 0
-    for name in args.case or list(CASES):
-        tmp = pathlib.Path(tempfile.mkdtemp(prefix=f"ldmatte-video-safety-{name}-"))
-        try:
-            ok, what = CASES[name](tmp)
-        except Exception as exc:  # noqa: BLE001 - a case that crashes is a failed case, the others still run
-            ok, what = False, f"the case itself failed: {type(exc).__name__}: {exc}"
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        failed += not ok
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {what}", flush=True)
-    print(f"{len(args.case or CASES) - failed} of {len(args.case or CASES)} cases pass")
-    return 1 if failed else 0
+    return run_cases(CASES, "ldmatte-video-safety", __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":
