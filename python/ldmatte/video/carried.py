@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 
 import cv2
 import numpy as np
@@ -67,7 +68,7 @@ class CarrySettings:
     recent: int = 3
     jump: float = 1.5
     samples: int = 2000
-    max_pixels: int = 250_000
+    max_pixels: int = 60_000
     flow_side: int = 512
     preset: str = "medium"
     join: float = 0.0
@@ -124,21 +125,35 @@ def fit_colour_model(samples: np.ndarray, seed: int = 0) -> np.ndarray | None:
     return model[None]
 
 
-def _log_likelihood(model: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """log p(x | mixture) for pixels x (N, 3) float32, in OpenCV GrabCut's model layout."""
+def _quadratic_weights(model: np.ndarray) -> np.ndarray:
+    """The mixture's components' log densities as weights (K, 10) on the quadratic features of
+    :func:`_features` (the components that exist only): a pixel block then costs one small matrix product."""
     m = model.ravel()
-    parts = []
+    rows = []
     for c in range(COMPONENTS):
         w = m[c]
         if w <= 0:
             continue
-        mu = m[COMPONENTS + 3 * c:COMPONENTS + 3 * c + 3].astype(np.float32)
+        mu = m[COMPONENTS + 3 * c:COMPONENTS + 3 * c + 3] - 128.0
         cov = m[4 * COMPONENTS + 9 * c:4 * COMPONENTS + 9 * c + 9].reshape(3, 3)
-        d = x - mu
-        maha = ((d @ np.linalg.inv(cov).astype(np.float32)) * d).sum(axis=1)
-        const = np.log(w) - 0.5 * (np.log(np.linalg.det(cov)) + 3 * np.log(2 * np.pi))
-        parts.append(np.float32(const) - 0.5 * maha)
-    ll = np.stack(parts)
+        a = np.linalg.inv(cov)
+        # -0.5 (x - mu)^T A (x - mu) = -0.5 x^T A x + mu^T A x - 0.5 mu^T A mu
+        quad = -0.5 * np.array([a[0, 0], a[1, 1], a[2, 2], 2 * a[0, 1], 2 * a[0, 2], 2 * a[1, 2]])
+        const = np.log(w) - 0.5 * (np.log(np.linalg.det(cov)) + 3 * np.log(2 * np.pi)) - 0.5 * mu @ a @ mu
+        rows.append(np.concatenate([quad, a @ mu, [const]]))
+    return np.array(rows, np.float32)
+
+
+def _features(x: np.ndarray) -> np.ndarray:
+    """Quadratic features (10, N) float32 of RGB pixels (N, 3), centred on 128 (smaller terms, less cancellation)."""
+    x = np.asarray(x, np.float32) - np.float32(128)
+    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    return np.stack([r * r, g * g, b * b, r * g, r * b, g * b, r, g, b, np.ones_like(r)], 0)
+
+
+def _log_likelihood(model: np.ndarray, x: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+    """log p(x | mixture) for pixels x (N, 3), in OpenCV GrabCut's model layout (float32)."""
+    ll = _quadratic_weights(model) @ (_features(x) if features is None else features)
     top = ll.max(axis=0)
     return top + np.log(np.exp(ll - top).sum(axis=0))
 
@@ -155,7 +170,8 @@ def colour_log_ratio(fg_model: np.ndarray, bg_model: np.ndarray, pixels: np.ndar
     [True, False]
     """
     x = np.asarray(pixels, np.float32).reshape(-1, 3)
-    return _log_likelihood(fg_model, x) - _log_likelihood(bg_model, x)
+    f = _features(x)
+    return _log_likelihood(fg_model, x, f) - _log_likelihood(bg_model, x, f)
 
 
 def forward_backward_error(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
@@ -177,12 +193,11 @@ def forward_backward_error(backward: np.ndarray, forward: np.ndarray) -> np.ndar
 
 
 def _box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
+    x, y, bw, bh = cv2.boundingRect(np.ascontiguousarray(mask).view(np.uint8))
+    if bw == 0:
         return None
     h, w = mask.shape
-    return (max(0, ys.min() - margin), min(h, ys.max() + 1 + margin),
-            max(0, xs.min() - margin), min(w, xs.max() + 1 + margin))  # fmt: skip
+    return max(0, y - margin), min(h, y + bh + margin), max(0, x - margin), min(w, x + bw + margin)
 
 
 def _disc(r: int) -> np.ndarray:
@@ -242,7 +257,12 @@ class CarriedSegmenter:
     def _samples(self, frame: np.ndarray, fg: np.ndarray, bg: np.ndarray, seed: int):
         rng = np.random.default_rng(seed)
         n = self.settings.samples
-        return _pick(frame[fg], n, rng), _pick(frame[bg], n, rng)
+        out = []
+        for m in (fg, bg):  # the same pixels in the same order as frame[m], read within their box only
+            box = _box(m, 0)
+            y0, y1, x0, x1 = box if box is not None else (0, 0, 0, 0)
+            out.append(_pick(frame[y0:y1, x0:x1][m[y0:y1, x0:x1]], n, rng))
+        return tuple(out)
 
     def _surroundings(self, mask: np.ndarray, margin: int) -> np.ndarray:
         """Background near the subject (its box with a margin, minus the mask grown by a pixel)."""
@@ -314,7 +334,7 @@ class CarriedSegmenter:
             return carried
         # What stays inside the frame (the warps above replicate the border, so a subject cut by the frame
         # keeps its cut edge): the collapse guard expects no more than this.
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        gx, gy = _grid(h, w)
         inside = cv2.remap(prev_f, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
         self._expected = min(int(prev.sum()), int((inside > 0.5).sum()))
@@ -340,17 +360,25 @@ class CarriedSegmenter:
         box = _box(undecided | carried, edge_r + 2)
         y0, y1, x0, x1 = box
         crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        # The colour log ratio, once, on the crop's pixels that may change (the subject's interior for the
+        # doubt below, the undecided ones); a large interior only at a capped scale (1080p: millions of pixels).
+        ratio = np.zeros(crop.shape[:2], np.float32)
+        ch, cw = crop.shape[:2]
+        fg_crop, und_crop = sure_fg[y0:y1, x0:x1], undecided[y0:y1, x0:x1]
+        if s.doubt is not None and fg_crop.sum() + und_crop.sum() <= s.max_pixels:
+            todo = fg_crop | und_crop
+            ratio[todo] = colour_log_ratio(fg_model, bg_model, crop[todo])
+        else:
+            if s.doubt is not None:
+                k = min(1.0, (s.max_pixels / (ch * cw)) ** 0.5)
+                small = cv2.resize(crop, (max(1, round(cw * k)), max(1, round(ch * k))), interpolation=cv2.INTER_AREA)
+                coarse = colour_log_ratio(fg_model, bg_model, small.reshape(-1, 3)).reshape(small.shape[:2])
+                ratio = cv2.resize(coarse, (cw, ch), interpolation=cv2.INTER_NEAREST)
+            ratio[und_crop] = colour_log_ratio(fg_model, bg_model, crop[und_crop])
         if s.doubt is not None:
             # Carried pixels whose colour favours the background are re-decided too (a hole opening inside).
-            # (On at most max_pixels: at 1080p a subject's interior holds millions of pixels.)
-            ch, cw = crop.shape[:2]
-            k = min(1.0, (s.max_pixels / (ch * cw)) ** 0.5)
-            small = crop if k >= 1 else cv2.resize(crop, (max(1, round(cw * k)), max(1, round(ch * k))),
-                                                   interpolation=cv2.INTER_AREA)  # fmt: skip
-            ratio = colour_log_ratio(fg_model, bg_model, small.reshape(-1, 3)).reshape(small.shape[:2])
-            if k < 1:
-                ratio = cv2.resize(ratio.astype(np.float32), (cw, ch), interpolation=cv2.INTER_NEAREST)
-            undecided[y0:y1, x0:x1] |= sure_fg[y0:y1, x0:x1] & (ratio < s.doubt)
+            doubted = fg_crop & (ratio < s.doubt)
+            undecided[y0:y1, x0:x1] |= doubted
             sure_fg = carried & ~undecided
         labels = np.full(crop.shape[:2], cv2.GC_BGD, np.uint8)
         und = undecided[y0:y1, x0:x1]
@@ -366,7 +394,7 @@ class CarriedSegmenter:
         adjacent = cv2.dilate(carried.astype(np.uint8), _disc(1)) > 0
         ys, xs = np.nonzero(und)
         if len(xs):
-            ratio = colour_log_ratio(fg_model, bg_model, crop[ys, xs])
+            ratio = ratio[ys, xs]
             was = carried[ys + y0, xs + x0]
             may_join = unreliable[ys + y0, xs + x0] | adjacent[ys + y0, xs + x0] if s.strict_join else True
             decided[ys + y0, xs + x0] = np.where(was, decided[ys + y0, xs + x0] | (ratio > 0),
@@ -487,6 +515,14 @@ class CarriedSegmenter:
             leave &= ~thin_core(m8 * 255, r)[ys, xs]
             out[ys[leave], xs[leave]] = False
         self._mask = out
+
+
+@functools.lru_cache(maxsize=2)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (x, y) of an h x w frame, float32 (kept: the same for every frame of a video)."""
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.flags.writeable = gy.flags.writeable = False
+    return gx, gy
 
 
 def _plausible(motion: Motion | None, tolerance: float = 0.08) -> Motion | None:
