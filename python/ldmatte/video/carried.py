@@ -222,6 +222,18 @@ def _disc(r: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
+def _morph(op, mask: np.ndarray, r: int) -> np.ndarray:
+    """``op`` (cv2.dilate or cv2.erode) of a bool mask by a disc of radius ``r``, computed on the mask's box grown
+    by r + 1 only (the same result as on the whole frame; a subject is often a small part of it)."""
+    box = _box(mask, r + 1)
+    out = np.zeros(mask.shape, bool)
+    if box is None:
+        return out
+    y0, y1, x0, x1 = box
+    out[y0:y1, x0:x1] = op(np.ascontiguousarray(mask[y0:y1, x0:x1]).view(np.uint8), _disc(r)) > 0
+    return out
+
+
 def _pick(pixels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     if len(pixels) <= n:
         return pixels
@@ -289,7 +301,7 @@ class CarriedSegmenter:
         if box is not None:
             y0, y1, x0, x1 = box
             around[y0:y1, x0:x1] = True
-        return around & ~(cv2.dilate(mask.astype(np.uint8), _disc(1)) > 0)
+        return around & ~_morph(cv2.dilate, mask, 1)
 
     def _margin(self, mask: np.ndarray) -> int:
         ys, xs = np.nonzero(mask)
@@ -355,7 +367,7 @@ class CarriedSegmenter:
             # pixels join and the carried pixels it calls background are re-decided as probable background.
             recalled, trusted = self._recall(prev, reach_r)
             if trusted is not None:
-                trusted &= cv2.dilate((dense | affine).astype(np.uint8), _disc(reach_r)) > 0
+                trusted &= _morph(cv2.dilate, dense | affine, reach_r)
                 said, carried_there = recalled & trusted, (dense | affine) & trusted
                 if (said & carried_there).sum() >= s.recall * max(1, (said | carried_there).sum()):
                     dense, affine = dense | said, affine | said
@@ -371,10 +383,10 @@ class CarriedSegmenter:
         inside = cv2.remap(prev_f, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
         self._expected = min(int(prev.sum()), int((inside > 0.5).sum()))
-        near = cv2.dilate(carried.astype(np.uint8), _disc(reach_r)) > 0
+        near = _morph(cv2.dilate, carried, reach_r)
         both = dense & affine
-        grown = cv2.dilate(carried.astype(np.uint8), _disc(edge_r)) > 0
-        shrunk = cv2.erode(both.astype(np.uint8), _disc(edge_r)) > 0
+        grown = _morph(cv2.dilate, carried, edge_r)
+        shrunk = _morph(cv2.erode, both, edge_r)
         # Undecided: the edge band, where the warps disagree, and unreliable flow near the subject.
         undecided = (grown & ~shrunk) | (dense ^ affine) | (unreliable & near)
         if forgot is not None:
@@ -427,7 +439,7 @@ class CarriedSegmenter:
         # Carried pixels whose colour still favours the subject stay (the cut's smoothness would shave thin
         # parts); pixels the warps did not carry join only when their colour clearly favours the subject.
         und = undecided[y0:y1, x0:x1]
-        adjacent = cv2.dilate(carried.astype(np.uint8), _disc(1)) > 0
+        adjacent = _morph(cv2.dilate, carried, 1)
         ys, xs = np.nonzero(und)
         if len(xs):
             ratio = ratio[ys, xs]
@@ -439,7 +451,7 @@ class CarriedSegmenter:
         self.uncertain = undecided
         mask = self._guard(decided, prev, affine, dense)
         if self.note is None and (unreliable & mask).sum() <= 0.3 * mask.sum() and mask.sum() >= 20 and s.recent:
-            fg = cv2.erode(mask.astype(np.uint8), _disc(1)) > 0
+            fg = _morph(cv2.erode, mask, 1)
             if index % 5 == 0:
                 self._recent.append(self._samples(frame, fg, self._surroundings(mask, self._margin(mask)) & ~undecided,
                                                   seed=index + 2))  # fmt: skip
@@ -603,10 +615,16 @@ def _plausible(motion: Motion | None, tolerance: float = 0.08) -> Motion | None:
 
 def _touching(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     """The pieces of ``mask`` that overlap ``seeds`` (new islands far from the carried mask are dropped)."""
-    n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    box = _box(mask, 1)
+    if box is None:
+        return mask
+    y0, y1, x0, x1 = box
+    n, lab = cv2.connectedComponents(np.ascontiguousarray(mask[y0:y1, x0:x1]).view(np.uint8), connectivity=8)
     if n <= 2:
         return mask
     hit = np.zeros(n, bool)
-    hit[np.unique(lab[seeds & mask])] = True
+    hit[np.unique(lab[seeds[y0:y1, x0:x1] & mask[y0:y1, x0:x1]])] = True
     hit[0] = False
-    return hit[lab]
+    out = np.zeros(mask.shape, bool)
+    out[y0:y1, x0:x1] = hit[lab]
+    return out
