@@ -197,6 +197,29 @@ def test_recall_brings_back_the_first_mask_and_stays_away_from_a_moved_subject()
         CarrySettings(recall=0)
 
 
+def test_a_lost_subject_is_found_again_where_its_first_mask_fits_and_not_on_empty_background():
+    frames, masks = _disc_clip([14, 14, 14, 14], size=64)
+    empty = frames[0].copy()
+    empty[masks[0]] = np.roll(frames[0], 20, axis=1)[masks[0]]  # the disc's place shows background
+    seg = CarriedSegmenter(masks[0])
+    seg.segment(frames[0], 0)
+    seg._mask = np.zeros_like(masks[0])  # lost
+    for i in (1, 2, 3):
+        m = seg.segment(empty, i) > 127
+        assert not m.any() and seg.note[0] == "lost", i
+    seg = CarriedSegmenter(masks[0])
+    seg.segment(frames[0], 0)
+    seg._mask = np.zeros_like(masks[0])
+    notes = []
+    for i in (1, 2, 3):
+        m = seg.segment(frames[i], i) > 127
+        notes.append(seg.note)
+    assert ("guessed", "the subject re-found where the first frame's mask fits again") in notes
+    assert (m & masks[3]).sum() / (m | masks[3]).sum() > 0.85
+    with pytest.raises(ValueError, match="refind"):
+        CarrySettings(refind=0)
+
+
 def test_forward_backward_error_flags_disagreement():
     back = np.zeros((8, 8, 2), np.float32)
     fwd = np.zeros((8, 8, 2), np.float32)

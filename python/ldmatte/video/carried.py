@@ -63,7 +63,9 @@ class CarrySettings:
     the carried mask's IoU fell from 0.840 to 0.825). ``recall``: the share of agreement (IoU where the long-range
     flow from the first frame is trusted) the first frame's mask needs with the carried one before it corrects it
     (None: never; see the module's description); that flow runs on the box scaled to ``recall_side`` (on
-    ``chair`` 320 gave the carried mask 0.900, 512 0.889 at 1.4x the time, 256 0.894).
+    ``chair`` 320 gave the carried mask 0.900, 512 0.889 at 1.4x the time, 256 0.894). ``refind``: while the
+    subject is lost, every this many frames the first frame's mask is tried on the whole frame the same way and
+    taken back when the flow trusts most of it and its colours clearly favour the subject (None: never).
     ``join``: the log-likelihood ratio (subject over background colour) a pixel the warps did not carry needs
     to join the mask; with ``strict_join`` only next to the warped mask or where the flow failed (so the mask
     cannot creep along a background edge of the subject's colour). ``doubt``: carried pixels whose ratio is
@@ -89,6 +91,7 @@ class CarrySettings:
     strict_join: bool = True
     recall: float | None = 0.5
     recall_side: int = 320
+    refind: int | None = 3
     flow: FlowSettings = dataclasses.field(default_factory=FlowSettings)
 
     def __post_init__(self):
@@ -102,6 +105,8 @@ class CarrySettings:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
         if self.recall_side < 16 or self.flow_side < 16:
             raise ValueError("flow_side and recall_side must be >= 16")
+        if self.refind is not None and (isinstance(self.refind, bool) or self.refind < 1):
+            raise ValueError(f"refind must be None or an int >= 1, got {self.refind!r}")
         if self.recall is not None and not 0 < self.recall <= 1:
             raise ValueError(f"recall must be None or in (0, 1], got {self.recall!r}")
         if self.recent < 0 or self.samples < 50 or self.max_pixels < 1000:
@@ -336,6 +341,11 @@ class CarriedSegmenter:
         flow = self.tracker.flow
         prev = self._mask
         if flow is None or not prev.any():
+            found = self._refind(frame, index) if not prev.any() else None
+            if found is not None:
+                self._mask = found
+                self.note = ("guessed", "the subject re-found where the first frame's mask fits again")
+                return np.where(found, 255, 0).astype(np.uint8)
             if not prev.any():
                 self.note = ("lost", "the subject is gone (empty mask)")
             elif flow is None:
@@ -478,6 +488,34 @@ class CarriedSegmenter:
         err = forward_backward_error(back, fwd)
         unreliable[y0:y1, x0:x1] = err > s.consistency + s.consistency_rel * cv2.magnitude(back[..., 0], back[..., 1])
         return flow, unreliable
+
+    def _refind(self, frame, index) -> np.ndarray | None:
+        """While the subject is lost, every ``refind``-th frame: the first frame's mask brought onto this frame
+        by the long-range flow over the whole frame, kept when that flow is trusted on most of it, its size is
+        near the first mask's, and its colours clearly favour the subject's (the flow alone would also "find"
+        the subject at its first place, now empty background: colour rules that out)."""
+        s = self.settings
+        grey0, mask0 = self._anchor_frame
+        if not s.refind or self._anchor is None or grey0.shape != self._grey.shape or not mask0.any():
+            return None
+        if index % s.refind:
+            return None
+        h, w = grey0.shape
+        back, fwd = self._box_flows(grey0, (0, h, 0, w), s.recall_side)
+        err = forward_backward_error(back, fwd)
+        ok = err <= s.consistency + s.consistency_rel * cv2.magnitude(back[..., 0], back[..., 1])
+        found = warp_backward(mask0.astype(np.float32), back) > 0.5
+        area, first = int(found.sum()), int(mask0.sum())
+        if not first / 2 <= area <= 2 * first or (ok & found).sum() < 0.7 * area:
+            return None
+        fg_model = fit_colour_model(self._anchor[0], seed=index)
+        bg_model = fit_colour_model(self._anchor[1], seed=index + 1)
+        if fg_model is None or bg_model is None:
+            return None
+        ratio = colour_log_ratio(fg_model, bg_model, np.asarray(frame)[found])
+        if (ratio > 0).mean() < 0.7 or np.median(ratio) < 1:
+            return None
+        return found
 
     def _box_flows(self, other_grey, box, side=None):
         """DIS flows on ``box`` scaled so its longer side is ``flow_side`` (at most 2x up), back in box pixels:
