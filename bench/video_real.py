@@ -8,6 +8,9 @@ Clips (from ``../shared/data/video/`` beside the repository; see its SOURCES.md;
 - ``bedroom``, ``dance`` (no masks): with ``--crash`` each runs to its end from a first-frame mask made by
   GrabCut seeded with a fixed box on frame 0 (a crash and speed check only: there is nothing to score).
 
+``--segment`` times the carried segmentation alone (``CarriedSegmenter.segment``, ms per frame, the shared flow
+tracker not counted) on any of the four, with the carried mask's IoU where masks exist.
+
 Each clip is written as a lossless FFV1 video and matted by ``ldmatte.video.matte_video`` (closed-form
 matting, default settings) from the first frame's mask. Scored: IoU of alpha > 0.5 with each annotated
 frame's mask (frame 0 excluded from the means: it is the given mask), next to
@@ -114,8 +117,8 @@ def score(name: str, images, masks, work: str) -> dict:
             "seconds": res.seconds, "notes": res.frame_notes, "kept": run["kept"]}
 
 
-def crash_check(name: str, work: str, frames: int | None) -> dict:
-    """Run a clip without masks to its end from a GrabCut-seeded first mask (a box around the person)."""
+def load_unmasked(name: str, frames: int | None):
+    """(frames, first mask) of a clip without masks: the mask is GrabCut seeded with its box in CRASH_BOXES."""
     import cv2
 
     from ldmatte.video.reader import iter_frames
@@ -132,7 +135,40 @@ def crash_check(name: str, work: str, frames: int | None) -> dict:
     cv2.setRNGSeed(0)
     cv2.grabCut(images[0], lab, (box[0], box[1], box[2] - box[0], box[3] - box[1]), bgd, fgd, 5,
                 cv2.GC_INIT_WITH_RECT)  # fmt: skip
-    first = (lab == cv2.GC_FGD) | (lab == cv2.GC_PR_FGD)
+    return images, (lab == cv2.GC_FGD) | (lab == cv2.GC_PR_FGD)
+
+
+def segment_only(name: str, frames: int | None) -> dict:
+    """The carried segmentation alone (no matting): ms per frame of ``CarriedSegmenter.segment`` (the flow
+    tracker it shares with the pipeline not counted, as the pipeline's "segment" stage) and, with masks, IoU."""
+    from ldmatte.video.carried import CarriedSegmenter
+    from ldmatte.video.flow import FlowTracker
+
+    if name in CRASH_BOXES:
+        (images, first), masks = load_unmasked(name, frames), {}
+    else:
+        images, masks = load_clip(name, frames)
+        first = masks[0]
+    tracker = FlowTracker()
+    seg = CarriedSegmenter(first, tracker=tracker)
+    seconds, ious = [], []
+    for i, f in enumerate(images):
+        tracker.step(f)
+        t = time.perf_counter()
+        m = seg.segment(f, i) > 127
+        seconds.append(time.perf_counter() - t)
+        if i > 0 and i in masks:
+            ious.append(_iou(m, masks[i]))
+    later = seconds[1:] or seconds
+    return {"clip": name, "size": images[0].shape[1::-1], "frames": len(images), "ms_mean": 1000 * np.mean(later),
+            "ms_median": 1000 * np.median(later), "iou_mean": float(np.mean(ious)) if ious else None,
+            "iou_min": float(np.min(ious)) if ious else None}  # fmt: skip
+
+
+def crash_check(name: str, work: str, frames: int | None) -> dict:
+    """Run a clip without masks to its end from a GrabCut-seeded first mask (a box around the person)."""
+    images, first = load_unmasked(name, frames)
+    box = CRASH_BOXES[name]
     run = run_clip(name, images, first, work)
     res = run["result"]
     return {"clip": name, "frames": res.frames, "of": len(images), "wall": run["wall"], "seconds": res.seconds,
@@ -178,6 +214,8 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", default="chair,caps", help="comma list of chair, caps (default both)")
     ap.add_argument("--frames", type=int, default=None, help="only the first N frames of each clip")
     ap.add_argument("--crash", default="", help="comma list of bedroom, dance: run to the end, no scoring")
+    ap.add_argument("--segment", default="", help="comma list of chair, caps, bedroom, dance: the carried "
+                    "segmentation alone, ms/frame (and IoU where masks exist)")
     ap.add_argument("--panel", help="write a panel (PNG) here")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
@@ -217,6 +255,13 @@ def main(argv=None) -> int:
         print(f"\ncrash check {name}: {cr['frames']} of {cr['of']} frames, {fps:.2f} frames/s, first mask "
               f"{cr['first_mask_px']} px (GrabCut in box {cr['box']}), {len(cr['notes'])} frame note(s)")
         out["crash"].append({k: v for k, v in cr.items() if k != "seconds"} | {"fps": fps})
+    out["segment"] = []
+    for name in [c for c in args.segment.split(",") if c]:
+        sg = segment_only(name, args.frames)
+        iou = "" if sg["iou_mean"] is None else f", carried mask IoU mean {sg['iou_mean']:.3f} min {sg['iou_min']:.3f}"
+        print(f"\nsegment only {name} ({sg['size'][0]}x{sg['size'][1]}, {sg['frames']} frames): "
+              f"{sg['ms_mean']:.1f} ms/frame (median {sg['ms_median']:.1f}){iou}")
+        out["segment"].append(sg)
     if args.panel and scores:
         panel(scores, images_by_clip, args.panel)
         print(f"panel: {args.panel}")

@@ -31,11 +31,13 @@ def test_video_real_bench_runs(tmp_path):
         pytest.skip("real clips not present")
     out = tmp_path / "r.json"
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "video_real.py"), "--clips", "chair", "--frames", "3",
-                           "--json", str(out), "--panel", str(tmp_path / "p.png")],
+                           "--segment", "chair", "--json", str(out), "--panel", str(tmp_path / "p.png")],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    clip = json.loads(out.read_text())["clips"][0]
+    result = json.loads(out.read_text())
+    clip = result["clips"][0]
     assert clip["frames"] == 3 and clip["iou"]["pipeline (alpha > 0.5)"]["mean"] > 0.7
+    assert result["segment"][0]["frames"] == 3 and result["segment"][0]["iou_mean"] > 0.8
     assert (tmp_path / "p.png").stat().st_size > 1000
 
 

@@ -12,7 +12,13 @@ import pytest
 pytest.importorskip("av")
 pytest.importorskip("pymatting")
 
-from ldmatte.video.carried import CarriedSegmenter, CarrySettings, forward_backward_error  # noqa: E402
+from ldmatte.video.carried import (  # noqa: E402
+    CarriedSegmenter,
+    CarrySettings,
+    colour_log_ratio,
+    fit_colour_model,
+    forward_backward_error,
+)
 from ldmatte.video.pipeline import VideoMattingSettings, matte_video  # noqa: E402
 from ldmatte.video.synthetic import make_video, write_video  # noqa: E402
 from ldmatte.video.trimaps import mask_trimap, thin_core  # noqa: E402
@@ -139,6 +145,79 @@ def test_collapse_guard_falls_back_to_the_warp():
         seg.segment(f, i)
     assert seg._guard(np.zeros_like(masks[0]), masks[0], masks[1]) is masks[1]
     assert seg.note[0] == "guessed"
+
+
+def _plain_log_likelihood(model, x):
+    """The mixture's log density per pixel, component by component in float64 (the reference)."""
+    m = model.ravel()
+    parts = []
+    for c in range(5):
+        if m[c] <= 0:
+            continue
+        mu, cov = m[5 + 3 * c:8 + 3 * c], m[20 + 9 * c:29 + 9 * c].reshape(3, 3)
+        d = x - mu
+        maha = ((d @ np.linalg.inv(cov)) * d).sum(1)
+        parts.append(np.log(m[c]) - 0.5 * (np.log(np.linalg.det(cov)) + 3 * np.log(2 * np.pi)) - 0.5 * maha)
+    ll = np.stack(parts)
+    top = ll.max(0)
+    return top + np.log(np.exp(ll - top).sum(0))
+
+
+@pytest.mark.parametrize("case", ["random", "tight", "few", "extremes"])
+def test_colour_log_ratio_matches_the_plain_mixture(case):
+    rng = np.random.default_rng(3)
+    if case == "tight":  # flat colours: covariances at their one-grey-level floor
+        fg, bg = fit_colour_model(np.full((200, 3), 250.0)), fit_colour_model(np.full((200, 3), 3.0))
+    elif case == "few":  # fewer samples than five components need: zero-weight components
+        fg, bg = fit_colour_model(rng.normal(120, 9, (12, 3))), fit_colour_model(rng.normal(60, 30, (400, 3)))
+    else:
+        fg = fit_colour_model(rng.integers(0, 256, (600, 3)))
+        bg = fit_colour_model(np.concatenate([rng.normal(30, 2, (300, 3)), rng.normal(220, 15, (300, 3))]))
+    x = rng.integers(0, 256, (5000, 3)).astype(np.float64)
+    if case == "extremes":
+        x = np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 255], [128, 128, 128]], np.float64)
+    ref = _plain_log_likelihood(fg, x) - _plain_log_likelihood(bg, x)
+    got = colour_log_ratio(fg, bg, x)
+    assert got.dtype == np.float32 and got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=0.05)
+    assert np.array_equal(got > 0, ref > 0) or np.abs(ref[(got > 0) != (ref > 0)]).max() < 0.05
+
+
+def test_recall_brings_back_the_first_mask_and_stays_away_from_a_moved_subject():
+    frames, masks = _disc_clip([14, 14, 46], size=64)
+    seg = CarriedSegmenter(masks[0])
+    seg.segment(frames[0], 0)
+    seg.segment(frames[1], 1)
+    drifted = masks[0] | np.roll(masks[0], 3, axis=1)  # a carried mask grown to one side
+    recalled, trusted = seg._recall(drifted, 3)
+    assert trusted[masks[0]].mean() > 0.9 and (recalled == masks[0])[trusted].mean() > 0.97
+    seg.segment(frames[2], 2)  # the disc moved far from its first place: no recall
+    assert seg._recall(masks[2], 3) == (None, None)
+    with pytest.raises(ValueError, match="recall"):
+        CarrySettings(recall=0)
+
+
+def test_a_lost_subject_is_found_again_where_its_first_mask_fits_and_not_on_empty_background():
+    frames, masks = _disc_clip([14, 14, 14, 14], size=64)
+    empty = frames[0].copy()
+    empty[masks[0]] = np.roll(frames[0], 20, axis=1)[masks[0]]  # the disc's place shows background
+    seg = CarriedSegmenter(masks[0])
+    seg.segment(frames[0], 0)
+    seg._mask = np.zeros_like(masks[0])  # lost
+    for i in (1, 2, 3):
+        m = seg.segment(empty, i) > 127
+        assert not m.any() and seg.note[0] == "lost", i
+    seg = CarriedSegmenter(masks[0])
+    seg.segment(frames[0], 0)
+    seg._mask = np.zeros_like(masks[0])
+    notes = []
+    for i in (1, 2, 3):
+        m = seg.segment(frames[i], i) > 127
+        notes.append(seg.note)
+    assert ("guessed", "the subject re-found where the first frame's mask fits again") in notes
+    assert (m & masks[3]).sum() / (m | masks[3]).sum() > 0.85
+    with pytest.raises(ValueError, match="refind"):
+        CarrySettings(refind=0)
 
 
 def test_forward_backward_error_flags_disagreement():

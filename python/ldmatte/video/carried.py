@@ -10,6 +10,14 @@ the matte, so the band's erosion cannot compound). For each new frame:
    (follows thin parts the dense flow smooths away, a chair leg or a wheel);
 2. a forward-backward check of the flow marks where the dense warp cannot be
    trusted (occlusion, disocclusion, motion blur);
+   the first frame's mask is also brought straight onto the frame (a long-range
+   flow between the two on the subject's box, checked both ways, skipped when the
+   subject is far from where it started): where that flow is trusted near the
+   subject and its mask agrees well enough with the carried one, its subject
+   pixels join and the carried pixels it calls background are re-decided as
+   probable background (a carried mask drifts a little every frame; the first
+   frame does not, and a subject that turns back to its first pose gets its
+   first shape back);
 3. pixels where the two warps agree and the flow is reliable stay as warped; the rest
    near the subject (its edge, the disagreements, the unreliable pixels) are
    re-decided by a graph cut (OpenCV GrabCut, model frozen) against colour models
@@ -17,7 +25,10 @@ the matte, so the band's erosion cannot compound). For each new frame:
    permanent anchor), a few recent confident frames and this frame's certain pixels;
 4. warped pixels whose colour still favours the subject are kept even where the
    graph cut's smoothness would cut them (thin parts), new pieces must touch the warp, and
-   an area jump against the previous mask falls back to the warp (recorded).
+   an area jump against the previous mask falls back to the warp (recorded);
+5. while the subject is lost (an empty mask), every few frames the first frame's
+   mask is tried on the whole frame by the same long-range flow and taken back
+   where that flow is trusted, the size fits and the colours are the subject's.
 
 Everything is a deterministic function of the frames (seeded per frame), so a
 resumed run that replays the frames it already wrote carries the same state.
@@ -26,6 +37,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 
 import cv2
 import numpy as np
@@ -47,10 +59,16 @@ class CarrySettings:
     unreliable pixels may join it (share of the shorter side). ``colour``: use the colour models (False: the
     warps alone). ``recent``: confident frames whose colours join the anchor's. ``jump``: the largest
     area ratio between consecutive masks before the collapse guard falls back to the warp. ``max_pixels``: the
-    graph cut runs on the subject's box downscaled to at most this many pixels (speed at high resolution).
+    graph cut runs on the subject's box downscaled to at most this many pixels, and the colour doubt of a larger
+    interior is judged at that scale too (speed at high resolution).
     ``flow_side``: the flow around the subject is recomputed on its box scaled to this longer side (at most 2x
     up: a small subject's thin parts resolved), with the DIS ``preset`` (``fast`` halves the time; on ``chair``
-    the carried mask's IoU fell from 0.840 to 0.825).
+    the carried mask's IoU fell from 0.900 to 0.876). ``recall``: the share of agreement (IoU where the long-range
+    flow from the first frame is trusted) the first frame's mask needs with the carried one before it corrects it
+    (None: never; see the module's description); that flow runs on the box scaled to ``recall_side`` (on
+    ``chair`` 320 gave the carried mask 0.900, 512 0.889, 256 0.894). ``refind``: while the
+    subject is lost, every this many frames the first frame's mask is tried on the whole frame the same way and
+    taken back when the flow trusts most of it and its colours clearly favour the subject (None: never).
     ``join``: the log-likelihood ratio (subject over background colour) a pixel the warps did not carry needs
     to join the mask; with ``strict_join`` only next to the warped mask or where the flow failed (so the mask
     cannot creep along a background edge of the subject's colour). ``doubt``: carried pixels whose ratio is
@@ -67,13 +85,16 @@ class CarrySettings:
     recent: int = 3
     jump: float = 1.5
     samples: int = 2000
-    max_pixels: int = 250_000
+    max_pixels: int = 60_000
     flow_side: int = 512
     preset: str = "medium"
     join: float = 0.0
     doubt: float | None = -2.0
     refine: float = 0.0
     strict_join: bool = True
+    recall: float | None = 0.5
+    recall_side: int = 320
+    refind: int | None = 3
     flow: FlowSettings = dataclasses.field(default_factory=FlowSettings)
 
     def __post_init__(self):
@@ -85,6 +106,12 @@ class CarrySettings:
             raise ValueError(f"jump must be > 1, got {self.jump!r}")
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
+        if self.recall_side < 16 or self.flow_side < 16:
+            raise ValueError("flow_side and recall_side must be >= 16")
+        if self.refind is not None and (isinstance(self.refind, bool) or self.refind < 1):
+            raise ValueError(f"refind must be None or an int >= 1, got {self.refind!r}")
+        if self.recall is not None and not 0 < self.recall <= 1:
+            raise ValueError(f"recall must be None or in (0, 1], got {self.recall!r}")
         if self.recent < 0 or self.samples < 50 or self.max_pixels < 1000:
             raise ValueError("recent must be >= 0, samples >= 50, max_pixels >= 1000")
 
@@ -124,21 +151,35 @@ def fit_colour_model(samples: np.ndarray, seed: int = 0) -> np.ndarray | None:
     return model[None]
 
 
-def _log_likelihood(model: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """log p(x | mixture) for pixels x (N, 3) float32, in OpenCV GrabCut's model layout."""
+def _quadratic_weights(model: np.ndarray) -> np.ndarray:
+    """The mixture's components' log densities as weights (K, 10) on the quadratic features of
+    :func:`_features` (the components that exist only): a pixel block then costs one small matrix product."""
     m = model.ravel()
-    parts = []
+    rows = []
     for c in range(COMPONENTS):
         w = m[c]
         if w <= 0:
             continue
-        mu = m[COMPONENTS + 3 * c:COMPONENTS + 3 * c + 3].astype(np.float32)
+        mu = m[COMPONENTS + 3 * c:COMPONENTS + 3 * c + 3] - 128.0
         cov = m[4 * COMPONENTS + 9 * c:4 * COMPONENTS + 9 * c + 9].reshape(3, 3)
-        d = x - mu
-        maha = ((d @ np.linalg.inv(cov).astype(np.float32)) * d).sum(axis=1)
-        const = np.log(w) - 0.5 * (np.log(np.linalg.det(cov)) + 3 * np.log(2 * np.pi))
-        parts.append(np.float32(const) - 0.5 * maha)
-    ll = np.stack(parts)
+        a = np.linalg.inv(cov)
+        # -0.5 (x - mu)^T A (x - mu) = -0.5 x^T A x + mu^T A x - 0.5 mu^T A mu
+        quad = -0.5 * np.array([a[0, 0], a[1, 1], a[2, 2], 2 * a[0, 1], 2 * a[0, 2], 2 * a[1, 2]])
+        const = np.log(w) - 0.5 * (np.log(np.linalg.det(cov)) + 3 * np.log(2 * np.pi)) - 0.5 * mu @ a @ mu
+        rows.append(np.concatenate([quad, a @ mu, [const]]))
+    return np.array(rows, np.float32)
+
+
+def _features(x: np.ndarray) -> np.ndarray:
+    """Quadratic features (10, N) float32 of RGB pixels (N, 3), centred on 128 (smaller terms, less cancellation)."""
+    x = np.asarray(x, np.float32) - np.float32(128)
+    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    return np.stack([r * r, g * g, b * b, r * g, r * b, g * b, r, g, b, np.ones_like(r)], 0)
+
+
+def _log_likelihood(model: np.ndarray, x: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+    """log p(x | mixture) for pixels x (N, 3), in OpenCV GrabCut's model layout (float32)."""
+    ll = _quadratic_weights(model) @ (_features(x) if features is None else features)
     top = ll.max(axis=0)
     return top + np.log(np.exp(ll - top).sum(axis=0))
 
@@ -155,7 +196,8 @@ def colour_log_ratio(fg_model: np.ndarray, bg_model: np.ndarray, pixels: np.ndar
     [True, False]
     """
     x = np.asarray(pixels, np.float32).reshape(-1, 3)
-    return _log_likelihood(fg_model, x) - _log_likelihood(bg_model, x)
+    f = _features(x)
+    return _log_likelihood(fg_model, x, f) - _log_likelihood(bg_model, x, f)
 
 
 def forward_backward_error(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
@@ -173,20 +215,31 @@ def forward_backward_error(backward: np.ndarray, forward: np.ndarray) -> np.ndar
     0.0
     """
     back_and_forth = backward + warp_backward(np.ascontiguousarray(forward), backward)
-    return np.linalg.norm(back_and_forth, axis=-1)
+    return cv2.magnitude(back_and_forth[..., 0], back_and_forth[..., 1])
 
 
 def _box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
+    x, y, bw, bh = cv2.boundingRect(np.ascontiguousarray(mask).view(np.uint8))
+    if bw == 0:
         return None
     h, w = mask.shape
-    return (max(0, ys.min() - margin), min(h, ys.max() + 1 + margin),
-            max(0, xs.min() - margin), min(w, xs.max() + 1 + margin))  # fmt: skip
+    return max(0, y - margin), min(h, y + bh + margin), max(0, x - margin), min(w, x + bw + margin)
 
 
 def _disc(r: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def _morph(op, mask: np.ndarray, r: int) -> np.ndarray:
+    """``op`` (cv2.dilate or cv2.erode) of a bool mask by a disc of radius ``r``, computed on the mask's box grown
+    by r + 1 only (the same result as on the whole frame; a subject is often a small part of it)."""
+    box = _box(mask, r + 1)
+    out = np.zeros(mask.shape, bool)
+    if box is None:
+        return out
+    y0, y1, x0, x1 = box
+    out[y0:y1, x0:x1] = op(np.ascontiguousarray(mask[y0:y1, x0:x1]).view(np.uint8), _disc(r)) > 0
+    return out
 
 
 def _pick(pixels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -242,7 +295,12 @@ class CarriedSegmenter:
     def _samples(self, frame: np.ndarray, fg: np.ndarray, bg: np.ndarray, seed: int):
         rng = np.random.default_rng(seed)
         n = self.settings.samples
-        return _pick(frame[fg], n, rng), _pick(frame[bg], n, rng)
+        out = []
+        for m in (fg, bg):  # the same pixels in the same order as frame[m], read within their box only
+            box = _box(m, 0)
+            y0, y1, x0, x1 = box if box is not None else (0, 0, 0, 0)
+            out.append(_pick(frame[y0:y1, x0:x1][m[y0:y1, x0:x1]], n, rng))
+        return tuple(out)
 
     def _surroundings(self, mask: np.ndarray, margin: int) -> np.ndarray:
         """Background near the subject (its box with a margin, minus the mask grown by a pixel)."""
@@ -251,7 +309,7 @@ class CarriedSegmenter:
         if box is not None:
             y0, y1, x0, x1 = box
             around[y0:y1, x0:x1] = True
-        return around & ~(cv2.dilate(mask.astype(np.uint8), _disc(1)) > 0)
+        return around & ~_morph(cv2.dilate, mask, 1)
 
     def _margin(self, mask: np.ndarray) -> int:
         ys, xs = np.nonzero(mask)
@@ -272,6 +330,7 @@ class CarriedSegmenter:
         if self._mask is None:
             mask = to_mask(self._first, frame.shape[:2]) > 127
             self._mask = mask
+            self._anchor_frame = (grey, mask)
             if self._first.shape != frame.shape[:2]:
                 self.note = ("guessed", f"the first-frame mask is {self._first.shape[1]}x{self._first.shape[0]}, "
                              f"the frames {frame.shape[1]}x{frame.shape[0]}: resized")  # fmt: skip
@@ -285,6 +344,11 @@ class CarriedSegmenter:
         flow = self.tracker.flow
         prev = self._mask
         if flow is None or not prev.any():
+            found = self._refind(frame, index) if not prev.any() else None
+            if found is not None:
+                self._mask = found
+                self.note = ("guessed", "the subject re-found where the first frame's mask fits again")
+                return np.where(found, 255, 0).astype(np.uint8)
             if not prev.any():
                 self.note = ("lost", "the subject is gone (empty mask)")
             elif flow is None:
@@ -309,21 +373,37 @@ class CarriedSegmenter:
         affine = self.motion.warp(prev_f) > 0.5 if self.motion is not None else dense
         if self.motion is None:
             self.motion = Motion(flow=flow)
+        forgot = None
+        if s.recall:
+            # The first frame's mask brought straight onto this frame (long-range flow, checked both ways):
+            # where it is trusted near the subject and agrees well enough with the carried mask, its subject
+            # pixels join and the carried pixels it calls background are re-decided as probable background.
+            recalled, trusted = self._recall(prev, reach_r)
+            if trusted is not None:
+                trusted &= _morph(cv2.dilate, dense | affine, reach_r)
+                said, carried_there = recalled & trusted, (dense | affine) & trusted
+                if (said & carried_there).sum() >= s.recall * max(1, (said | carried_there).sum()):
+                    dense, affine = dense | said, affine | said
+                    forgot = trusted & ~recalled
         carried = dense | affine
         if not carried.any():
             return carried
+        if forgot is not None:
+            forgot &= carried
         # What stays inside the frame (the warps above replicate the border, so a subject cut by the frame
         # keeps its cut edge): the collapse guard expects no more than this.
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        gx, gy = _grid(h, w)
         inside = cv2.remap(prev_f, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
         self._expected = min(int(prev.sum()), int((inside > 0.5).sum()))
-        near = cv2.dilate(carried.astype(np.uint8), _disc(reach_r)) > 0
+        near = _morph(cv2.dilate, carried, reach_r)
         both = dense & affine
-        grown = cv2.dilate(carried.astype(np.uint8), _disc(edge_r)) > 0
-        shrunk = cv2.erode(both.astype(np.uint8), _disc(edge_r)) > 0
+        grown = _morph(cv2.dilate, carried, edge_r)
+        shrunk = _morph(cv2.erode, both, edge_r)
         # Undecided: the edge band, where the warps disagree, and unreliable flow near the subject.
         undecided = (grown & ~shrunk) | (dense ^ affine) | (unreliable & near)
+        if forgot is not None:
+            undecided |= forgot
         if not s.colour or self._anchor is None:
             return self._guard(dense, prev, affine, dense)
         sure_fg = carried & ~undecided
@@ -340,22 +420,31 @@ class CarriedSegmenter:
         box = _box(undecided | carried, edge_r + 2)
         y0, y1, x0, x1 = box
         crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        # The colour log ratio, once, on the crop's pixels that may change (the subject's interior for the
+        # doubt below, the undecided ones); a large interior only at a capped scale (1080p: millions of pixels).
+        ratio = np.zeros(crop.shape[:2], np.float32)
+        ch, cw = crop.shape[:2]
+        fg_crop, und_crop = sure_fg[y0:y1, x0:x1], undecided[y0:y1, x0:x1]
+        if s.doubt is not None and fg_crop.sum() + und_crop.sum() <= s.max_pixels:
+            todo = fg_crop | und_crop
+            ratio[todo] = colour_log_ratio(fg_model, bg_model, crop[todo])
+        else:
+            if s.doubt is not None:
+                k = min(1.0, (s.max_pixels / (ch * cw)) ** 0.5)
+                small = cv2.resize(crop, (max(1, round(cw * k)), max(1, round(ch * k))), interpolation=cv2.INTER_AREA)
+                coarse = colour_log_ratio(fg_model, bg_model, small.reshape(-1, 3)).reshape(small.shape[:2])
+                ratio = cv2.resize(coarse, (cw, ch), interpolation=cv2.INTER_NEAREST)
+            ratio[und_crop] = colour_log_ratio(fg_model, bg_model, crop[und_crop])
         if s.doubt is not None:
             # Carried pixels whose colour favours the background are re-decided too (a hole opening inside).
-            # (On at most max_pixels: at 1080p a subject's interior holds millions of pixels.)
-            ch, cw = crop.shape[:2]
-            k = min(1.0, (s.max_pixels / (ch * cw)) ** 0.5)
-            small = crop if k >= 1 else cv2.resize(crop, (max(1, round(cw * k)), max(1, round(ch * k))),
-                                                   interpolation=cv2.INTER_AREA)  # fmt: skip
-            ratio = colour_log_ratio(fg_model, bg_model, small.reshape(-1, 3)).reshape(small.shape[:2])
-            if k < 1:
-                ratio = cv2.resize(ratio.astype(np.float32), (cw, ch), interpolation=cv2.INTER_NEAREST)
-            undecided[y0:y1, x0:x1] |= sure_fg[y0:y1, x0:x1] & (ratio < s.doubt)
+            doubted = fg_crop & (ratio < s.doubt)
+            undecided[y0:y1, x0:x1] |= doubted
             sure_fg = carried & ~undecided
         labels = np.full(crop.shape[:2], cv2.GC_BGD, np.uint8)
         und = undecided[y0:y1, x0:x1]
         labels[sure_fg[y0:y1, x0:x1]] = cv2.GC_FGD
-        labels[und] = np.where(carried[y0:y1, x0:x1][und], cv2.GC_PR_FGD, cv2.GC_PR_BGD)
+        held = carried if forgot is None else carried & ~forgot
+        labels[und] = np.where(held[y0:y1, x0:x1][und], cv2.GC_PR_FGD, cv2.GC_PR_BGD)
         self._models = (fg_model, bg_model, frame)
         cut = self._graph_cut(crop, labels, fg_model, bg_model)
         decided = np.zeros((h, w), bool)
@@ -363,11 +452,11 @@ class CarriedSegmenter:
         # Carried pixels whose colour still favours the subject stay (the cut's smoothness would shave thin
         # parts); pixels the warps did not carry join only when their colour clearly favours the subject.
         und = undecided[y0:y1, x0:x1]
-        adjacent = cv2.dilate(carried.astype(np.uint8), _disc(1)) > 0
+        adjacent = _morph(cv2.dilate, carried, 1)
         ys, xs = np.nonzero(und)
         if len(xs):
-            ratio = colour_log_ratio(fg_model, bg_model, crop[ys, xs])
-            was = carried[ys + y0, xs + x0]
+            ratio = ratio[ys, xs]
+            was = held[ys + y0, xs + x0]
             may_join = unreliable[ys + y0, xs + x0] | adjacent[ys + y0, xs + x0] if s.strict_join else True
             decided[ys + y0, xs + x0] = np.where(was, decided[ys + y0, xs + x0] | (ratio > 0),
                                                  decided[ys + y0, xs + x0] & (ratio > s.join) & may_join)
@@ -375,7 +464,7 @@ class CarriedSegmenter:
         self.uncertain = undecided
         mask = self._guard(decided, prev, affine, dense)
         if self.note is None and (unreliable & mask).sum() <= 0.3 * mask.sum() and mask.sum() >= 20 and s.recent:
-            fg = cv2.erode(mask.astype(np.uint8), _disc(1)) > 0
+            fg = _morph(cv2.erode, mask, 1)
             if index % 5 == 0:
                 self._recent.append(self._samples(frame, fg, self._surroundings(mask, self._margin(mask)) & ~undecided,
                                                   seed=index + 2))  # fmt: skip
@@ -396,24 +485,82 @@ class CarriedSegmenter:
             return flow, unreliable
         box = _box(prev, reach_r + max(8, round(0.05 * max(h, w))))
         y0, y1, x0, x1 = box
+        back, fwd = self._box_flows(previous_grey, box)
+        flow = flow.copy()
+        flow[y0:y1, x0:x1] = back
+        err = forward_backward_error(back, fwd)
+        unreliable[y0:y1, x0:x1] = err > s.consistency + s.consistency_rel * cv2.magnitude(back[..., 0], back[..., 1])
+        return flow, unreliable
+
+    def _refind(self, frame, index) -> np.ndarray | None:
+        """While the subject is lost, every ``refind``-th frame: the first frame's mask brought onto this frame
+        by the long-range flow over the whole frame, kept when that flow is trusted on most of it, its size is
+        near the first mask's, and its colours clearly favour the subject's (the flow alone would also "find"
+        the subject at its first place, now empty background: colour rules that out)."""
+        s = self.settings
+        grey0, mask0 = self._anchor_frame
+        if not s.refind or self._anchor is None or grey0.shape != self._grey.shape or not mask0.any():
+            return None
+        if index % s.refind:
+            return None
+        h, w = grey0.shape
+        back, fwd = self._box_flows(grey0, (0, h, 0, w), s.recall_side)
+        err = forward_backward_error(back, fwd)
+        ok = err <= s.consistency + s.consistency_rel * cv2.magnitude(back[..., 0], back[..., 1])
+        found = warp_backward(mask0.astype(np.float32), back) > 0.5
+        area, first = int(found.sum()), int(mask0.sum())
+        if not first / 2 <= area <= 2 * first or (ok & found).sum() < 0.7 * area:
+            return None
+        fg_model = fit_colour_model(self._anchor[0], seed=index)
+        bg_model = fit_colour_model(self._anchor[1], seed=index + 1)
+        if fg_model is None or bg_model is None:
+            return None
+        ratio = colour_log_ratio(fg_model, bg_model, np.asarray(frame)[found])
+        if (ratio > 0).mean() < 0.7 or np.median(ratio) < 1:
+            return None
+        return found
+
+    def _box_flows(self, other_grey, box, side=None):
+        """DIS flows on ``box`` scaled so its longer side is ``flow_side`` (at most 2x up), back in box pixels:
+        from this frame to ``other_grey`` and back."""
+        y0, y1, x0, x1 = box
         bh, bw = y1 - y0, x1 - x0
-        k = min(2.0, s.flow_side / max(bh, bw))
+        k = min(2.0, (side or self.settings.flow_side) / max(bh, bw))
         size = (max(8, round(bw * k)), max(8, round(bh * k)))
         interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
         cur = cv2.resize(np.ascontiguousarray(self._grey[y0:y1, x0:x1]), size, interpolation=interp)
-        old = cv2.resize(np.ascontiguousarray(previous_grey[y0:y1, x0:x1]), size, interpolation=interp)
+        other = cv2.resize(np.ascontiguousarray(other_grey[y0:y1, x0:x1]), size, interpolation=interp)
         pair = []
-        for a, b in ((cur, old), (old, cur)):
+        for a, b in ((cur, other), (other, cur)):
             f = cv2.resize(self._dis.calc(a, b, None), (bw, bh), interpolation=cv2.INTER_LINEAR)
             f[..., 0] *= bw / size[0]
             f[..., 1] *= bh / size[1]
             pair.append(f)
-        back, fwd = pair
-        flow = flow.copy()
-        flow[y0:y1, x0:x1] = back
+        return pair
+
+    def _recall(self, prev, reach_r):
+        """The first frame's mask brought onto this frame by the flow between them, and where that flow passes
+        the forward-backward check (None, None when the subject is far from its first place or of another size)."""
+        s = self.settings
+        grey0, mask0 = self._anchor_frame
+        if grey0.shape != self._grey.shape or not mask0.any():
+            return None, None
+        h, w = prev.shape
+        margin = reach_r + max(8, round(0.05 * max(h, w)))
+        a, b = _box(prev, margin), _box(mask0, margin)
+        overlap = max(0, min(a[1], b[1]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[2], b[2]))
+        areas = sorted(((a[1] - a[0]) * (a[3] - a[2]), (b[1] - b[0]) * (b[3] - b[2])))
+        if overlap < 0.5 * areas[0] or areas[0] < 0.25 * areas[1]:
+            return None, None  # the subject is far from where it was, or 4x bigger or smaller: no recall
+        box = y0, y1, x0, x1 = min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])
+        back, fwd = self._box_flows(grey0, box, s.recall_side)
         err = forward_backward_error(back, fwd)
-        unreliable[y0:y1, x0:x1] = err > s.consistency + s.consistency_rel * np.linalg.norm(back, axis=-1)
-        return flow, unreliable
+        ok = err <= s.consistency + s.consistency_rel * cv2.magnitude(back[..., 0], back[..., 1])
+        recalled = np.zeros((h, w), bool)
+        trusted = np.zeros((h, w), bool)
+        recalled[y0:y1, x0:x1] = warp_backward(mask0[y0:y1, x0:x1].astype(np.float32), back) > 0.5
+        trusted[y0:y1, x0:x1] = ok
+        return recalled, trusted
 
     def _graph_cut(self, crop, labels, fg_model, bg_model) -> np.ndarray:
         h, w = labels.shape
@@ -489,6 +636,14 @@ class CarriedSegmenter:
         self._mask = out
 
 
+@functools.lru_cache(maxsize=2)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (x, y) of an h x w frame, float32 (kept: the same for every frame of a video)."""
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.flags.writeable = gy.flags.writeable = False
+    return gx, gy
+
+
 def _plausible(motion: Motion | None, tolerance: float = 0.08) -> Motion | None:
     """The affine motion, or None when its linear part is far from the identity (between two consecutive
     frames a subject turns and scales little: such a fit came from too few or mixed flow vectors)."""
@@ -501,10 +656,16 @@ def _plausible(motion: Motion | None, tolerance: float = 0.08) -> Motion | None:
 
 def _touching(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     """The pieces of ``mask`` that overlap ``seeds`` (new islands far from the carried mask are dropped)."""
-    n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    box = _box(mask, 1)
+    if box is None:
+        return mask
+    y0, y1, x0, x1 = box
+    n, lab = cv2.connectedComponents(np.ascontiguousarray(mask[y0:y1, x0:x1]).view(np.uint8), connectivity=8)
     if n <= 2:
         return mask
     hit = np.zeros(n, bool)
-    hit[np.unique(lab[seeds & mask])] = True
+    hit[np.unique(lab[seeds[y0:y1, x0:x1] & mask[y0:y1, x0:x1]])] = True
     hit[0] = False
-    return hit[lab]
+    out = np.zeros(mask.shape, bool)
+    out[y0:y1, x0:x1] = hit[lab]
+    return out
