@@ -1,4 +1,5 @@
-"""Folder layouts of public matting benchmarks, read as (name, image, ground truth, trimap) items.
+"""Folder layouts of public matting benchmarks, read as (name, image, ground truth, trimap) items, and the
+matte and trimap readers that evaluation and prediction share (:func:`read_matte`, :func:`read_trimap`).
 
 =============  ==========================================================  ============================
 name           folders (under ROOT[/<set>][/validation] or ROOT/validation/<set>)  trimaps
@@ -28,7 +29,7 @@ import numpy as np
 
 from ..training import IMAGE_EXTENSIONS
 
-__all__ = ["BENCHMARKS", "BenchmarkItem", "benchmark_items", "ppm_kernel", "read_trimap"]
+__all__ = ["BENCHMARKS", "BenchmarkItem", "benchmark_items", "ppm_kernel", "read_matte", "read_trimap"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +79,29 @@ def read_trimap(path) -> np.ndarray:
     if t is None:
         raise ValueError(f"cannot read trimap {path}")
     return np.where((t == 0) | (t == 255), t, np.uint8(128)).astype(np.uint8)
+
+
+def read_matte(path) -> np.ndarray:
+    """A matte file as (H, W) uint8, or float64 in [0, 1] for 16-bit files.
+
+    Grayscale files as they are, colour files by their gray value, RGBA files by their alpha.
+    """
+    import cv2
+
+    im = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
+    if im is None:
+        raise ValueError(f"cannot read {path}")
+    if im.ndim == 3:
+        im = im[..., 3] if im.shape[2] == 4 else cv2.cvtColor(im[..., :3], cv2.COLOR_BGR2GRAY)
+    if im.dtype == np.uint16:
+        return im / 65535.0
+    if im.dtype != np.uint8:
+        raise ValueError(f"{path}: unsupported matte type {im.dtype}")
+    return im
+
+
+def _u8(a: np.ndarray) -> np.ndarray:
+    return a if a.dtype == np.uint8 else np.clip(np.round(a * 255), 0, 255).astype(np.uint8)
 
 
 def _stems(folder: str) -> dict[str, str]:
