@@ -3,9 +3,12 @@
 Public API
 ----------
 label, component_stats, refine_alpha, refine, pad_rgb, RefineParams, RefineReport, info
-(and the modules io, metrics, regions, dataset, generate). ``DEFAULTS`` is
-``RefineParams().as_dict()``, the default refinement settings as keywords.
+(and the modules metrics, regions and the subpackages by layer: fileio, review, synthetic, batch, dataset,
+generate, keying, matting, video, cli). ``DEFAULTS`` is ``RefineParams().as_dict()``, the default
+refinement settings as keywords. The names of modules that moved (``ldmatte.io``, ``ldmatte.files``,
+``ldmatte.synth``, ``ldmatte.training``...) still import: see ``ldmatte._aliases``.
 """
+from . import _aliases
 from ._caar import refine_alpha
 from ._info import info
 from ._label import label
@@ -15,6 +18,8 @@ from ._refine import refine
 from ._version import __version__
 from .regions import ComponentStats, component_stats
 from .report import RefineReport
+
+_aliases.install()
 
 __all__ = [
     "ComponentStats",

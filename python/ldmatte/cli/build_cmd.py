@@ -84,7 +84,7 @@ def register(sub) -> None:
 
 
 def _size(text: str):
-    from ..synth import MIN_SIZE
+    from ..synthetic.portraits import MIN_SIZE
 
     parts = text.lower().split("x")
     if len(parts) not in (1, 2) or not all(p.strip().isdigit() for p in parts):
@@ -118,7 +118,7 @@ def _ld_source(args):
     except ImportError as exc:
         raise RuntimeError(f"the layerdiffusion source needs the gen extra (pip install 'ldmatte[gen]'): {exc}")
     from ..dataset.ld_source import LayerDiffusionSource
-    from ..prompts import read_jsonl
+    from ..generate.prompts import read_jsonl
 
     from ._generation_options import model_kwargs
 
@@ -205,7 +205,7 @@ def _report_workers(summary) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..batch import check_count
     from ..dataset import build, parse_shard
-    from ..files import OutputFault, stop_on_signals
+    from ..fileio.ownership import OutputFault, stop_on_signals
     from .qc_cmd import config_from_args
 
     args.output = args.output or args.output_before_source
@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"ldmatte build: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a fault before any sample (the folder cannot be made, a read-only disk)
-        from ..files import fault_message
+        from ..fileio.ownership import fault_message
 
         print(f"ldmatte build: {fault_message(exc)}", file=sys.stderr)
         return 1

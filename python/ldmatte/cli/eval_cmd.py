@@ -78,12 +78,12 @@ def _finish(args, result: dict) -> int:
     for f in result.get("failures", []):
         print(f"ldmatte eval: {f['name']}: {f['reason']}", file=sys.stderr)
     if args.json:
-        from ..io import write_bytes_atomic
+        from ..fileio.readwrite import write_bytes_atomic
 
         try:
             write_bytes_atomic(args.json, (json.dumps(result, indent=1) + "\n").encode())
         except OSError as exc:
-            from ..files import fault_message
+            from ..fileio.ownership import fault_message
 
             print(f"ldmatte eval: {fault_message(exc, args.json)}", file=sys.stderr)
             return 1

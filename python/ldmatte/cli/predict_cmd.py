@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..files import OutputFolder, UsageError, check_disjoint, fault_message, stop_on_signals
+    from ..fileio.ownership import OutputFolder, UsageError, check_disjoint, fault_message, stop_on_signals
     from ._options import fail as fail_with
 
     def fail(msg) -> int:

@@ -24,7 +24,7 @@ def register(sub) -> None:
 def run(args) -> int:
     import json
 
-    from ..prompts import DEFAULT_NEGATIVE_PROMPT, attribute_counts, make_prompts, write_jsonl
+    from ..generate.prompts import DEFAULT_NEGATIVE_PROMPT, attribute_counts, make_prompts, write_jsonl
 
     if args.count < 0 or args.seed < 0:
         print("ldmatte prompts: --count and --seed must be >= 0", file=sys.stderr)

@@ -83,7 +83,7 @@ def _segmenter(args):
 
 
 def run(args) -> int:
-    from ..files import UsageError, fault_message, stop_on_signals
+    from ..fileio.ownership import UsageError, fault_message, stop_on_signals
     from ..video.backends import load_matting
     from ..video.background import BackgroundSettings
     from ..video.outputs import parse_formats

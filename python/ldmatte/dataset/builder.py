@@ -71,7 +71,7 @@ def claim_dataset(root: str, shard=(0, 1)):
     import glob
     import re
 
-    from ..files import MARKER, OutputFolder, UsageError
+    from ..fileio.ownership import MARKER, OutputFolder, UsageError
 
     n = shard[1]
     legacy = not os.path.exists(os.path.join(root, MARKER)) and os.path.isfile(os.path.join(root, SETTINGS))
@@ -195,7 +195,7 @@ def build(source, out_dir, *, shard=(0, 1), qc: QCConfig | None = None, refine_k
     BuildSummary
     """
     from ..batch import check_count
-    from ..files import check_disjoint
+    from ..fileio.ownership import check_disjoint
 
     root = os.fspath(out_dir)
     check_count("workers", workers, 1, 1024)
@@ -219,7 +219,7 @@ def build(source, out_dir, *, shard=(0, 1), qc: QCConfig | None = None, refine_k
         try:
             write_derived(root, shard, summary.errors)
         except OSError as exc:
-            from ..files import fault_message
+            from ..fileio.ownership import fault_message
 
             summary.fault = summary.fault or fault_message(exc)
     return summary

@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-from .. import io
 from ..dataset.manifest import MANIFEST, append_line, check_id, read_lines, repair_tail
+from ..fileio import readwrite as io
 
 __all__ = ["DatasetWriter", "image_seed", "read_manifest"]
 

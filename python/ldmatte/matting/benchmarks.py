@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from ..training import IMAGE_EXTENSIONS
+from ..dataset.composite_trimap import IMAGE_EXTENSIONS
 
 __all__ = ["BENCHMARKS", "BenchmarkItem", "benchmark_items", "ppm_kernel", "read_matte", "read_trimap"]
 
@@ -157,7 +157,7 @@ def benchmark_items(name: str, root) -> tuple[list[BenchmarkItem], list[tuple[st
 
 def item_trimap(item: BenchmarkItem, gt_u8: np.ndarray) -> np.ndarray:
     """The item's trimap (read, or made from the ground truth by the PPM-100 rule when it has none)."""
-    from ..training import trimap
+    from ..dataset.composite_trimap import trimap
 
     if item.trimap is not None:
         return read_trimap(item.trimap)

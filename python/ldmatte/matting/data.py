@@ -25,7 +25,7 @@ import threading
 import cv2
 import numpy as np
 
-from ..training import composite, fit_background, trimap
+from ..dataset.composite_trimap import composite, fit_background, trimap
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -338,7 +338,7 @@ def write_heldout_set(datasets, out, *, backgrounds="synthetic", seed: int = 0, 
     >>> write_heldout_set([ds], os.path.join(ds, "..", "heldout"), kernel=5)
     ['test_syn7-000000']
     """
-    from ..io import write_json_atomic, write_png_atomic
+    from ..fileio.readwrite import write_json_atomic, write_png_atomic
 
     out = os.fspath(out)
     pool, reader = BackgroundPool(backgrounds), SampleReader(cache_mb=0)

@@ -172,7 +172,7 @@ def predict_files(predictor: Predictor, jobs, out, *, stop=None, progress: bool 
     """
     from tqdm import tqdm
 
-    from ..io import write_png_atomic
+    from ..fileio.readwrite import write_png_atomic
     from .benchmarks import BenchmarkItem, _u8, item_trimap, read_matte, read_trimap
 
     written, failures = [], []

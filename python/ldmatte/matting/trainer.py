@@ -126,7 +126,7 @@ def plot_curve(run, path=None) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..io import write_bytes_atomic
+    from ..fileio.readwrite import write_bytes_atomic
 
     run = os.fspath(run)
     path = path or os.path.join(run, "curve.png")
@@ -189,7 +189,7 @@ def _restore_optimizer(optimizer, tensors: dict, meta: dict) -> None:
 def _save_checkpoint(run: str, model, optimizer, trainer_state: dict) -> None:
     from safetensors.torch import save
 
-    from ..io import write_bytes_atomic
+    from ..fileio.readwrite import write_bytes_atomic
     from .model import save_model
 
     new, cur, old = (os.path.join(run, n) for n in (_CKPT_NEW, _CKPT, _CKPT_OLD))
@@ -336,8 +336,8 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
     import torch
     from tqdm import tqdm
 
-    from ..files import OutputFolder, UsageError
-    from ..io import write_json_atomic
+    from ..fileio.ownership import OutputFolder, UsageError
+    from ..fileio.readwrite import write_json_atomic
     from .losses import matting_loss
     from .model import build_model, load_model, parameter_count, resolve_device
     from .predictor import Predictor
@@ -352,7 +352,7 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
         raise ValueError(f"need at least 2 samples, found {len(samples)} in {', '.join(map(str, cfg.datasets))}")
     datasets = [os.path.abspath(os.fspath(d)) for d in cfg.datasets]
     run = os.fspath(cfg.output)
-    from ..files import check_disjoint
+    from ..fileio.ownership import check_disjoint
 
     check_disjoint(datasets + ([cfg.backgrounds] if cfg.backgrounds != "synthetic" else []), [run])
     folder = OutputFolder.claim(run, RUN_KIND, option=None, settings={
@@ -515,7 +515,7 @@ def train(cfg: TrainConfig, stop=None, log=None) -> TrainResult:
 
 def _truncate_log(run: str, step: int) -> None:
     """Drop log lines past the checkpoint a resumed run restarts from (they will be written again)."""
-    from ..io import write_bytes_atomic
+    from ..fileio.readwrite import write_bytes_atomic
 
     path = os.path.join(run, "log.jsonl")
     if not os.path.exists(path):

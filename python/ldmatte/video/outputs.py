@@ -14,8 +14,8 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from ..io import _temp_path
-from ..panels import checkerboard
+from ..fileio.readwrite import _temp_path
+from ..review.panels import checkerboard
 
 __all__ = ["FORMATS", "VIDEO_FORMATS", "encoder_for", "parse_formats", "VideoOutput", "premultiplied_preview"]
 

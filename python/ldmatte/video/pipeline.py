@@ -20,7 +20,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from ..io import write_json_atomic, write_png_atomic
+from ..fileio.readwrite import write_json_atomic, write_png_atomic
 from .backends import CLOSED_FORM, load_matting
 from .background import BackgroundPlate, BackgroundSettings, UncoveredBackground, plate_trimap
 from .flow import FlowTracker, Motion, background_motion, moves_with_background, subject_motion
@@ -176,7 +176,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
     info = probe(source, s.reader)
     formats, messages = parse_formats(",".join(s.formats))
     if claim:
-        from ..files import OutputFolder, check_disjoint
+        from ..fileio.ownership import OutputFolder, check_disjoint
 
         check_disjoint([source, *[os.fspath(p) for p in extra_inputs]], [output])
         OutputFolder.claim(output, "video", overwrite=overwrite, settings={
