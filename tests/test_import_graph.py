@@ -1,5 +1,5 @@
 """The package's map, read from the source: no import cycles, imports at the modules' own places, `import ldmatte`
-stays light.
+stays light, CLI modules small.
 
 Every ``import`` and ``from ... import`` is read with ``ast``, at module level and inside functions alike (a
 function-level import is still an arrow between layers: it only moves the cycle to run time). ``from . import x``
@@ -249,3 +249,9 @@ def test_import_ldmatte_leaves_reference_out():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 0, result.stderr
 
+
+def test_cli_modules_stay_small():
+    # a command parses, calls the library and prints; options shared by several commands go in cli/_options.py
+    sizes = {path.name: len(path.read_text(encoding="utf-8").splitlines())
+             for path in sorted((SRC / PACKAGE / "cli").glob("*.py"))}  # fmt: skip
+    assert not {name: n for name, n in sizes.items() if n > 200}, sizes
