@@ -1,5 +1,5 @@
-"""The package's map, read from the source: no import cycles, imports at the modules' own places, `import ldmatte`
-stays light, CLI modules small.
+"""The package's map, read from the source: layers import only downward, no import cycles, imports at the modules'
+own places, `import ldmatte` stays light, CLI modules small.
 
 Every ``import`` and ``from ... import`` is read with ``ast``, at module level and inside functions alike (a
 function-level import is still an arrow between layers: it only moves the cycle to run time). ``from . import x``
@@ -218,6 +218,39 @@ def test_package_has_no_import_cycle():
     cycles = find_cycles(graph)
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in cycles)
 
+
+# The layers from the bottom up (docs/architecture.md): a module may import its own layer and those below it.
+LAYERS = {
+    "contracts": ("ldmatte._params", "ldmatte._stats", "ldmatte._version", "ldmatte._lazy", "ldmatte._aliases"),
+    "kernels": ("ldmatte._kernels", "ldmatte._native"),
+    "dispatch": ("ldmatte._arrays", "ldmatte._backend", "ldmatte._cuda_arch", "ldmatte._cuda", "ldmatte._cuda_compose"),
+    "public array API": ("ldmatte", "ldmatte._label", "ldmatte._caar", "ldmatte._pad", "ldmatte._refine",
+                         "ldmatte.regions", "ldmatte.report", "ldmatte._info", "ldmatte.metrics"),
+    "files": ("ldmatte.fileio",),
+    "review pictures and synthetic data": ("ldmatte.review", "ldmatte.synthetic"),
+    "batch engine": ("ldmatte.batch",),
+    "runs": ("ldmatte.dataset", "ldmatte.generate", "ldmatte.keying", "ldmatte.matting", "ldmatte.video"),
+    "CLI": ("ldmatte.cli", "ldmatte.__main__"),
+    "references": ("ldmatte.reference",),  # above everything: they may import any layer, none may import them
+}
+
+
+def layer_of(module: str) -> int | None:
+    """The index of ``module``'s layer in LAYERS (the longest matching prefix), None for a module not listed."""
+    best, rank = -1, None
+    for index, prefixes in enumerate(LAYERS.values()):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(f"{prefix}.") and prefix != PACKAGE) and len(prefix) > best:
+                best, rank = len(prefix), index
+    return rank
+
+
+def test_layers_import_only_downward():
+    names = list(LAYERS)
+    upward = sorted(f"{a} ({names[layer_of(a)]}) -> {b} ({names[layer_of(b)]})"
+                    for a, targets in import_graph().items() for b in targets
+                    if layer_of(a) is not None and layer_of(b) is not None and layer_of(b) > layer_of(a))  # fmt: skip
+    assert not upward, "imports that point up a layer:\n" + "\n".join(upward)
 
 def test_package_imports_name_modules_that_exist():
     # e.g. ``from .io import x`` left in a module that moved into a folder: it would fail only when called
