@@ -457,7 +457,8 @@ def _read_png(path):
 
 def test_cli_generate_writes_resumes_and_reproduces(tmp_path, saved_model, capsys):
     from ldmatte.cli import main
-    from ldmatte.generate.dataset import image_seed, read_manifest
+    from ldmatte.dataset.manifest import read_lines as read_manifest
+    from ldmatte.generate.dataset import image_seed
     from ldmatte.prompts import make_prompts, write_jsonl
 
     base, weights, config = saved_model

@@ -19,7 +19,6 @@ __all__ = [
     "from_host",
     "check_image_stack",
     "DeviceAdapter",
-    "device_adapter",
 ]
 
 
@@ -259,15 +258,3 @@ class DeviceAdapter:
             return self._torch.cuda.device(self.device_index)
         return self._cupy.cuda.Device(self.device_index)
 
-
-def device_adapter(x) -> DeviceAdapter:
-    """The adapter of a device array, or of the stack an :class:`ArrayInfo` describes.
-
-    Every CUDA call passes here first: a GPU this build has no code for is refused with
-    a clear message (:func:`ldmatte._cuda_arch.check_device`, cached per device).
-    """
-    from ._cuda_arch import check_device
-
-    ad = DeviceAdapter(x.stack, x.kind) if isinstance(x, ArrayInfo) else DeviceAdapter(x)
-    check_device(ad.device_index)
-    return ad

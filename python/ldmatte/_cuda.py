@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend
-from ._arrays import ArrayInfo, as_host, device_adapter, from_host
+from ._arrays import ArrayInfo, as_host, from_host
+from ._cuda_arch import device_adapter
 from ._params import RefineParams
 from ._stats import N_STATS
 

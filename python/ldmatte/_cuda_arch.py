@@ -20,8 +20,9 @@ import re
 import sys
 
 from . import _backend
+from ._arrays import ArrayInfo, DeviceAdapter
 
-__all__ = ["BuiltArchs", "built_archs", "check_device", "covers", "describe"]
+__all__ = ["BuiltArchs", "built_archs", "check_device", "covers", "describe", "device_adapter"]
 
 _ARCH = re.compile(r"^(\d+)([a-z]?)$")
 
@@ -140,3 +141,15 @@ def check_device(device_index: int) -> str:
     """Raise BackendUnavailableError when this build has no code for CUDA device ``device_index``;
     else return how it runs (``"sm_86"``, ``"compute_90 PTX"``). Cached per device (successes only)."""
     return _checked(int(device_index))
+
+
+def device_adapter(x) -> DeviceAdapter:
+    """The adapter of a device array, or of the stack an :class:`~ldmatte._arrays.ArrayInfo` describes.
+
+    Every CUDA call passes here first: a GPU this build has no code for is refused with
+    a clear message (:func:`check_device`, cached per device). It lives here, not in
+    ``_arrays``, so that the array description stays below the device choice (no import cycle).
+    """
+    ad = DeviceAdapter(x.stack, x.kind) if isinstance(x, ArrayInfo) else DeviceAdapter(x)
+    check_device(ad.device_index)
+    return ad

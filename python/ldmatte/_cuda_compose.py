@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend
-from ._arrays import array_kind, device_adapter
+from ._arrays import array_kind
+from ._cuda_arch import device_adapter
 
 __all__ = ["compose_rgba_cuda", "fused_compose_available"]
 

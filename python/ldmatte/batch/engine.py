@@ -118,8 +118,8 @@ def is_output_fault(exc: BaseException) -> bool:
 
 def failure_reason(exc: BaseException) -> str:
     """The one line listed for a failed item: a reader's reason, a fault's message, else ``Type: message``."""
-    from ..files import fault_message
-    from ..io import ImageReadError
+    from ..fileio.ownership import fault_message
+    from ..fileio.readwrite import ImageReadError
 
     if isinstance(exc, ImageReadError):
         return exc.reason
@@ -346,7 +346,7 @@ def run_items(items: Iterable, work: Callable, *, name: Callable = str, on_resul
     >>> report.done, report.failures
     (2, [Failure(input='0', reason='ZeroDivisionError: division by zero')])
     """
-    from ..files import StopFlag, fault_message
+    from ..fileio.ownership import StopFlag, fault_message
 
     executor = executor or ThreadExecutor(1)
     halt = StopFlag()  # the engine's own: a fault that every later write would repeat

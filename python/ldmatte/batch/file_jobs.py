@@ -59,7 +59,7 @@ def plan_file_jobs(inputs, outdir, reserved, *, recursive: bool = False, follow_
     Raises :class:`ldmatte.files.UsageError` when inputs and the output folder
     overlap (either way round).
     """
-    from ..files import check_disjoint, collect_images
+    from ..fileio.ownership import check_disjoint, collect_images
 
     check_disjoint(inputs, [outdir])
     extra = {} if suffixes is None else {"suffixes": suffixes}
@@ -138,7 +138,7 @@ def run_file_jobs(jobs, outdir, process, finished, *, overwrite: bool = False, w
     found while planning are carried into the result; ``result`` a
     :class:`FileRun` class.
     """
-    from .. import io
+    from ..fileio import readwrite as io
 
     start = time.perf_counter()
     os.makedirs(outdir, exist_ok=True)
@@ -185,8 +185,8 @@ def write_summary_files(outdir, name: str, summary: dict, write_sheet):
 
     A write fault (disk full, read-only) is not raised: it comes back as one line.
     """
-    from .. import io
-    from ..files import fault_message
+    from ..fileio import readwrite as io
+    from ..fileio.ownership import fault_message
 
     try:
         io.write_json_atomic(os.path.join(outdir, name), summary)

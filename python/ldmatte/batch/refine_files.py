@@ -79,7 +79,8 @@ class FileRefiner:
     """
 
     def __init__(self, outdir, settings: dict, device: str = "cpu", max_pixels=None, thumb_width=None, extra=None):
-        from .. import contact_sheet, io
+        from ..fileio import readwrite as io
+        from ..review import contact_sheet
 
         self.outdir, self.settings, self.device = os.fspath(outdir), dict(settings), device
         self.max_pixels = io.MAX_PIXELS if max_pixels is None else max_pixels
@@ -104,7 +105,8 @@ class FileRefiner:
 
     def process(self, job: RefineJob) -> dict:
         """Refine one file; return its record (raises on failure)."""
-        from .. import contact_sheet, io
+        from ..fileio import readwrite as io
+        from ..review import contact_sheet
 
         t0 = time.perf_counter()
         stamp = input_stamp(job.path)  # before reading: a file replaced meanwhile is redone by the next run
@@ -190,7 +192,8 @@ def write_summary(outdir, run: RefineRun, settings: dict, title: str = "ldmatte 
     The dict is built before anything is written, so a caller still has it
     when writing fails (disk full): catch OSError around this call.
     """
-    from .. import contact_sheet, io
+    from ..fileio import readwrite as io
+    from ..review import contact_sheet
 
     summary = summary_dict(run, settings)
     io.write_json_atomic(os.path.join(outdir, SUMMARY), summary)
@@ -225,7 +228,7 @@ def choose_device(requested: str) -> str:
     Decided by :func:`ldmatte._backend.resolve_device`, the one place that does.
     """
     from .._backend import BackendUnavailableError, resolve_device
-    from ..files import UsageError
+    from ..fileio.ownership import UsageError
 
     try:
         return resolve_device(requested)
@@ -235,7 +238,7 @@ def choose_device(requested: str) -> str:
 
 def finish(outdir, run: RefineRun, settings: dict, title: str = "ldmatte refine", extra_lines=()):
     """Write the summary and the sheet; ``(summary dict, fault line or None)``: a write fault is not raised."""
-    from ..files import fault_message
+    from ..fileio.ownership import fault_message
 
     try:
         return write_summary(outdir, run, settings, title, extra_lines), None

@@ -49,102 +49,11 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", dest="output_before_source", default=None, metavar="OUTPUT",
                    help="dataset folder (may also follow SOURCE)")  # fmt: skip
     sources = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
-    syn = sources.add_parser("synthetic", help="procedural portraits (demos, tests)")
-    syn.add_argument("-n", "--count", type=int, required=True, help="number of samples")
-    syn.add_argument("--seed", type=int, default=0)
-    syn.add_argument("--size", default="512", help="side, or HxW (default 512)")
-    syn.add_argument("--artifacts", default="realistic", choices=["none", "realistic", "heavy"])
-    syn.add_argument("--bad-fraction", type=float, default=0.0, help="share turned into constructed bad samples")
-    folder = sources.add_parser("folder", help="existing RGBA images in a folder")
-    folder.add_argument("folder", help="folder of RGBA PNGs")
-    folder.add_argument("--pattern", default="*.png", help="file pattern (default *.png)")
-    folder.add_argument("--recursive", action="store_true", help="also look in subfolders")
-    folder.add_argument("--follow-symlinks", action="store_true",
-                        help="with --recursive, also enter links to folders (each real folder and file once)")
-    folder.add_argument("--metadata", default=None, help="JSON lines with id, prompt, attributes, seed... per image")
-    ld = sources.add_parser("layerdiffusion", help="generate with SDXL + LayerDiffuse (needs the gen extra)")
-    ld.add_argument("--prompts", required=True, help="prompt records (.jsonl, e.g. from 'ldmatte prompts')")
-    ld.add_argument("--base-model", required=True, help="SDXL model: diffusers folder or hub id")
-    ld.add_argument("--layerdiffuse-weights", required=True, help="folder (or hub repo) of the LayerDiffuse files")
-    ld.add_argument("--steps", type=int, default=25)
-    ld.add_argument("--guidance", type=float, default=7.0)
-    ld.add_argument("--batch-size", type=int, default=4)
-    ld.add_argument("--device", default=None, help="torch device (default cuda when available)")
-    ld.add_argument("--seed", type=int, default=0, help="run seed; image seeds derive from it and the id")
-    ld.add_argument("--height", type=int, default=1024)
-    ld.add_argument("--width", type=int, default=1024)
-    ld.add_argument("--negative-prompt", default=None, help="override the records' negative prompts")
-    from ._generation_options import add_model_arguments
+    from ._build_sources import add_source_parsers
 
-    add_model_arguments(ld)  # --variant, --dtype, --vae-dtype, --decoder-dtype, --scheduler (as ldmatte generate)
-    ld.add_argument("--decoder-config", default=None, help="JSON file of decoder arguments (non-standard decoders)")
-    from .greenscreen_args import add_greenscreen_parser
-
-    gs = add_greenscreen_parser(sources)
-    for parser in (syn, folder, ld, gs):
+    for parser in add_source_parsers(sources):
         _common(parser)
         parser.set_defaults(func=run)
-
-
-def _refine_settings(args) -> dict:
-    """The refinement options (``ldmatte.refine`` keywords), checked before anything is built."""
-    from ..batch.refine_files import check_settings
-    from .refine_cmd import refine_kwargs
-
-    settings = refine_kwargs(args)
-    check_settings(settings)
-    return settings
-
-
-def _size(text: str):
-    from ..synth import MIN_SIZE
-
-    parts = text.lower().split("x")
-    if len(parts) not in (1, 2) or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(f"--size must be N or HxW, got {text!r}")
-    sides = [int(p) for p in parts]
-    if not all(MIN_SIZE <= v <= 16384 for v in sides):
-        raise ValueError(f"--size must be between {MIN_SIZE} and 16384 pixels per side, got {text!r}")
-    return sides[0] if len(sides) == 1 else (sides[0], sides[1])
-
-
-def _source(args):
-    from ..dataset import FolderSource, SyntheticSource
-
-    if args.source == "synthetic":
-        return SyntheticSource(args.count, args.seed, _size(args.size), args.artifacts, args.bad_fraction)
-    if args.source == "folder":
-        return FolderSource(args.folder, args.pattern, args.recursive, args.metadata, args.follow_symlinks)
-    if args.source == "greenscreen":
-        from .greenscreen_args import greenscreen_source
-
-        return greenscreen_source(args)
-    return _ld_source(args)
-
-
-def _ld_source(args):
-    import json
-
-    try:
-        import diffusers  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise RuntimeError(f"the layerdiffusion source needs the gen extra (pip install 'ldmatte[gen]'): {exc}")
-    from ..dataset.ld_source import LayerDiffusionSource
-    from ..prompts import read_jsonl
-
-    from ._generation_options import model_kwargs
-
-    kwargs = model_kwargs(args)
-    if args.decoder_config:
-        with open(args.decoder_config, encoding="utf-8") as f:
-            kwargs["decoder_config"] = json.load(f)
-    return LayerDiffusionSource(
-        read_jsonl(args.prompts), args.base_model, args.layerdiffuse_weights, steps=args.steps,
-        guidance=args.guidance, batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
-        height=args.height, width=args.width, negative_prompt=args.negative_prompt, pipeline_kwargs=kwargs,
-        refine_kwargs=_refine_settings(args),
-    )  # fmt: skip
 
 
 def _report(summary) -> None:
@@ -219,7 +128,8 @@ def _report_workers(summary) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..batch import check_count
     from ..dataset import build, parse_shard
-    from ..files import OutputFault, stop_on_signals
+    from ..fileio.ownership import OutputFault, stop_on_signals
+    from ._build_sources import refine_settings, source_from_args
     from .qc_cmd import config_from_args
 
     args.output = args.output or args.output_before_source
@@ -229,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         shard = parse_shard(args.shard)
         qc = config_from_args(args)
         _check_engine_flags(args)
-        source = _source(args)
+        source = source_from_args(args)
         check_count("--limit", args.limit, 0)
         check_count("--workers", args.workers, 1, 1024)
         if args.dry_run:
@@ -240,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
 
             executor = RayExecutor(_ray_options(args))
         with stop_on_signals() as stop:
-            summary = build(source, args.output, shard=shard, qc=qc, refine_kwargs=_refine_settings(args),
+            summary = build(source, args.output, shard=shard, qc=qc, refine_kwargs=refine_settings(args),
                             limit=args.limit, workers=args.workers,
                             progress=not args.no_progress, durable=not args.no_fsync, stop=stop,
                             executor=executor)  # fmt: skip
@@ -251,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"ldmatte build: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a fault before any sample (the folder cannot be made, a read-only disk)
-        from ..files import fault_message
+        from ..fileio.ownership import fault_message
 
         print(f"ldmatte build: {fault_message(exc)}", file=sys.stderr)
         return 1

@@ -36,7 +36,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..batch import check_count
-    from ..files import OutputFault, OutputFolder, UsageError, check_disjoint, fault_message, stop_on_signals
+    from ..fileio.ownership import OutputFault, OutputFolder, UsageError, check_disjoint, fault_message, stop_on_signals
     from ..keying.compare import KIND, compare_datasets, markdown
     from ._options import fail
 

@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..batch import check_count
-    from ..training import composite_dataset
+    from ..dataset.composite_trimap import composite_dataset
     from .trimap_cmd import check_batch_options, run_batch
 
     try:

@@ -30,8 +30,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..batch import check_count
     from ..batch.refine_files import check_settings, choose_device
-    from ..demo import prepare_folder, run_demo
-    from ..files import stop_on_signals
+    from ..batch.demo import prepare_folder, run_demo
+    from ..fileio.ownership import stop_on_signals
     from .refine_cmd import exit_status, refine_kwargs
 
     settings = refine_kwargs(args)

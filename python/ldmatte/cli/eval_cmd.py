@@ -80,7 +80,7 @@ def _video(args) -> int:
 
 def _refused(exc: Exception) -> int:
     """One line for what stopped eval before it started: exit 2, or 1 for a fault (a folder that cannot be read)."""
-    from ..files import UsageError, fault_message
+    from ..fileio.ownership import UsageError, fault_message
 
     if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
         print(f"ldmatte eval: {fault_message(exc)}", file=sys.stderr)
@@ -93,13 +93,13 @@ def _refused(exc: Exception) -> int:
 def _check_json(args, inputs) -> None:
     """--json OUT: not an input nor inside one, not in another command's folder, replacing only eval's own file."""
     if args.json:
-        from ..files import check_output_file
+        from ..fileio.ownership import check_output_file
 
         check_output_file(args.json, "eval", inputs=[i for i in inputs if i])
 
 
 def _finish(args, result: dict) -> int:
-    from ..files import signature
+    from ..fileio.ownership import signature
 
     print(f"convention: {result['convention']}")
     for f in result.get("skipped", []):
@@ -107,12 +107,12 @@ def _finish(args, result: dict) -> int:
     for f in result.get("failures", []):
         print(f"ldmatte eval: {f['name']}: {f['reason']}", file=sys.stderr)
     if args.json:
-        from ..io import write_bytes_atomic
+        from ..fileio.readwrite import write_bytes_atomic
 
         try:
             write_bytes_atomic(args.json, (json.dumps({**signature("eval"), **result}, indent=1) + "\n").encode())
         except OSError as exc:
-            from ..files import fault_message
+            from ..fileio.ownership import fault_message
 
             print(f"ldmatte eval: {fault_message(exc, args.json)}", file=sys.stderr)
             return 1

@@ -73,7 +73,7 @@ def run(args) -> int:
 
         from ..generate.dataset import DatasetWriter, image_seed
         from ..generate.pipeline import DEMO_NEGATIVE_PROMPT
-        from ..prompts import read_jsonl
+        from ..generate.prompts import read_jsonl
     except ImportError as exc:
         print(f"ldmatte generate needs the gen extra (pip install 'ldmatte[gen]'): {exc}", file=sys.stderr)
         return 2

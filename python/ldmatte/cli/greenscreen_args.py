@@ -41,7 +41,7 @@ def greenscreen_source(args):
     except ImportError as exc:
         raise RuntimeError(f"the greenscreen source needs the gen extra (pip install 'ldmatte[gen]'): {exc}")
     from ..dataset.gs_source import GreenScreenSource
-    from ..prompts import read_jsonl
+    from ..generate.prompts import read_jsonl
     from ._options import keyer_params
 
     params = keyer_params(args)

@@ -62,7 +62,7 @@ def settings_from(args):
 
 def choose_device(requested: str) -> str:
     """"cpu" or "cuda" for --device: keying on the GPU needs torch with CUDA only (no ldmatte CUDA build)."""
-    from ..files import UsageError
+    from ..fileio.ownership import UsageError
 
     if requested == "cpu":
         return "cpu"
@@ -80,7 +80,7 @@ def choose_device(requested: str) -> str:
 def run(args) -> int:
     import dataclasses
 
-    from ..files import OutputFault, OutputFolder, UsageError, fault_message, stop_on_signals
+    from ..fileio.ownership import OutputFault, OutputFolder, UsageError, fault_message, stop_on_signals
     from ..keying.key_files import KIND, finish, key_files, plan_key
     from ._options import check_run_options, exit_status, fail, progress_wanted, report
 

@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..files import fault_message, stop_on_signals
+    from ..fileio.ownership import fault_message, stop_on_signals
     from ._options import fail as fail_with
 
     def fail(msg) -> int:
@@ -69,7 +69,7 @@ def run(args) -> int:
 
 def _prepare(args, stop):
     """(None, (predictor, jobs, problems)), or (exit status, None) after printing why not."""
-    from ..files import OutputFault, OutputFolder, UsageError, check_disjoint, fault_message
+    from ..fileio.ownership import OutputFault, OutputFolder, UsageError, check_disjoint, fault_message
     from ..matting.predictor import load_predictor, prediction_jobs
     from ._options import fail
 

@@ -27,8 +27,8 @@ def register(sub) -> None:
 def run(args) -> int:
     import json
 
-    from ..files import UsageError, check_output_file, fault_message, signature
-    from ..prompts import DEFAULT_NEGATIVE_PROMPT, attribute_counts, make_prompts, write_jsonl
+    from ..fileio.ownership import UsageError, check_output_file, fault_message, signature
+    from ..generate.prompts import DEFAULT_NEGATIVE_PROMPT, attribute_counts, make_prompts, write_jsonl
 
     if args.count < 1 or args.seed < 0:
         print(f"ldmatte prompts: --count must be >= 1 and --seed >= 0, got {args.count} and {args.seed}",

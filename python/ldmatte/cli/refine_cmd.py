@@ -113,7 +113,7 @@ def check_options(args, settings: dict) -> None:
 def run(args) -> int:
     from ..batch import FileRefiner, plan_refine, refine_files
     from ..batch.refine_files import KIND, choose_device, finish
-    from ..files import OutputFault, OutputFolder, UsageError, fault_message, stop_on_signals
+    from ..fileio.ownership import OutputFault, OutputFolder, UsageError, fault_message, stop_on_signals
 
     settings = refine_kwargs(args)
     try:

@@ -45,7 +45,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..files import OutputFault, UsageError, fault_message, stop_on_signals
+    from ..fileio.ownership import OutputFault, UsageError, fault_message, stop_on_signals
 
     def fail(msg, code=2) -> int:
         print(f"ldmatte train: {msg}", file=sys.stderr)

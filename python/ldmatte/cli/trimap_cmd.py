@@ -27,7 +27,7 @@ def add_batch_options(p, what: str) -> None:
 def check_batch_options(args) -> None:
     """ValueError naming the option (before anything is written)."""
     from ..batch import check_count
-    from ..io import DECODER_MAX_PIXELS
+    from ..fileio.readwrite import DECODER_MAX_PIXELS
 
     check_count("--workers", args.workers, 1, 1024)
     check_count("--max-pixels", args.max_pixels, 1, DECODER_MAX_PIXELS)
@@ -46,7 +46,7 @@ def report(command: str, run, noun: str, output: str) -> int:
 
 def run_batch(command: str, fn, noun: str, output: str, **kwargs) -> int:
     """Run ``fn(**kwargs, stop=...)`` with Ctrl-C / SIGTERM as a stop flag; usage errors exit 2, faults 1."""
-    from ..files import OutputFault, UsageError, fault_message, stop_on_signals
+    from ..fileio.ownership import OutputFault, UsageError, fault_message, stop_on_signals
 
     try:
         with stop_on_signals() as stop:
@@ -88,7 +88,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..training import trimap_folder
+    from ..dataset.composite_trimap import trimap_folder
 
     try:
         check_batch_options(args)

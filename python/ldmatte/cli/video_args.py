@@ -15,7 +15,7 @@ LIMITS = {"trimap_width": (0, 100_000), "batch_size": (1, 4096), "max_frames": (
 
 def check_options(args) -> None:
     """Raise UsageError naming the option whose value cannot work (floats are finite already: argparse)."""
-    from ..files import UsageError
+    from ..fileio.ownership import UsageError
 
     for dest, (low, high) in LIMITS.items():
         value = getattr(args, dest)

@@ -70,7 +70,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..files import OutputFault, UsageError, fault_message, stop_on_signals
+    from ..fileio.ownership import OutputFault, UsageError, fault_message, stop_on_signals
     from ..video.backends import load_matting
     from ..video.background import BackgroundSettings
     from ..video.outputs import parse_formats

@@ -84,7 +84,7 @@ def source_settings(source, refine_kwargs: dict | None = None) -> dict:
 
 
 def _has_samples(root: str) -> bool:
-    from ..io import is_temp_name
+    from ..fileio.readwrite import is_temp_name
     from .manifest import manifest_files
 
     if any(read_lines(p) for p in manifest_files(root) if os.path.isfile(p)):
@@ -99,7 +99,7 @@ def _has_samples(root: str) -> bool:
 
 def _check_source(root: str, recorded: dict, wanted: dict) -> bool:
     """Refuse a build whose source differs from the dataset's; True when the (sample-less) record must change."""
-    from ..files import UsageError
+    from ..fileio.ownership import UsageError
 
     if recorded == wanted:
         return False
@@ -115,7 +115,7 @@ def _check_source(root: str, recorded: dict, wanted: dict) -> bool:
 def _recheck_source(root: str, wanted: dict) -> None:
     """Under the build's lock: the marker still records this source (a concurrent build did not re-mark the
     folder between the claim and the lock)."""
-    from ..files import UsageError, _read_marker
+    from ..fileio.ownership import UsageError, _read_marker
 
     recorded = (_read_marker(root) or {}).get("settings", {}).get("source")
     if recorded is not None and recorded != wanted:
@@ -135,7 +135,7 @@ def claim_dataset(root: str, shard=(0, 1), source: dict | None = None):
     import glob
     import re
 
-    from ..files import MARKER, OutputFolder, UsageError, _read_marker
+    from ..fileio.ownership import MARKER, OutputFolder, UsageError, _read_marker
 
     n = shard[1]
     legacy = not os.path.exists(os.path.join(root, MARKER)) and os.path.isfile(os.path.join(root, SETTINGS))
@@ -150,7 +150,7 @@ def claim_dataset(root: str, shard=(0, 1), source: dict | None = None):
         marker = _read_marker(root) if os.path.isdir(root) else None
         if marker is not None and marker["kind"] == KIND and "source" in marker["settings"]:
             if _check_source(root, marker["settings"]["source"], source):
-                from ..io import write_json_atomic
+                from ..fileio.readwrite import write_json_atomic
 
                 with lock(root, exclusive=True):  # refused while another build runs here
                     marker["settings"]["source"] = source
@@ -270,7 +270,7 @@ def build(source, out_dir, *, shard=(0, 1), qc: QCConfig | None = None, refine_k
     BuildSummary
     """
     from ..batch import check_count
-    from ..files import check_disjoint
+    from ..fileio.ownership import check_disjoint
 
     root = os.fspath(out_dir)
     check_count("workers", workers, 1, 1024)
@@ -296,7 +296,7 @@ def build(source, out_dir, *, shard=(0, 1), qc: QCConfig | None = None, refine_k
         try:
             write_derived(root, shard, summary.errors)
         except OSError as exc:
-            from ..files import fault_message
+            from ..fileio.ownership import fault_message
 
             summary.fault = summary.fault or fault_message(exc)
     return summary

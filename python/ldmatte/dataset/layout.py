@@ -21,8 +21,8 @@ import os
 
 import numpy as np
 
-from .. import io
-from ..io import ImageReadError
+from ..fileio import readwrite as io
+from ..fileio.readwrite import ImageReadError
 from .manifest import SAFE_ID, TMP_TAG, write_atomic
 
 __all__ = ["KINDS", "STATUSES", "ImageReadError", "paths", "read_rgba", "encode_png", "read_sample",

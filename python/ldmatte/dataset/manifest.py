@@ -21,7 +21,7 @@ import json
 import os
 import re
 
-from ..io import write_bytes_atomic
+from ..fileio.readwrite import write_bytes_atomic
 
 __all__ = [
     "MANIFEST",

@@ -38,7 +38,7 @@ class QCSummary:
 
 
 def _judge(root: str, entry: dict, qc: QCConfig, tolerances: dict | None = None) -> dict | None:
-    from ..io import ImageReadError, imread
+    from ..fileio.readwrite import ImageReadError, imread
 
     try:  # through the checked reader: a named pipe in place of a matte is refused, never opened
         alpha = imread(os.path.join(root, entry["files"]["alpha"]), cv2.IMREAD_GRAYSCALE)

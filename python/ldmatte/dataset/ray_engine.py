@@ -701,7 +701,7 @@ def _run_build(executor: RayExecutor, source, entries: dict, root: str, shard, q
     import itertools
 
     from ..batch import is_output_fault
-    from ..files import StopFlag, fault_message
+    from ..fileio.ownership import StopFlag, fault_message
     from .builder import _Count, _owner, _progress, _todo
     from .manifest import append_line, shard_manifest, write_atomic
 

@@ -29,7 +29,7 @@ e.classList.toggle('hidden',c!=='all'&&!e.classList.contains(c));}"""
 
 def _checker_composite(rgba: np.ndarray) -> np.ndarray:
     try:
-        from ..panels import composite
+        from ..review.panels import composite
     except ImportError:  # pragma: no cover - a trimmed install without the panels module
         yy, xx = np.mgrid[: rgba.shape[0], : rgba.shape[1]]
         bg = np.where((yy // 16 + xx // 16) % 2 == 0, 255, 204)[..., None].astype(np.float32)

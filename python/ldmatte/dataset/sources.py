@@ -60,7 +60,7 @@ class SyntheticSource:
             raise ValueError(f"seed must be an int >= 0, got {seed!r}")
         if not 0.0 <= float(bad_fraction) <= 1.0:
             raise ValueError(f"bad_fraction must be in [0, 1], got {bad_fraction!r}")
-        from ..synth import _check_artifacts, _check_size
+        from ..synthetic.portraits import _check_artifacts, _check_size
 
         _check_size(size), _check_artifacts(artifacts)
         self.n, self.seed, self.size, self.artifacts, self.bad_fraction = n, seed, size, artifacts, float(bad_fraction)
@@ -78,7 +78,7 @@ class SyntheticSource:
         return BAD_KINDS[int(_fraction(f"kind:{sample_id}") * len(BAD_KINDS))]
 
     def produce(self, ids):
-        from ..synth import make_sample
+        from ..synthetic.portraits import make_sample
         from .constructed import make_bad
 
         for sample_id in ids:
@@ -156,7 +156,7 @@ class FolderSource:
                  follow_symlinks: bool = False):  # fmt: skip
         import fnmatch
 
-        from ..files import collect_images
+        from ..fileio.ownership import collect_images
 
         self.folder = os.fspath(folder)
         if not os.path.isdir(self.folder):

@@ -20,10 +20,10 @@ import time
 
 import numpy as np
 
-from .. import io
 from ..dataset.manifest import MANIFEST, append_line, check_id, read_lines, repair_tail
+from ..fileio import readwrite as io
 
-__all__ = ["DatasetWriter", "image_seed", "read_manifest"]
+__all__ = ["DatasetWriter", "image_seed"]
 
 
 def image_seed(seed: int, record_id: str) -> int:
@@ -37,14 +37,6 @@ def image_seed(seed: int, record_id: str) -> int:
     """
     digest = hashlib.sha256(f"ldmatte-image:{int(seed)}:{record_id}".encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
-
-
-def read_manifest(path) -> list[dict]:
-    """Records of a manifest; a torn last line (an interrupted append) is ignored.
-
-    The reader of :func:`ldmatte.dataset.manifest.read_lines`.
-    """
-    return read_lines(os.fspath(path))
 
 
 class DatasetWriter:

@@ -130,10 +130,10 @@ def compare_datasets(root_a, root_b, outdir, *, labels=("A", "B"), sheet_limit: 
     the first ``sheet_limit`` pairs, A and B side by side. ``outdir`` must be
     claimed by the caller (:meth:`ldmatte.files.OutputFolder.claim`).
     """
-    from .. import io
+    from ..fileio import readwrite as io
     from ..batch import ThreadExecutor, default_workers, run_items
     from ..dataset.layout import read_sample
-    from ..panels import composite
+    from ..review.panels import composite
 
     start = time.perf_counter()
     ea, eb = _entries(root_a), _entries(root_b)
@@ -216,7 +216,7 @@ def markdown(summary: dict) -> str:
 
 
 def _write(outdir, result: CompareResult, sheet_limit: int) -> None:
-    from .. import io
+    from ..fileio import readwrite as io
     from .sheet import write_rows_sheet
 
     payload = dict(summary=result.summary, pairs=result.pairs, failures=result.failures,

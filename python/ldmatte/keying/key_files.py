@@ -133,7 +133,8 @@ def backing_warning(key_rgb, alpha: np.ndarray, *, estimated: bool = True) -> st
 
 class _Keyer:
     def __init__(self, outdir, settings: KeySettings, max_pixels=None, thumb_width=None):
-        from .. import contact_sheet, io
+        from ..fileio import readwrite as io
+        from ..review import contact_sheet
 
         self.outdir, self.settings = os.fspath(outdir), settings
         self.max_pixels = io.MAX_PIXELS if max_pixels is None else max_pixels
@@ -159,7 +160,8 @@ class _Keyer:
             return out.cpu().numpy(), colour
 
     def process(self, job: KeyJob) -> dict:
-        from .. import contact_sheet, io
+        from ..fileio import readwrite as io
+        from ..review import contact_sheet
 
         t0 = time.perf_counter()
         stamp = input_stamp(job.path)

@@ -19,7 +19,7 @@ import html
 import os
 import urllib.parse
 
-from ..io import write_bytes_atomic
+from ..fileio.readwrite import write_bytes_atomic
 
 __all__ = ["write_rows_sheet"]
 

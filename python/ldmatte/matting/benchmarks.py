@@ -1,4 +1,5 @@
-"""Folder layouts of public matting benchmarks, read as (name, image, ground truth, trimap) items.
+"""Folder layouts of public matting benchmarks, read as (name, image, ground truth, trimap) items, and the
+matte and trimap readers that evaluation and prediction share (:func:`read_matte`, :func:`read_trimap`).
 
 =============  ==========================================================  ============================
 name           folders (under ROOT[/<set>][/validation] or ROOT/validation/<set>)  trimaps
@@ -26,9 +27,9 @@ import os
 
 import numpy as np
 
-from ..training import IMAGE_EXTENSIONS
+from ..dataset.composite_trimap import IMAGE_EXTENSIONS
 
-__all__ = ["BENCHMARKS", "BenchmarkItem", "benchmark_items", "ppm_kernel", "read_trimap"]
+__all__ = ["BENCHMARKS", "BenchmarkItem", "benchmark_items", "ppm_kernel", "read_matte", "read_trimap"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +79,7 @@ def read_trimap(path) -> np.ndarray:
     """
     import cv2
 
-    from ..io import ImageReadError, imread
+    from ..fileio.readwrite import ImageReadError, imread
 
     try:
         t = imread(path, cv2.IMREAD_GRAYSCALE)
@@ -88,6 +89,29 @@ def read_trimap(path) -> np.ndarray:
         raise ValueError(f"trimap {path} holds only the values 0 to 2 (a label map?): trimaps are 0 background, "
                          "255 foreground, any other value unknown")  # fmt: skip
     return np.where((t == 0) | (t == 255), t, np.uint8(128)).astype(np.uint8)
+
+
+def read_matte(path) -> np.ndarray:
+    """A matte file as (H, W) uint8, or float64 in [0, 1] for 16-bit files.
+
+    Grayscale files as they are, colour files by their gray value, RGBA files by their alpha.
+    """
+    import cv2
+
+    from ..fileio.readwrite import imread
+
+    im = imread(path, cv2.IMREAD_UNCHANGED)  # ImageReadError (a ValueError) names the file and the reason
+    if im.ndim == 3:
+        im = im[..., 3] if im.shape[2] == 4 else cv2.cvtColor(im[..., :3], cv2.COLOR_BGR2GRAY)
+    if im.dtype == np.uint16:
+        return im / 65535.0
+    if im.dtype != np.uint8:
+        raise ValueError(f"{path}: unsupported matte type {im.dtype}")
+    return im
+
+
+def _u8(a: np.ndarray) -> np.ndarray:
+    return a if a.dtype == np.uint8 else np.clip(np.round(a * 255), 0, 255).astype(np.uint8)
 
 
 def _stems(folder: str) -> dict[str, str]:
@@ -143,7 +167,7 @@ def benchmark_items(name: str, root) -> tuple[list[BenchmarkItem], list[tuple[st
 
 def item_trimap(item: BenchmarkItem, gt_u8: np.ndarray) -> np.ndarray:
     """The item's trimap (read, or made from the ground truth by the PPM-100 rule when it has none)."""
-    from ..training import trimap
+    from ..dataset.composite_trimap import trimap
 
     if item.trimap is not None:
         return read_trimap(item.trimap)

@@ -25,8 +25,8 @@ import threading
 import cv2
 import numpy as np
 
-from ..io import ImageReadError, imread
-from ..training import composite, fit_background, trimap
+from ..fileio.readwrite import ImageReadError, imread
+from ..dataset.composite_trimap import composite, fit_background, trimap
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -390,7 +390,7 @@ def write_heldout_set(datasets, out, *, backgrounds="synthetic", seed: int = 0, 
     >>> write_heldout_set([ds], os.path.join(ds, "..", "heldout"), kernel=5)
     ['test_syn7-000000']
     """
-    from ..io import write_json_atomic, write_png_atomic
+    from ..fileio.readwrite import write_json_atomic, write_png_atomic
 
     out = os.fspath(out)
     pool, reader = BackgroundPool(backgrounds), SampleReader(cache_mb=0)

@@ -16,8 +16,8 @@ import os
 
 import numpy as np
 
-from ..training import IMAGE_EXTENSIONS
-from .benchmarks import BenchmarkItem, benchmark_items, item_trimap, read_trimap
+from ..dataset.composite_trimap import IMAGE_EXTENSIONS
+from .benchmarks import BenchmarkItem, _u8, benchmark_items, item_trimap, read_matte, read_trimap
 
 __all__ = ["evaluate_folders", "trimap_only_metrics", "read_matte", "CONVENTION", "EvalPair"]
 
@@ -32,34 +32,11 @@ class _NothingToScore(Exception):
     """The trimap of an image has no unknown pixel: the image is skipped, not scored 0."""
 
 
-def read_matte(path) -> np.ndarray:
-    """A matte file as (H, W) uint8, or float64 in [0, 1] for 16-bit files.
-
-    Grayscale files as they are, colour files by their gray value, RGBA files by their alpha.
-    """
-    import cv2
-
-    from ..io import imread
-
-    im = imread(path, cv2.IMREAD_UNCHANGED)  # ImageReadError (a ValueError) names the file and the reason
-    if im.ndim == 3:
-        im = im[..., 3] if im.shape[2] == 4 else cv2.cvtColor(im[..., :3], cv2.COLOR_BGR2GRAY)
-    if im.dtype == np.uint16:
-        return im / 65535.0
-    if im.dtype != np.uint8:
-        raise ValueError(f"{path}: unsupported matte type {im.dtype}")
-    return im
-
-
 class EvalPair:
     """A prediction, its ground truth and its trimap (a path, or None)."""
 
     def __init__(self, name, pred, gt, trimap=None, benchmark_item: BenchmarkItem | None = None):
         self.name, self.pred, self.gt, self.trimap, self.item = name, pred, gt, trimap, benchmark_item
-
-
-def _u8(a: np.ndarray) -> np.ndarray:
-    return a if a.dtype == np.uint8 else np.clip(np.round(a * 255), 0, 255).astype(np.uint8)
 
 
 def _one(pair: EvalPair, region: str) -> dict:

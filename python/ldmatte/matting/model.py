@@ -177,7 +177,7 @@ def save_model(model, folder) -> None:
     """
     from safetensors.torch import save
 
-    from ..io import write_bytes_atomic
+    from ..fileio.readwrite import write_bytes_atomic
 
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)

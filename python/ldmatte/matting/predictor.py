@@ -137,7 +137,7 @@ def load_predictor(path, device: str = "auto", batch_size: int = 4) -> Predictor
 def _read_rgb(path) -> np.ndarray:
     import cv2
 
-    from ..io import ImageReadError, imread
+    from ..fileio.readwrite import ImageReadError, imread
 
     try:  # the checked reader: a named pipe is refused from its stat, never opened (it would block)
         im = imread(path, cv2.IMREAD_COLOR)
@@ -175,9 +175,8 @@ def predict_files(predictor: Predictor, jobs, out, *, stop=None, progress: bool 
     """
     from tqdm import tqdm
 
-    from ..io import write_png_atomic
-    from .benchmarks import BenchmarkItem, item_trimap, read_trimap
-    from .evaluate import _u8, read_matte
+    from ..fileio.readwrite import write_png_atomic
+    from .benchmarks import BenchmarkItem, _u8, item_trimap, read_matte, read_trimap
 
     written, failures = [], []
     pending: list = []

@@ -128,7 +128,7 @@ def plot_curve(run, path=None) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..io import write_bytes_atomic
+    from ..fileio.readwrite import write_bytes_atomic
 
     run = os.fspath(run)
     path = path or os.path.join(run, "curve.png")
@@ -212,7 +212,7 @@ def _restore_rng(tensors: dict) -> None:
 def _save_checkpoint(run: str, model, optimizer, trainer_state: dict) -> None:
     from safetensors.torch import save
 
-    from ..io import write_bytes_atomic
+    from ..fileio.readwrite import write_bytes_atomic
     from .model import save_model
 
     new, cur, old = (os.path.join(run, n) for n in (_CKPT_NEW, _CKPT, _CKPT_OLD))
@@ -363,8 +363,8 @@ _RUN_FILES = ("split.json", "run.json", "log.jsonl", "curve.png")  # what a run 
 
 def _unstarted(run: str) -> bool:
     """True for a run folder of ours that never saved a checkpoint and holds only the files a run writes first."""
-    from ..files import MARKER
-    from ..io import is_temp_name
+    from ..fileio.ownership import MARKER
+    from ..fileio.readwrite import is_temp_name
 
     try:
         with open(os.path.join(run, MARKER), encoding="utf-8") as f:
@@ -386,8 +386,8 @@ def _claim_run(run: str, settings: dict):
     corrected command replaces them instead of being refused for settings
     nothing depends on.
     """
-    from ..files import MARKER, OutputFault, OutputFolder, UsageError
-    from ..io import write_json_atomic
+    from ..fileio.ownership import MARKER, OutputFault, OutputFolder, UsageError
+    from ..fileio.readwrite import write_json_atomic
 
     try:
         return OutputFolder.claim(run, RUN_KIND, option=None, settings=settings)
@@ -440,8 +440,8 @@ def train(cfg: TrainConfig, stop=None, log=None, *, pause_at: int | None = None)
     import torch
     from tqdm import tqdm
 
-    from ..files import UsageError
-    from ..io import write_json_atomic
+    from ..fileio.ownership import UsageError
+    from ..fileio.readwrite import write_json_atomic
     from .losses import matting_loss
     from .model import build_model, load_model, load_safetensors, parameter_count, resolve_device
     from .predictor import Predictor
@@ -458,7 +458,7 @@ def train(cfg: TrainConfig, stop=None, log=None, *, pause_at: int | None = None)
         raise ValueError(f"need at least 2 samples, found {len(samples)} in {', '.join(map(str, cfg.datasets))}")
     datasets = [os.path.abspath(os.fspath(d)) for d in cfg.datasets]
     run = os.fspath(cfg.output)
-    from ..files import check_disjoint
+    from ..fileio.ownership import check_disjoint
 
     check_disjoint(datasets + ([cfg.backgrounds] if cfg.backgrounds != "synthetic" else []), [run])
     # Everything that can be refused is checked before the folder is claimed (a refused command leaves nothing).
@@ -635,7 +635,7 @@ def train(cfg: TrainConfig, stop=None, log=None, *, pause_at: int | None = None)
 
 def _truncate_log(run: str, step: int) -> None:
     """Drop log lines past the checkpoint a resumed run restarts from (they will be written again)."""
-    from ..io import write_bytes_atomic
+    from ..fileio.readwrite import write_bytes_atomic
 
     path = os.path.join(run, "log.jsonl")
     if not os.path.exists(path):

@@ -274,7 +274,7 @@ class CarriedSegmenter:
     """
 
     def __init__(self, first_mask, settings: CarrySettings | None = None, tracker: FlowTracker | None = None):
-        from .segmentation import to_mask
+        from .masks import to_mask
 
         self.settings = settings or CarrySettings()
         self._first = to_mask(first_mask, name="first-frame mask")
@@ -318,7 +318,7 @@ class CarriedSegmenter:
 
     # -- the segmenter -------------------------------------------------------------------------------------
     def segment(self, frame: np.ndarray, index: int) -> np.ndarray:
-        from .segmentation import to_mask
+        from .masks import to_mask
 
         frame = np.asarray(frame)
         if self._own_tracker:

@@ -69,7 +69,7 @@ def _listing(folder: str) -> list[tuple[str, str]]:
 
 
 def _read_alpha(path: str) -> np.ndarray:
-    from ..files import check_regular_file
+    from ..fileio.ownership import check_regular_file
 
     im = cv2.imread(check_regular_file(path), cv2.IMREAD_UNCHANGED)  # a named pipe would block
     if im is None:

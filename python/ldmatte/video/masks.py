@@ -29,7 +29,12 @@ import cv2
 import numpy as np
 
 __all__ = ["MASK_SUFFIXES", "parse_ids", "read_mask", "fit_mask", "check_coverage", "FolderMasks",
-           "GuardedSegmenter", "load_segmenter"]  # fmt: skip
+           "GuardedSegmenter", "load_segmenter", "to_mask", "SegmenterUnavailable"]  # fmt: skip
+
+
+class SegmenterUnavailable(RuntimeError):
+    """A segmenter that cannot be used here (a package or a checkpoint missing); the message says what to do."""
+
 
 MASK_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 LABEL_MAX = 31  # a lossless grey mask whose values are all <= this is an id map (0 background, 1, 2, ... objects)
@@ -62,8 +67,8 @@ def parse_ids(text) -> tuple[int, ...] | None:
 
 def _decode(path: str):
     """(values, kind): kind 'palette' / 'ids' (values are object ids), 'grey', 'alpha', 'colour'."""
-    from .. import _image_headers as headers
-    from ..io import MAX_PIXELS, ImageReadError, _read_bytes
+    from ..fileio import _image_headers as headers
+    from ..fileio.readwrite import MAX_PIXELS, ImageReadError, _read_bytes
 
     try:
         data = _read_bytes(path, MAX_PIXELS)
@@ -210,7 +215,7 @@ class FolderMasks:
     """
 
     def __init__(self, folder, ids=None):
-        from ..files import collect_images
+        from ..fileio.ownership import collect_images
         from .reader import natural_key
 
         self.folder, self.ids = os.fspath(folder), ids
@@ -305,7 +310,6 @@ class GuardedSegmenter:
         return getattr(self.segmenter, name)
 
     def segment(self, frame: np.ndarray, index: int) -> np.ndarray:
-        from .segmentation import to_mask
 
         shape = np.asarray(frame).shape[:2]
         try:
@@ -379,3 +383,36 @@ def load_segmenter(spec: str, first_mask=None):
     if not callable(getattr(seg, "segment", None)):
         raise ValueError(f"--segmenter {spec}: the factory's result has no segment(frame, index) method")
     return seg
+
+
+def to_mask(mask, shape=None, name: str = "mask") -> np.ndarray:
+    """A segmenter's output as a 0 / 255 uint8 mask: bool as is, uint8 > 127, float > 0.5.
+
+    With ``shape`` (H, W) a mask of another size is resized to it (linear, then thresholded).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_mask(np.array([[0.2, 0.7]])).tolist()
+    [[0, 255]]
+    >>> to_mask(np.array([[True, False]]), shape=(2, 4)).tolist()
+    [[255, 255, 0, 0], [255, 255, 0, 0]]
+    """
+    m = np.asarray(mask)
+    if m.ndim == 3 and m.shape[2] == 1:
+        m = m[..., 0]
+    if m.ndim != 2 or 0 in m.shape:
+        raise ValueError(f"{name} must be a non-empty (H, W) array, got shape {m.shape}")
+    if m.dtype == bool:
+        unit = m.astype(np.float32)
+    elif m.dtype == np.uint8:
+        unit = m.astype(np.float32) / 255
+    elif np.issubdtype(m.dtype, np.floating) or np.issubdtype(m.dtype, np.integer):
+        unit = m.astype(np.float32)
+        if np.issubdtype(m.dtype, np.integer):
+            unit = (unit > 0).astype(np.float32)
+    else:
+        raise TypeError(f"{name} must be bool, uint8 or float, got {m.dtype}")
+    if shape is not None and unit.shape != tuple(shape):
+        unit = cv2.resize(unit, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return np.where(unit > 0.5, 255, 0).astype(np.uint8)

@@ -26,8 +26,8 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from ..io import _temp_path
-from ..panels import checkerboard
+from ..fileio.readwrite import _temp_path
+from ..review.panels import checkerboard
 
 __all__ = ["FORMATS", "VIDEO_FORMATS", "encoder_for", "parse_formats", "VideoOutput", "premultiplied_preview",
            "content_stamp", "input_stamps", "claim_output"]  # fmt: skip
@@ -264,7 +264,7 @@ def content_stamp(paths) -> str:
     >>> _ = open(p, "wb").write(b"abd"); len(before), content_stamp([p]) == before
     (64, False)
     """
-    from ..files import _kind
+    from ..fileio._filetype import not_regular as _kind
 
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -342,8 +342,8 @@ def claim_output(output, source, inputs=(), settings: dict | None = None, *, ove
     ldmatte.files.OutputFault
         A folder that cannot be made or marked (read-only, disk full).
     """
-    from ..files import MARKER, OutputFault, OutputFolder, UsageError, _read_marker, check_disjoint
-    from ..io import write_json_atomic
+    from ..fileio.ownership import MARKER, OutputFault, OutputFolder, UsageError, _read_marker, check_disjoint
+    from ..fileio.readwrite import write_json_atomic
 
     output, source = os.fspath(output), os.fspath(source)
     inputs = [os.fspath(p) for p in inputs]

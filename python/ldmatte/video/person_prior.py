@@ -18,7 +18,7 @@ import zipfile
 import cv2
 import numpy as np
 
-from .segmentation import SegmenterUnavailable
+from .masks import SegmenterUnavailable
 
 __all__ = ["PersonPrior", "MODEL_IN_WHEEL"]
 

@@ -33,15 +33,15 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from ..io import write_json_atomic, write_png_atomic
+from ..fileio.readwrite import write_json_atomic, write_png_atomic
 from .backends import CLOSED_FORM, load_matting
 from .background import BackgroundPlate, BackgroundSettings, UncoveredBackground, plate_trimap
 from .carried import CarriedSegmenter
 from .flow import FlowTracker, Motion, background_motion, moves_with_background, subject_motion
-from .masks import FolderMasks, GuardedSegmenter, fit_mask
+from .masks import FolderMasks, GuardedSegmenter, fit_mask, to_mask
 from .outputs import VideoOutput, claim_output, parse_formats
 from .reader import FrameReader, VideoReadError, count_frames, probe
-from .segmentation import FlowPropagator, PropagationSettings, to_mask
+from .segmentation import FlowPropagator, PropagationSettings
 from .stabilise import StabiliseSettings, TemporalStabiliser
 from .trimaps import default_band_width, distance_outside, extend_band, mask_trimap, subject_band_width
 from .upsample import MAX_PIXELS, WorkingResolution

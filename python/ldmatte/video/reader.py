@@ -72,7 +72,7 @@ def _av():
 
 
 def _check(path, backend: str) -> str:
-    from ..files import _kind
+    from ..fileio._filetype import not_regular as _kind
 
     path = os.fspath(path)
     if backend not in BACKENDS:
@@ -103,7 +103,7 @@ def frame_files(folder) -> list[str]:
     >>> [os.path.basename(f) for f in frame_files(d)]
     ['f2.jpg', 'f10.jpg']
     """
-    from ..files import collect_images
+    from ..fileio.ownership import collect_images
 
     folder = os.fspath(folder)
     files, problems = collect_images([folder], suffixes=FRAME_SUFFIXES)
@@ -118,7 +118,7 @@ def _read_frame(path: str):
     """One frame image as (H, W, 3) uint8 RGB (grey repeated, alpha dropped); VideoReadError names the file."""
     import numpy as np
 
-    from ..io import ImageReadError, read_image
+    from ..fileio.readwrite import ImageReadError, read_image
 
     try:
         im, _info = read_image(path)

@@ -26,7 +26,7 @@ import sys
 import cv2
 import numpy as np
 
-from .segmentation import SegmenterUnavailable, to_mask
+from .masks import SegmenterUnavailable, to_mask
 
 __all__ = ["SAM2Segmenter", "StreamedFrames", "build_sam2_predictor", "default_config", "fill_small_holes",
            "model_config"]

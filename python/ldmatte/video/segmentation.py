@@ -16,14 +16,10 @@ import numpy as np
 
 from .carried import CarrySettings
 from .flow import FlowSettings, FlowTracker, Motion, subject_motion
-from .masks import MASK_SUFFIXES, FolderMasks, read_mask  # noqa: F401 - mask files are read in masks.py
+from .masks import MASK_SUFFIXES, FolderMasks, SegmenterUnavailable, read_mask, to_mask  # noqa: F401 - in masks.py
 
 __all__ = ["Segmenter", "SegmenterUnavailable", "PropagationSettings", "FlowPropagator", "FolderMasks",
            "SAM2Segmenter", "to_mask", "read_mask"]  # fmt: skip
-
-
-class SegmenterUnavailable(RuntimeError):
-    """A segmenter that cannot be used here (a package or a checkpoint missing); the message says what to do."""
 
 
 @runtime_checkable
@@ -32,39 +28,6 @@ class Segmenter(Protocol):
 
     def segment(self, frame: np.ndarray, index: int) -> np.ndarray:  # pragma: no cover - protocol
         ...
-
-
-def to_mask(mask, shape=None, name: str = "mask") -> np.ndarray:
-    """A segmenter's output as a 0 / 255 uint8 mask: bool as is, uint8 > 127, float > 0.5.
-
-    With ``shape`` (H, W) a mask of another size is resized to it (linear, then thresholded).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> to_mask(np.array([[0.2, 0.7]])).tolist()
-    [[0, 255]]
-    >>> to_mask(np.array([[True, False]]), shape=(2, 4)).tolist()
-    [[255, 255, 0, 0], [255, 255, 0, 0]]
-    """
-    m = np.asarray(mask)
-    if m.ndim == 3 and m.shape[2] == 1:
-        m = m[..., 0]
-    if m.ndim != 2 or 0 in m.shape:
-        raise ValueError(f"{name} must be a non-empty (H, W) array, got shape {m.shape}")
-    if m.dtype == bool:
-        unit = m.astype(np.float32)
-    elif m.dtype == np.uint8:
-        unit = m.astype(np.float32) / 255
-    elif np.issubdtype(m.dtype, np.floating) or np.issubdtype(m.dtype, np.integer):
-        unit = m.astype(np.float32)
-        if np.issubdtype(m.dtype, np.integer):
-            unit = (unit > 0).astype(np.float32)
-    else:
-        raise TypeError(f"{name} must be bool, uint8 or float, got {m.dtype}")
-    if shape is not None and unit.shape != tuple(shape):
-        unit = cv2.resize(unit, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-    return np.where(unit > 0.5, 255, 0).astype(np.uint8)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from .. import synth
+from ..synthetic import portraits as synth
 
 __all__ = ["VideoClip", "MotionSettings", "make_video", "write_video"]
 
@@ -147,7 +147,7 @@ def write_video(path, frames, fps=25, audio: bool = False) -> None:
     """
     import av
 
-    from ..io import _temp_path
+    from ..fileio.readwrite import _temp_path
 
     path = os.fspath(path)
     frames = np.asarray(frames)

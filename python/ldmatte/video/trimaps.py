@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..training import trimap
+from ..dataset.composite_trimap import trimap
 
 __all__ = ["default_band_width", "subject_band_width", "mask_trimap", "extend_band", "distance_outside", "thin_core"]
 

@@ -21,7 +21,7 @@ dataset manifest can store them::
 
 Examples
 --------
->>> from ldmatte.prompts import make_prompts
+>>> from ldmatte.generate.prompts import make_prompts
 >>> recs = make_prompts(3, seed=7)
 >>> [r["id"] for r in recs]
 ['s7-000000', 's7-000001', 's7-000002']
@@ -191,7 +191,7 @@ def render_prompt(a: dict) -> str:
 
     Examples
     --------
-    >>> from ldmatte.prompts import make_prompts, render_prompt
+    >>> from ldmatte.generate.prompts import make_prompts, render_prompt
     >>> rec = make_prompts(1)[0]
     >>> render_prompt(rec["attributes"]) == rec["prompt"]
     True
@@ -322,7 +322,7 @@ def make_prompts(n: int, seed: int = 0, negative_prompt: str = DEFAULT_NEGATIVE_
 
     Examples
     --------
-    >>> from ldmatte.prompts import make_prompts
+    >>> from ldmatte.generate.prompts import make_prompts
     >>> len({r["prompt"] for r in make_prompts(500, seed=3)})
     500
     """
@@ -357,12 +357,12 @@ def write_jsonl(records, path) -> int:
     Examples
     --------
     >>> import tempfile, os
-    >>> from ldmatte.prompts import make_prompts, read_jsonl, write_jsonl
+    >>> from ldmatte.generate.prompts import make_prompts, read_jsonl, write_jsonl
     >>> path = os.path.join(tempfile.mkdtemp(), "p.jsonl")
     >>> write_jsonl(make_prompts(2), path), read_jsonl(path) == make_prompts(2)
     (2, True)
     """
-    from .io import write_bytes_atomic
+    from ..fileio.readwrite import write_bytes_atomic
 
     lines = [json.dumps(rec, ensure_ascii=False) + "\n" for rec in records]
     write_bytes_atomic(os.fspath(path), "".join(lines).encode("utf-8"))  # no temp file left behind on a fault

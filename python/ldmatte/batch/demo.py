@@ -21,9 +21,9 @@ def prepare_folder(outdir: str, n: int, size: int, seed: int) -> None:
 
     Raises :class:`ldmatte.files.UsageError` otherwise (nothing is written).
     """
-    from .files import UsageError
-    from .io import write_json_atomic
-    from .synth import MIN_SIZE
+    from ..fileio.ownership import UsageError
+    from ..fileio.readwrite import write_json_atomic
+    from ..synthetic.portraits import MIN_SIZE
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise UsageError(f"-n must be at least 1, got {n}")
@@ -39,7 +39,7 @@ def prepare_folder(outdir: str, n: int, size: int, seed: int) -> None:
 
 def _metrics(gt: dict):
     """extra(rel, before, after) for the refiner: SAD and MSE (x 10^3) of both alphas."""
-    from . import metrics
+    from .. import metrics
 
     def extra(rel, before, after):
         g = gt[os.path.splitext(os.path.basename(rel))[0]]
@@ -74,9 +74,9 @@ def run_demo(outdir: str, n: int, size: int, seed: int, settings: dict, *, devic
     Call :func:`prepare_folder` first. The inputs are drawn again on every run,
     so every image is refined again (a finished output may be of other seeds or sizes).
     """
-    from . import io, synth
-    from .batch import FileRefiner, RefineJob, refine_files
-    from .batch.refine_files import finish
+    from ..fileio import readwrite as io
+    from ..synthetic import portraits as synth
+    from .refine_files import FileRefiner, RefineJob, finish, refine_files
 
     start, jobs, gt = time.perf_counter(), [], {}
     for i in range(n):

@@ -19,7 +19,7 @@ import urllib.parse
 import cv2
 import numpy as np
 
-from .io import write_bytes_atomic, write_png_atomic
+from ..fileio.readwrite import write_bytes_atomic, write_png_atomic
 from .panels import LOWERED, RAISED, change_map, checkerboard
 
 __all__ = ["THUMB_WIDTH", "KINDS", "thumbnails", "write_thumbnails", "write_sheet"]

@@ -167,8 +167,8 @@ class FolderRun:
 
 def _dataset_ids(dataset: str, problems: list) -> list[str]:
     """Kept ids of a dataset folder (manifest order), or the fg/alpha pairs when there is no manifest."""
-    from .dataset.manifest import manifest_files, read_manifest
-    from .files import collect_images
+    from ..fileio.ownership import collect_images
+    from .manifest import manifest_files, read_manifest
 
     if any(os.path.exists(p) for p in manifest_files(dataset)):
         return [i for i, e in read_manifest(dataset).items() if e["status"] == "kept"]
@@ -201,7 +201,7 @@ def _draw(spec, rng) -> int:
 
 
 def _executor(workers):
-    from .batch import ThreadExecutor, check_count, default_workers
+    from ..batch import ThreadExecutor, check_count, default_workers
 
     return ThreadExecutor(check_count("workers", workers) or default_workers(4))
 
@@ -211,9 +211,9 @@ def _records_file(path: str, records: list, key: str, report) -> None:
 
     A fault here is listed like any other (the files themselves are written).
     """
-    from .batch import Failure
-    from .files import fault_message
-    from .io import write_bytes_atomic
+    from ..batch import Failure
+    from ..fileio.ownership import fault_message
+    from ..fileio.readwrite import write_bytes_atomic
 
     merged = {}
     with contextlib.suppress(OSError, ValueError):
@@ -233,8 +233,8 @@ def _records_file(path: str, records: list, key: str, report) -> None:
 
 
 def _one_composite(dataset, bg_files, out, sample_id, k, seed, max_pixels) -> dict:
-    from .batch import ItemError
-    from .io import ImageReadError, read_image, write_png_atomic
+    from ..batch import ItemError
+    from ..fileio.readwrite import ImageReadError, read_image, write_png_atomic
 
     rng = _rng(seed, sample_id, k)
     bg_file = bg_files[int(rng.integers(len(bg_files)))]
@@ -301,9 +301,9 @@ def composite_dataset(dataset, backgrounds, out, *, per_fg: int = 1, seed: int =
     -------
     FolderRun
     """
-    from .batch import Failure, run_items
-    from .files import OutputFolder, check_disjoint, collect_images
-    from .io import MAX_PIXELS, check_max_pixels
+    from ..batch import Failure, run_items
+    from ..fileio.ownership import OutputFolder, check_disjoint, collect_images
+    from ..fileio.readwrite import MAX_PIXELS, check_max_pixels
 
     dataset, backgrounds, out = map(os.fspath, (dataset, backgrounds, out))
     if isinstance(per_fg, bool) or not isinstance(per_fg, int) or per_fg < 1:
@@ -334,7 +334,7 @@ def composite_dataset(dataset, backgrounds, out, *, per_fg: int = 1, seed: int =
 
 
 def _one_trimap(path: str, out_name: str, out: str, rel: str, erode, dilate, seed, thresholds, max_pixels) -> dict:
-    from .io import ImageReadError, read_image, write_png_atomic
+    from ..fileio.readwrite import ImageReadError, read_image, write_png_atomic
 
     im, _ = read_image(path, max_pixels)
     grey = im.ndim == 2 or im.shape[2] == 4 or ((im[..., 0] == im[..., 1]).all() and (im[..., 1] == im[..., 2]).all())
@@ -373,9 +373,9 @@ def trimap_folder(source, out, *, erode=10, dilate=10, seed: int = 0, fg_thresho
     -------
     FolderRun
     """
-    from .batch import Failure, run_items
-    from .files import OutputFolder, check_disjoint, collect_images
-    from .io import MAX_PIXELS, check_max_pixels
+    from ..batch import Failure, run_items
+    from ..fileio.ownership import OutputFolder, check_disjoint, collect_images
+    from ..fileio.readwrite import MAX_PIXELS, check_max_pixels
 
     source, out = os.fspath(source), os.fspath(out)
     erode, dilate = _check_kernel("erode", erode), _check_kernel("dilate", dilate)

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from . import _image_headers as _headers
+from ._filetype import not_regular as _kind  # the name this module's readers use
 
 __all__ = ["ImageReadError", "ImageInfo", "MAX_PIXELS", "check_max_pixels", "DECODER_MAX_PIXELS", "read_rgba",
            "read_image", "write_png_atomic", "write_bytes_atomic", "write_json_atomic", "remove_stale_temps",
@@ -137,8 +138,6 @@ def _check_size(path, header, max_pixels) -> None:
 
 
 def _read_bytes(path, max_pixels) -> bytes:
-    from .files import _kind
-
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -294,7 +293,7 @@ def read_rgba(path, max_pixels: int | None = MAX_PIXELS):
     >>> read_rgba(path)
     Traceback (most recent call last):
     ...
-    ldmatte.io.ImageReadError: ...: RGB image without an alpha channel: nothing to refine ...
+    ldmatte.fileio.readwrite.ImageReadError: ...: RGB image without an alpha channel: nothing to refine ...
     """
     path = os.fspath(path)
     im, header = _decode(path, max_pixels, need_alpha=True)

@@ -37,6 +37,8 @@ import stat
 import threading
 import uuid
 
+from ._filetype import not_regular as _kind  # the name this module's listing uses
+
 __all__ = ["UsageError", "OutputFault", "InputFile", "InputProblem", "OutputFolder", "MARKER", "check_disjoint",
            "collect_images", "check_output_file", "check_regular_file", "signature", "written_by", "fault_message",
            "stop_on_signals", "StopFlag"]  # fmt: skip
@@ -100,7 +102,7 @@ def check_disjoint(inputs, outputs) -> None:
     >>> check_disjoint([ds], [os.path.join(ds, "alpha")])
     Traceback (most recent call last):
     ...
-    ldmatte.files.UsageError: output ... lies inside input ...: choose an output folder outside the inputs
+    ldmatte.fileio.ownership.UsageError: output ... lies inside input ...: choose an output folder outside the inputs
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -148,19 +150,6 @@ def _reason(exc: OSError) -> str:
             errno.ENAMETOOLONG: "name too long"}.get(exc.errno, exc.strerror or str(exc))  # fmt: skip
 
 
-def _kind(st: os.stat_result) -> str | None:
-    """None for a regular file, else why it is not one."""
-    if stat.S_ISREG(st.st_mode):
-        return None
-    if stat.S_ISFIFO(st.st_mode):
-        return "not a regular file (a named pipe)"
-    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-        return "not a regular file (a device)"
-    if stat.S_ISSOCK(st.st_mode):
-        return "not a regular file (a socket)"
-    return "not a regular file"
-
-
 def check_regular_file(path) -> str:
     """Raise ValueError (``<path>: <reason>``) unless ``path`` is a regular file; return it.
 
@@ -170,7 +159,7 @@ def check_regular_file(path) -> str:
     Examples
     --------
     >>> import os, tempfile
-    >>> from ldmatte.files import check_regular_file
+    >>> from ldmatte.fileio.ownership import check_regular_file
     >>> d = tempfile.mkdtemp(); os.mkfifo(os.path.join(d, "p.png"))
     >>> check_regular_file(os.path.join(d, "p.png"))
     Traceback (most recent call last):
@@ -316,7 +305,7 @@ def collect_images(inputs, *, recursive: bool = False, follow_symlinks: bool = F
 
 
 def _listing(path: str) -> list[str]:
-    from .io import is_temp_name
+    from .readwrite import is_temp_name
 
     return [n for n in os.listdir(path)
             if n not in _IGNORABLE and not n.startswith((MARKER, f".{MARKER}.")) and not is_temp_name(n)]
@@ -341,7 +330,7 @@ def _read_marker(path: str) -> dict | None:
 
 def _write_marker_exclusive(path: str, record: dict) -> bool:
     """Create the marker only if there is none (complete or not at all): True when this call created it."""
-    from .io import write_bytes_atomic
+    from .readwrite import write_bytes_atomic
 
     marker = os.path.join(path, MARKER)
     tmp = os.path.join(path, f".{MARKER}.{os.getpid()}-{uuid.uuid4().hex[:8]}.new")
@@ -417,9 +406,9 @@ class OutputFolder:
         >>> OutputFolder.claim(out, "composite")
         Traceback (most recent call last):
         ...
-        ldmatte.files.UsageError: ... is the output of 'ldmatte trimap', not of 'ldmatte composite'; ...
+        ldmatte.fileio.ownership.UsageError: ... is the output of 'ldmatte trimap', not of 'ldmatte composite'; ...
         """
-        from ._version import __version__
+        from .._version import __version__
 
         path = os.fspath(path)
         if not isinstance(kind, str) or not kind:
@@ -456,7 +445,7 @@ class OutputFolder:
                                      f"for {key}={value!r}: use the same value, or another output folder")  # fmt: skip
             missing = {k: v for k, v in settings.items() if k not in recorded}
             if missing:
-                from .io import write_json_atomic
+                from .readwrite import write_json_atomic
 
                 marker["settings"] = {**recorded, **missing}
                 write_json_atomic(os.path.join(path, MARKER), marker)
