@@ -5,9 +5,23 @@ given (25 entries a pixel, known or not) and then slices out the unknown rows:
 on a video frame's band (a few percent of the frame) most of that work and
 memory is for rows it throws away. :func:`solve_closed_form` computes the same
 entries, window by window in the same order (so the same values), but keeps
-only the rows of unknown pixels, and solves the same system with pymatting's
-incomplete-Cholesky preconditioner and conjugate gradients. pymatting's
+only the rows of unknown pixels, and solves the same system. pymatting's
 ``cf_laplacian`` is its reference in the tests.
+
+The system is solved with conjugate gradients to the same relative residual
+as pymatting's (1e-7), preconditioned not by pymatting's incomplete Cholesky but
+by a complete sparse factorisation in single precision (SuperLU in symmetric
+mode: minimum-degree ordering on the pattern of ``L + L^T``, no pivoting, which
+a symmetric positive definite matrix does not need). CG then stops after two or
+three iterations, which also repair the single precision. On a 960x540 frame
+whose band holds 82k unknowns (hair) this takes half the time of ``ichol`` + CG
+(the factorisation in double precision alone takes more; incomplete Cholesky
+with looser thresholds, Jacobi and algebraic-multigrid preconditioners all
+needed hundreds of iterations). Where the single-precision factorisation fails
+the double-precision one solves directly, and where the matrix is singular
+(an image under 3 pixels high or wide, where no window fits) pymatting's
+solver gives today's answer or error. pymatting's ``estimate_alpha_cf`` is the
+reference in the tests.
 """
 from __future__ import annotations
 
@@ -131,12 +145,31 @@ def solve_closed_form(image: np.ndarray, trimap: np.ndarray, epsilon: float = 1e
     >>> np.round(solve_closed_form(img, tri)[3], 2).tolist()
     [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
     """
-    from pymatting.preconditioner.ichol import ichol
-    from pymatting.solver.cg import cg
-
     lu, b = unknown_laplacian(image, trimap, epsilon)
     x = np.asarray(trimap, np.float64).copy().ravel()
     unknown = ~((x >= 0.9) | (x <= 0.1))
     if unknown.any():
-        x[unknown] = cg(lu, b, M=ichol(lu))
+        x[unknown] = _solve(lu, b)
     return np.clip(x, 0, 1).reshape(trimap.shape)
+
+
+def _solve(lu: scipy.sparse.csr_matrix, b: np.ndarray, maxiter: int = 50) -> np.ndarray:
+    """``L_U^-1 b``: CG preconditioned by a single-precision sparse LU; double precision or ichol where it fails."""
+    import scipy.sparse.linalg
+    from pymatting.solver.cg import cg
+
+    a = lu.tocsc()
+    options = {"permc_spec": "MMD_AT_PLUS_A", "diag_pivot_thresh": 0.0, "options": {"SymmetricMode": True}}
+    try:
+        factor = scipy.sparse.linalg.splu(a.astype(np.float32), **options)
+        x = cg(lu, b, M=lambda r: factor.solve(r.astype(np.float32)).astype(np.float64), maxiter=maxiter)
+        if np.isfinite(x).all():
+            return x
+    except (RuntimeError, ValueError):  # a zero pivot in single precision, or CG did not converge with it
+        pass
+    try:
+        return scipy.sparse.linalg.splu(a, **options).solve(b)
+    except RuntimeError:  # "Factor is exactly singular": no window links an unknown pixel to a known one
+        from pymatting.preconditioner.ichol import ichol
+
+        return cg(lu, b, M=ichol(lu))
