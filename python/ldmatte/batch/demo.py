@@ -19,7 +19,7 @@ MARKER = "ldmatte-demo.json"
 def prepare_folder(outdir: str, n: int, size: int, seed: int) -> None:
     """Check that OUTDIR is new, empty or an earlier demo; mark it as a demo folder.
 
-    Raises :class:`ldmatte.files.UsageError` otherwise (nothing is written).
+    Raises :class:`ldmatte.fileio.ownership.UsageError` otherwise (nothing is written).
     """
     from ..fileio.ownership import UsageError
     from ..fileio.readwrite import write_json_atomic

@@ -56,7 +56,7 @@ def plan_file_jobs(inputs, outdir, reserved, *, recursive: bool = False, follow_
     ``suffixes`` as there, None for its default). An output whose first part,
     or whose JSON record, is in ``reserved`` (names of the run's own files),
     and an output that two inputs would share, are failures, not errors.
-    Raises :class:`ldmatte.files.UsageError` when inputs and the output folder
+    Raises :class:`ldmatte.fileio.ownership.UsageError` when inputs and the output folder
     overlap (either way round).
     """
     from ..fileio.ownership import check_disjoint, collect_images

@@ -55,7 +55,7 @@ def plan_refine(inputs, outdir, *, recursive: bool = False, follow_symlinks: boo
     Inputs are collected once each (device + inode; directory links entered
     only with ``follow_symlinks``, see :func:`ldmatte.files.collect_images`).
     Inputs that cannot be used and outputs that two inputs would share are
-    failures, not errors. Raises :class:`ldmatte.files.UsageError` when inputs
+    failures, not errors. Raises :class:`ldmatte.fileio.ownership.UsageError` when inputs
     and the output folder overlap (either way round).
     """
     return plan_file_jobs(inputs, outdir, _RESERVED, recursive=recursive, follow_symlinks=follow_symlinks,

@@ -242,7 +242,7 @@ def build(source, out_dir, *, shard=(0, 1), qc: QCConfig | None = None, refine_k
     out_dir : path
         Created and claimed as a dataset folder (refused: a non-empty folder
         that is not a dataset, another shard count, a folder overlapping the
-        source's inputs: :class:`ldmatte.files.UsageError`).
+        source's inputs: :class:`ldmatte.fileio.ownership.UsageError`).
     shard : (i, n)
         Process only the ids with ``shard_of(id, n) == i``.
     qc : QCConfig, optional

@@ -285,7 +285,7 @@ def composite_dataset(dataset, backgrounds, out, *, per_fg: int = 1, seed: int =
 
     ``out`` must be new, empty or an earlier output of this function (a marker
     says so) unless ``overwrite``; it may not overlap the dataset's ``fg/`` and
-    ``alpha/`` or the backgrounds (:class:`ldmatte.files.UsageError`). A sample
+    ``alpha/`` or the backgrounds (:class:`ldmatte.fileio.ownership.UsageError`). A sample
     that cannot be read is listed in ``failures`` and the others finish; a
     write fault every later write would repeat (disk full, read-only) stops the
     batch after the items in flight, as does ``stop`` (a
@@ -364,7 +364,7 @@ def trimap_folder(source, out, *, erode=10, dilate=10, seed: int = 0, fg_thresho
     ``out`` must be new, empty or an earlier output of this function (a marker
     says so) unless ``overwrite``, and may not overlap the folder read
     (``ldmatte trimap DS -o DS/alpha`` is refused with
-    :class:`ldmatte.files.UsageError`). An image that cannot be read is listed
+    :class:`ldmatte.fileio.ownership.UsageError`). An image that cannot be read is listed
     in ``failures`` and the others finish; see :func:`composite_dataset` for
     faults and ``stop``. Memory: each worker holds one image at a time (as
     decoded, up to 4 bytes per pixel, its matte and its trimap).

@@ -53,7 +53,7 @@ def read_rgba(path) -> np.ndarray:
     The checked reader of :func:`ldmatte.io.read_rgba` (16-bit files rounded to
     8 bits, truncated or corrupt files refused with the reason), except that a
     grayscale file without alpha is refused too: a sample needs a foreground.
-    Raises :class:`ldmatte.io.ImageReadError` (a ValueError).
+    Raises :class:`ldmatte.fileio.readwrite.ImageReadError` (a ValueError).
     """
     rgba, info = io.read_rgba(path)
     if info.alpha_only:

@@ -556,7 +556,7 @@ def check_output_file(path, kind: str, *, inputs=(), overwrite: bool = False, op
     >>> check_output_file(os.path.join(gt, "a.png"), "eval", inputs=[gt])
     Traceback (most recent call last):
     ...
-    ldmatte.files.UsageError: output file ... lies inside input ...: choose an output file outside the inputs
+    ldmatte.fileio.ownership.UsageError: output file ... lies inside input ...: choose an output file outside the inputs
     """
     path = os.fspath(path)
     signature(kind)  # checks kind

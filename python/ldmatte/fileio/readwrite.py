@@ -432,7 +432,7 @@ def imread(path, flags: int = cv2.IMREAD_UNCHANGED, max_pixels: int | None = MAX
     >>> imread(os.path.join(d, "pipe.png"))
     Traceback (most recent call last):
     ...
-    ldmatte.io.ImageReadError: ...pipe.png: not a regular file (a named pipe)
+    ldmatte.fileio.readwrite.ImageReadError: ...pipe.png: not a regular file (a named pipe)
     """
     return _decode(os.fspath(path), max_pixels, need_alpha=False, flags=flags)[0]
 

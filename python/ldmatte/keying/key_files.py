@@ -92,7 +92,7 @@ class KeyRun(FileRun):
 
 
 def plan_key(inputs, outdir, *, recursive: bool = False, follow_symlinks: bool = False):
-    """``(jobs, failures)`` of a run; raises :class:`ldmatte.files.UsageError` when inputs and output overlap."""
+    """``(jobs, failures)`` of a run; raises :class:`ldmatte.fileio.ownership.UsageError` when inputs and output overlap."""
     return file_jobs.plan_file_jobs(inputs, outdir, _RESERVED, recursive=recursive, follow_symlinks=follow_symlinks,
                                     suffixes=SUFFIXES, job=KeyJob)  # fmt: skip
 

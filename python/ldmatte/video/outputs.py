@@ -337,7 +337,7 @@ def claim_output(output, source, inputs=(), settings: dict | None = None, *, ove
 
     Raises
     ------
-    ldmatte.files.UsageError
+    ldmatte.fileio.ownership.UsageError
         Overlap, a folder not ours, other settings without ``overwrite``.
     ldmatte.files.OutputFault
         A folder that cannot be made or marked (read-only, disk full).
