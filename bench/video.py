@@ -17,6 +17,7 @@ dtSSD through ``evaluate_video``. Speed: frames/s of each stage (seconds of that
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -91,10 +92,14 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", default="closed-form", help="closed-form or a training run / checkpoint folder")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a setting of VideoMattingSettings (dotted, repeatable), in both runs: "
+                    "background.history=0, detail_reach=0")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--panel", help="write a preview panel (PNG) here")
     args = ap.parse_args(argv)
 
+    from _common import with_overrides
     from ldmatte.video.pipeline import VideoMattingSettings
     from ldmatte.video.segmentation import FlowPropagator
     from ldmatte.video.stabilise import StabiliseSettings
@@ -107,9 +112,9 @@ def main(argv=None) -> int:
     gt_dir = os.path.join(work, "gt")
     _write_folder(gt_dir, clip.alphas)
 
-    base = VideoMattingSettings(model=args.model, formats=("png",))
+    base = with_overrides(VideoMattingSettings(model=args.model, formats=("png",)), args.set)
     res, frames, wall = _run(video, os.path.join(work, "stabilised"), clip.first_mask, base)
-    plain = VideoMattingSettings(model=args.model, formats=("png",), stabilise=StabiliseSettings(strength=0.0))
+    plain = dataclasses.replace(base, stabilise=StabiliseSettings(strength=0.0))
     res_plain, frames_plain, wall_plain = _run(video, os.path.join(work, "per-frame"), clip.first_mask, plain)
 
     prop = FlowPropagator(clip.first_mask)
@@ -133,7 +138,8 @@ def main(argv=None) -> int:
 
     print(f"synthetic clip: {args.frames} frames of {args.size}x{args.size}, seed {args.seed}, "
           f"matting {res.info['matting']}, band {res.info['band_width']} px; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+          + (f"; settings changed: {', '.join(args.set)}" if args.set else ""))
     print("\n| method | IoU min | IoU mean | SAD | MSE x1e3 | Grad | Conn | dtSSD |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
