@@ -12,8 +12,8 @@ Clips (from ``../shared/data/video/`` beside the repository; see its SOURCES.md;
 tracker not counted) on any of the four, with the carried mask's IoU where masks exist.
 
 Each clip is written as a lossless FFV1 video and matted by ``ldmatte.video.matte_video`` (closed-form
-matting, default settings, or those changed by ``--set``) from the first frame's mask. Scored: IoU of alpha > 0.5 with each annotated
-frame's mask (frame 0 excluded from the means: it is the given mask), next to
+matting, default settings, or those changed by ``--set``) from the first frame's mask. Scored: IoU of
+alpha > 0.5 with each annotated frame's mask (frame 0 excluded from the means: it is the given mask), next to
 
 - ``naive warp``: the first mask backward-warped frame to frame along OpenCV DIS flow (medium), soft state,
   no matting, no feedback;
