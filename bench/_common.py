@@ -5,6 +5,8 @@ The real Layer Diffusion samples live beside the project (``LDMATTE_DATA`` or
 """
 from __future__ import annotations
 
+import ast
+import dataclasses
 import json
 import os
 import pathlib
@@ -149,3 +151,39 @@ def machine_note(t: dict, threads: int) -> str:
         return ""
     return (f" (a compute-bound loop timed alongside: {t['machine 1'] / t[f'machine {threads}']:.2f}x, "
             "what this machine's threads gave at the time)")
+
+
+def with_overrides(settings, overrides=()):
+    """``settings`` (a frozen dataclass) with ``"a.b=value"`` overrides: dotted fields into nested settings,
+    values as Python literals (``0``, ``None``, ``False``, ``0.5``) or else plain strings (``soft``).
+
+    >>> import dataclasses
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class Inner:
+    ...     x: int = 1
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class Outer:
+    ...     inner: Inner = Inner()
+    ...     name: str = "a"
+    >>> with_overrides(Outer(), ["inner.x=0", "name=soft"])
+    Outer(inner=Inner(x=0), name='soft')
+    """
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"an override is KEY=VALUE, got {item!r}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        settings = _replace_path(settings, key.strip().split("."), value)
+    return settings
+
+
+def _replace_path(obj, path, value):
+    names = {f.name for f in dataclasses.fields(obj)}
+    if path[0] not in names:
+        raise ValueError(f"{type(obj).__name__} has no setting {path[0]!r} (it has {', '.join(sorted(names))})")
+    if len(path) > 1:
+        value = _replace_path(getattr(obj, path[0]), path[1:], value)
+    return dataclasses.replace(obj, **{path[0]: value})

@@ -12,8 +12,8 @@ Clips (from ``../shared/data/video/`` beside the repository; see its SOURCES.md;
 tracker not counted) on any of the four, with the carried mask's IoU where masks exist.
 
 Each clip is written as a lossless FFV1 video and matted by ``ldmatte.video.matte_video`` (closed-form
-matting, default settings) from the first frame's mask. Scored: IoU of alpha > 0.5 with each annotated
-frame's mask (frame 0 excluded from the means: it is the given mask), next to
+matting, default settings, or those changed by ``--set``) from the first frame's mask. Scored: IoU of
+alpha > 0.5 with each annotated frame's mask (frame 0 excluded from the means: it is the given mask), next to
 
 - ``naive warp``: the first mask backward-warped frame to frame along OpenCV DIS flow (medium), soft state,
   no matting, no feedback;
@@ -80,8 +80,9 @@ def naive_warp(images, first: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def run_clip(name: str, images, first: np.ndarray, work: str, keep=()) -> dict:
+def run_clip(name: str, images, first: np.ndarray, work: str, keep=(), overrides=()) -> dict:
     """Matte a clip; returns masks and alphas (> 0.5) of the frames in ``keep``, notes and speed."""
+    from _common import with_overrides
     from ldmatte.video.pipeline import VideoMattingSettings, matte_video
     from ldmatte.video.synthetic import write_video
 
@@ -94,15 +95,16 @@ def run_clip(name: str, images, first: np.ndarray, work: str, keep=()) -> dict:
             kept[fr.index] = (fr.mask > 127, fr.alpha > 127, fr.alpha)
 
     t = time.perf_counter()
-    res = matte_video(video, os.path.join(work, name), np.where(first, 255, 0).astype(np.uint8),
-                      VideoMattingSettings(formats=("png",)), on_frame=on_frame, claim=False)  # fmt: skip
+    settings = with_overrides(VideoMattingSettings(formats=("png",)), overrides)
+    res = matte_video(video, os.path.join(work, name), np.where(first, 255, 0).astype(np.uint8), settings,
+                      on_frame=on_frame, claim=False)  # fmt: skip
     wall = time.perf_counter() - t
     return {"result": res, "kept": kept, "wall": wall}
 
 
-def score(name: str, images, masks, work: str) -> dict:
+def score(name: str, images, masks, work: str, overrides=()) -> dict:
     scored = sorted(masks)
-    run = run_clip(name, images, masks[0], work, keep=set(scored))
+    run = run_clip(name, images, masks[0], work, keep=set(scored), overrides=overrides)
     naive = naive_warp(images, masks[0])
     rows = {"pipeline (alpha > 0.5)": [], "carried mask": [], "naive warp": [], "frozen first mask": []}
     for i in scored:
@@ -165,11 +167,11 @@ def segment_only(name: str, frames: int | None) -> dict:
             "iou_min": float(np.min(ious)) if ious else None}  # fmt: skip
 
 
-def crash_check(name: str, work: str, frames: int | None) -> dict:
+def crash_check(name: str, work: str, frames: int | None, overrides=()) -> dict:
     """Run a clip without masks to its end from a GrabCut-seeded first mask (a box around the person)."""
     images, first = load_unmasked(name, frames)
     box = CRASH_BOXES[name]
-    run = run_clip(name, images, first, work)
+    run = run_clip(name, images, first, work, overrides=overrides)
     res = run["result"]
     return {"clip": name, "frames": res.frames, "of": len(images), "wall": run["wall"], "seconds": res.seconds,
             "notes": res.frame_notes, "first_mask_px": int(first.sum()), "box": box}
@@ -216,6 +218,9 @@ def main(argv=None) -> int:
     ap.add_argument("--crash", default="", help="comma list of bedroom, dance: run to the end, no scoring")
     ap.add_argument("--segment", default="", help="comma list of chair, caps, bedroom, dance: the carried "
                     "segmentation alone, ms/frame (and IoU where masks exist)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a setting of VideoMattingSettings (dotted, repeatable): background.history=0, "
+                    "propagation.carry.recall=None, stabilise.strength=0")
     ap.add_argument("--panel", help="write a panel (PNG) here")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
@@ -226,7 +231,7 @@ def main(argv=None) -> int:
     scores, images_by_clip, out = [], {}, {"clips": [], "crash": []}
     for name in [c for c in args.clips.split(",") if c]:
         images, masks = load_clip(name, args.frames)
-        sc = score(name, images, masks, work)
+        sc = score(name, images, masks, work, args.set)
         sc["gt"] = masks
         scores.append(sc)
         images_by_clip[name] = images
@@ -244,13 +249,15 @@ def main(argv=None) -> int:
         print("per frame (pipeline): " + " ".join(f"{i}:{v:.2f}" for i, v in zip(sc["scored"], per)))
         fps = {k: (sc["frames"] / v if v > 0 else None) for k, v in sc["seconds"].items()}
         fps["whole run"] = sc["frames"] / sc["wall"]
+        if args.set:
+            print("settings changed: " + ", ".join(args.set))
         print("frames/s: " + ", ".join(f"{k} {v:.1f}" for k, v in fps.items() if v))
         for n in sc["notes"][:10]:
             print(f"  note: frame {n['frame']}: {n['kind']}: {n['reason']}")
         out["clips"].append({"clip": name, "frames": sc["frames"], "scored": sc["scored"], "iou": summary,
                              "fps": fps, "notes": sc["notes"]})  # fmt: skip
     for name in [c for c in args.crash.split(",") if c]:
-        cr = crash_check(name, work, args.frames)
+        cr = crash_check(name, work, args.frames, args.set)
         fps = cr["frames"] / cr["wall"]
         print(f"\ncrash check {name}: {cr['frames']} of {cr['of']} frames, {fps:.2f} frames/s, first mask "
               f"{cr['first_mask_px']} px (GrabCut in box {cr['box']}), {len(cr['notes'])} frame note(s)")

@@ -17,7 +17,7 @@ from ldmatte.video import reader  # noqa: E402
 from ldmatte.video.background import BackgroundSettings  # noqa: E402
 from ldmatte.video.evaluate import evaluate_video  # noqa: E402
 from ldmatte.video.pipeline import VideoMattingSettings, matte_video  # noqa: E402
-from ldmatte.video.segmentation import FlowPropagator, FolderMasks, Segmenter, SegmenterUnavailable  # noqa: E402
+from ldmatte.video.segmentation import FolderMasks, Segmenter, SegmenterUnavailable  # noqa: E402
 from ldmatte.video.synthetic import make_video, write_video  # noqa: E402
 from ldmatte.video.trimaps import default_band_width, extend_band, mask_trimap, subject_band_width  # noqa: E402
 
@@ -202,38 +202,6 @@ def test_sam2_unavailable_is_clear(clip_files, tmp_path, capsys):
     assert main(["video", str(clip_files["mkv"]), "-o", str(tmp_path / "o"), "--segmenter", "sam2",
                  "--first-mask", str(clip_files["mask"])]) == 2  # fmt: skip
     assert "sam2 package" in capsys.readouterr().err
-
-
-def _textured(rng, h, w):
-    tex = rng.random((h, w, 3)).astype(np.float32) * 255
-    return cv2.GaussianBlur(tex, (0, 0), 1.5).astype(np.uint8)
-
-
-def _disc_ious(motion):
-    from ldmatte.video.segmentation import PropagationSettings
-
-    rng = np.random.default_rng(0)
-    h, w = 96, 128
-    bg, disc_tex = _textured(rng, h, w + 40), _textured(rng, h, w)
-    yy, xx = np.mgrid[:h, :w]
-    prop, ious = None, []
-    for t in range(10):
-        cx = 40 + 3 * t
-        disc = (xx - cx) ** 2 + (yy - 48) ** 2 < 22**2
-        frame = bg[:, 20 - 2 * t : 20 - 2 * t + w].copy()  # the background pans the other way
-        frame[disc] = np.roll(disc_tex, 3 * t, axis=1)[disc]
-        if prop is None:
-            prop = FlowPropagator(disc, PropagationSettings(motion=motion))
-        m = prop.segment(frame, t) > 127
-        ious.append((m & disc).sum() / (m | disc).sum())
-    return ious
-
-
-def test_propagation_follows_a_translating_disc():
-    affine, dense = _disc_ious("affine"), _disc_ious("flow")
-    assert min(affine) >= 0.95, affine
-    # Dense flow is smoothed across the disc's edge (the background moves the other way): the mask lags.
-    assert min(affine) > min(dense)
 
 
 def test_evaluate_video_by_hand(tmp_path):

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ldmatte.video.background import BackgroundPlate, BackgroundSettings, UncoveredBackground, plate_trimap
+from ldmatte.video.background import BackgroundPlate, BackgroundSettings, plate_trimap
 from ldmatte.video.flow import FlowTracker, Motion, background_motion
 from ldmatte.video.trimaps import distance_outside, mask_trimap
 
@@ -155,23 +155,3 @@ def test_mask_trimap_keeps_a_core_in_narrow_gaps():
     assert not (without[10:30, 20:26] == 0).any()
     assert (with_core[12:28, 22:24] == 0).all() and (with_core[10:30, 20:26] != 255).all()
     assert np.array_equal(with_core[:, 30:], without[:, 30:])  # open background as before
-
-
-def test_uncovered_background_follows_the_background_until_covered_again():
-    frames, masks, _ = _panning_scene(4)
-    subject = Motion(affine=np.float32([[1, 0, -3], [0, 1, 0]]))  # the square moves 3 px right
-    pan = Motion(affine=np.float32([[1, 0, 2], [0, 1, 0]]))  # the background 2 px left
-    layers = UncoveredBackground()
-    assert layers.step(masks[0], None, None) is None
-    region = layers.step(masks[1], subject, pan)
-    # Behind the square's left edge: 5 columns (3 px of its own motion + 2 px of the background's), its height.
-    cols = np.flatnonzero(region.any(axis=0))
-    assert region.sum() == 20 * 5 and cols.tolist() == list(range(8, 13)) and not (region & (masks[1] > 0)).any()
-    region2 = layers.step(masks[2], subject, pan)
-    assert set(np.flatnonzero(region2.any(axis=0))) >= set(range(6, 11))  # carried 2 px left with the background
-    # The subject turns back: what it covers again leaves the region.
-    back = Motion(affine=np.float32([[1, 0, 6], [0, 1, 0]]))
-    region3 = layers.step(np.roll(masks[2], -6, axis=1), back, pan)
-    assert not (region3 & (np.roll(masks[2], -6, axis=1) > 0)).any()
-    assert layers.step(masks[3], subject, None) is None  # a motion unknown: forgotten
-    assert layers.step(masks[3], subject, pan).sum() <= 20 * 5

@@ -56,8 +56,6 @@ def register(sub) -> None:
     p.add_argument("--background-history", type=int, default=16, metavar="N",
                    help="remember the clean background of the last N frames and correct each trimap with it "
                         "(background pixels leave the band, strands join it); 0 turns it off (default 16)")
-    p.add_argument("--no-feedback", action="store_true",
-                   help="propagate the mask alone (by default the matte corrects the propagated mask each frame)")
     p.add_argument("--estimate-foreground", action="store_true",
                    help="RGBA colour by foreground estimation (pymatting) instead of the source colour")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
@@ -89,7 +87,7 @@ def run(args) -> int:
         settings = VideoMattingSettings(
             model=args.model if args.model == "closed-form" else os.path.abspath(args.model), device=args.device,
             band_width=args.trimap_width, formats=tuple(f.strip() for f in args.format.split(",") if f.strip()),
-            feedback=not args.no_feedback, estimate_foreground=args.estimate_foreground, batch_size=args.batch_size,
+            estimate_foreground=args.estimate_foreground, batch_size=args.batch_size,
             max_frames=args.max_frames, segmentation=label, propagation=PropagationSettings(), fps=args.fps,
             stabilise=StabiliseSettings(strength=args.stabilise), detail_reach=args.detail_reach,
             background=BackgroundSettings(history=args.background_history), max_pixels=args.max_pixels)  # fmt: skip

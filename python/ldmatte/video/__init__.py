@@ -3,8 +3,8 @@
 ``ldmatte video`` runs :func:`matte_video`; the pieces are usable alone:
 
 - :mod:`~ldmatte.video.reader`: frames as RGB uint8 through PyAV or OpenCV, size, frame rate, audio presence;
-- :mod:`~ldmatte.video.segmentation`: the :class:`Segmenter` protocol, a first-frame mask propagated with
-  optical flow (:class:`FlowPropagator`), per-frame masks from a folder, a SAM 2 adapter;
+- :mod:`~ldmatte.video.segmentation`: the :class:`Segmenter` protocol, per-frame masks from a folder, a SAM 2
+  adapter;
 - :mod:`~ldmatte.video.carried`: a first-frame mask carried as a binary segmentation, flow then colour
   (:class:`CarriedSegmenter`, what a first-frame mask gets by default);
 - :mod:`~ldmatte.video.trimaps`, :mod:`~ldmatte.video.backends` (closed-form matting or the trained model),
@@ -18,7 +18,7 @@ from .._lazy import lazy_exports
 
 _EXPORTS = {
     "matte_video": "pipeline", "VideoMattingSettings": "pipeline", "VideoMattingResult": "pipeline",
-    "Segmenter": "segmentation", "FlowPropagator": "segmentation", "FolderMasks": "segmentation",
+    "Segmenter": "segmentation", "FolderMasks": "segmentation",
     "SAM2Segmenter": "sam2_segmenter", "PropagationSettings": "segmentation",
     "CarriedSegmenter": "carried", "CarrySettings": "carried",
     "StabiliseSettings": "stabilise", "evaluate_video": "evaluate", "probe": "reader", "iter_frames": "reader",

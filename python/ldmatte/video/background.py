@@ -29,7 +29,7 @@ import numpy as np
 
 from .flow import Motion
 
-__all__ = ["BackgroundSettings", "BackgroundPlate", "plate_trimap", "UncoveredBackground"]
+__all__ = ["BackgroundSettings", "BackgroundPlate", "plate_trimap"]
 
 _SQUARE3 = np.ones((3, 3), np.uint8)
 MIN_NOISE_PIXELS = 16  # known background pixels under the plate needed to measure the noise
@@ -39,14 +39,10 @@ MIN_NOISE_PIXELS = 16  # known background pixels under the plate needed to measu
 class BackgroundSettings:
     """How the background plate is kept and used.
 
-    ``history``: frames remembered (0 turns the plate off; ``separation`` works without it). A pixel is background when it differs from the
+    ``history``: frames remembered (0 turns the plate off). A pixel is background when it differs from the
     plate by less than ``max(min_clean, clean * noise)`` (0..255, the largest channel difference, it and its
     8 neighbours) and something else when it differs by more than ``max(min_detect, detect * noise)``;
     ``noise`` is the median difference between the frame and the plate over known background.
-    ``separation``: where the subject's and the background's motions differ by at least this many pixels,
-    a pixel whose flow follows the background may not join the subject's mask (0 turns this off; see
-    :func:`~ldmatte.video.flow.moves_with_background`). ``uncovered``: background the subject uncovers may not
-    join the mask until the subject covers it again (see :class:`UncoveredBackground`).
     """
 
     history: int = 16
@@ -54,16 +50,12 @@ class BackgroundSettings:
     detect: float = 12.0
     min_clean: float = 2.0
     min_detect: float = 6.0
-    separation: float = 1.0
-    uncovered: bool = True
 
     def __post_init__(self):
         if isinstance(self.history, bool) or not isinstance(self.history, (int, np.integer)) or self.history < 0:
             raise ValueError(f"history must be an int >= 0 (frames), got {self.history!r}")
         if not 0 < self.clean <= self.detect or not 0 < self.min_clean <= self.min_detect:
             raise ValueError("need 0 < clean <= detect and 0 < min_clean <= min_detect")
-        if not self.separation >= 0:
-            raise ValueError(f"separation must be >= 0 (pixels), got {self.separation!r}")
 
     def tolerances(self, noise: float) -> tuple[float, float]:
         """(clean, detect) tolerances for a measured noise level.
@@ -203,52 +195,3 @@ def plate_trimap(trimap: np.ndarray, frame: np.ndarray, colour: np.ndarray, vali
     out[(trimap == 128) & clean & ~mask] = 0
     out[other & (trimap == 0) & reach] = 128
     return out, noise
-
-
-class UncoveredBackground:
-    """Background the subject has just uncovered, followed along the background's motion (two motion layers).
-
-    A pixel whose predecessor along the background's motion lay under the
-    subject's mask in the previous frame, while its predecessor along the
-    subject's own motion did not, shows background that the subject has just
-    moved off: a subject's pixels come from the subject. Such pixels are
-    remembered and carried with the background, frame after frame, until the
-    subject, moved by its own motion, covers them again. Geometry alone decides,
-    so it holds where optical flow cannot (flat colour); the matting may still
-    take such a patch for the subject (a skin-coloured background shape), but the
-    mask does not grow into it.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from ldmatte.video.flow import Motion
-    >>> mask = np.zeros((1, 10), np.uint8); mask[0, 3:6] = 255
-    >>> still = Motion(affine=np.float32([[1, 0, 0], [0, 1, 0]]))
-    >>> right = Motion(affine=np.float32([[1, 0, -2], [0, 1, 0]]))  # the subject moved 2 px right
-    >>> layers = UncoveredBackground()
-    >>> layers.step(mask, None, None) is None
-    True
-    >>> moved = np.zeros((1, 10), np.uint8); moved[0, 5:8] = 255
-    >>> layers.step(moved, right, still)[0].astype(int).tolist()  # x = 3, 4: uncovered behind it
-    [0, 0, 0, 1, 1, 0, 0, 0, 0, 0]
-    """
-
-    def __init__(self):
-        self._mask: np.ndarray | None = None
-        self._region: np.ndarray | None = None
-
-    def step(self, mask: np.ndarray, subject: Motion | None, background: Motion | None) -> np.ndarray | None:
-        """Take the next frame's mask and the subject's and the background's motion onto it; return the
-        uncovered background of this frame (bool (H, W)), or None when a motion is unknown (forgets)."""
-        previous, self._mask = self._mask, np.asarray(mask)
-        if previous is None or subject is None or background is None or previous.shape != self._mask.shape:
-            self._region = None
-            return None
-        prev = previous.astype(np.float32)
-        under_subject = subject.warp(prev) > 127
-        was_hidden = background.warp(prev) > 127
-        region = was_hidden & ~under_subject
-        if self._region is not None:
-            region |= background.warp(self._region.astype(np.float32)) > 0.5
-        self._region = region & ~under_subject
-        return self._region

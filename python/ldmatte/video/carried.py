@@ -72,9 +72,7 @@ class CarrySettings:
     ``join``: the log-likelihood ratio (subject over background colour) a pixel the warps did not carry needs
     to join the mask; with ``strict_join`` only next to the warped mask or where the flow failed (so the mask
     cannot creep along a background edge of the subject's colour). ``doubt``: carried pixels whose ratio is
-    below it are re-decided too (a hole opening inside the subject; None: never). ``refine``: the band (share of
-    the shorter side) within which the matte may correct the carried mask's edge (0: never; see
-    :meth:`CarriedSegmenter.correct`).
+    below it are re-decided too (a hole opening inside the subject; None: never).
     """
 
     consistency: float = 1.0
@@ -90,7 +88,6 @@ class CarrySettings:
     preset: str = "medium"
     join: float = 0.0
     doubt: float | None = -2.0
-    refine: float = 0.0
     strict_join: bool = True
     recall: float | None = 0.5
     recall_side: int = 320
@@ -286,7 +283,6 @@ class CarriedSegmenter:
         self._anchor: tuple[np.ndarray, np.ndarray] | None = None  # first frame's (fg, bg) colour samples
         self._recent: collections.deque = collections.deque(maxlen=max(1, self.settings.recent))
         self._index = -1
-        self._models = None  # the last frame's (subject model, background model, frame), for correct()
         self.motion: Motion | None = None
         self.note: tuple[str, str] | None = None
         self.uncertain: np.ndarray | None = None
@@ -325,7 +321,7 @@ class CarriedSegmenter:
             self.tracker.step(frame)
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
         previous_grey, self._grey = self._grey, grey
-        self.note, self.uncertain, self.motion, self._models = None, None, None, None
+        self.note, self.uncertain, self.motion = None, None, None
         self._index = index
         if self._mask is None:
             mask = to_mask(self._first, frame.shape[:2]) > 127
@@ -445,7 +441,6 @@ class CarriedSegmenter:
         labels[sure_fg[y0:y1, x0:x1]] = cv2.GC_FGD
         held = carried if forgot is None else carried & ~forgot
         labels[und] = np.where(held[y0:y1, x0:x1][und], cv2.GC_PR_FGD, cv2.GC_PR_BGD)
-        self._models = (fg_model, bg_model, frame)
         cut = self._graph_cut(crop, labels, fg_model, bg_model)
         decided = np.zeros((h, w), bool)
         decided[y0:y1, x0:x1] = cut
@@ -601,39 +596,6 @@ class CarriedSegmenter:
         # Everything jumped (a subject leaving the frame fast): the flow's warp is the best evidence left.
         self.note = ("guessed", f"the mask's area jumped ({before} -> {mask.sum()} px)")
         return fallbacks[-1] if fallbacks else mask
-
-    @property
-    def takes_feedback(self) -> bool:
-        return self.settings.refine > 0
-
-    def correct(self, alpha, index: int) -> None:
-        """Let the matte of frame ``index`` (the last segmented; uint8 alpha) refine the carried mask's edge.
-
-        Only within ``refine`` of the edge: a pixel the matte calls clearly subject (alpha >= 0.75) joins; a
-        mask pixel it calls clearly background (alpha <= 0.25) leaves, unless its colour favours the subject
-        or it lies on the skeleton of a thin part. Deeper changes are not taken: the matte's band would erode
-        the state frame after frame.
-        """
-        if index != self._index or self._mask is None or self._models is None or self.settings.refine <= 0:
-            return
-        a = np.asarray(alpha)
-        if a.shape != self._mask.shape:
-            return
-        from .trimaps import thin_core
-
-        mask = self._mask
-        h, w = mask.shape
-        r = max(1, round(self.settings.refine * min(h, w)))
-        m8 = mask.astype(np.uint8)
-        near = (cv2.dilate(m8, _disc(r)) > 0) & ~(cv2.erode(m8, _disc(r)) > 0)
-        out = mask | (near & (a >= 192))
-        ys, xs = np.nonzero(near & mask & (a <= 63))
-        if len(xs):
-            fg_model, bg_model, frame = self._models
-            leave = colour_log_ratio(fg_model, bg_model, frame[ys, xs]) <= 0
-            leave &= ~thin_core(m8 * 255, r)[ys, xs]
-            out[ys[leave], xs[leave]] = False
-        self._mask = out
 
 
 @functools.lru_cache(maxsize=2)

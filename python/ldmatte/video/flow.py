@@ -15,8 +15,7 @@ import numpy as np
 
 from .trimaps import distance_outside
 
-__all__ = ["FlowSettings", "FlowTracker", "warp_backward", "Motion", "subject_motion", "background_motion",
-           "moves_with_background"]
+__all__ = ["FlowSettings", "FlowTracker", "warp_backward", "Motion", "subject_motion", "background_motion"]
 
 PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}  # fmt: skip
@@ -179,42 +178,6 @@ def background_motion(flow: np.ndarray, mask: np.ndarray, margin: float, max_poi
     """
     far = (distance if distance is not None else distance_outside(mask)) > margin
     return _fit_affine(flow, far, max_points, seed)
-
-
-def moves_with_background(flow: np.ndarray, subject: Motion | None, background: Motion, separation: float = 1.0,
-                          ) -> np.ndarray:  # fmt: skip
-    """Pixels whose flow follows the background's motion rather than the subject's (bool (H, W)).
-
-    Only where the two affine motions differ by at least ``separation`` pixels
-    can they be told apart; there a pixel counts when its flow lies closer to the
-    background's displacement than half of that difference. ``subject`` None
-    or dense (no affine fit): nothing counts.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> flow = np.zeros((2, 4, 2), np.float32); flow[:, 2:, 0] = 3  # the right half moved 3 px left
-    >>> still = Motion(affine=np.float32([[1, 0, 0], [0, 1, 0]]))
-    >>> pan = Motion(affine=np.float32([[1, 0, 3], [0, 1, 0]]))
-    >>> moves_with_background(flow, still, pan)[0].tolist()
-    [False, False, True, True]
-    >>> bool(moves_with_background(flow, still, still).any())  # the same motion: nothing can be told
-    False
-    """
-    if subject is None or subject.affine is None or background.affine is None:
-        return np.zeros(flow.shape[:2], bool)
-    h, w = flow.shape[:2]
-    x = np.arange(w, dtype=np.float32)[None, :]
-    y = np.arange(h, dtype=np.float32)[:, None]
-    # An affine displacement is a row term plus a column term: built by broadcasting, compared squared (no
-    # square roots), in float32 like the flow. A few times faster than stacking full-size grids at 1080p.
-    s, b = np.asarray(subject.affine, np.float32), np.asarray(background.affine, np.float32)
-    d = s - b
-    apart2 = ((d[0, 0] * x + d[0, 2]) + d[0, 1] * y) ** 2 + ((d[1, 0] * x + d[1, 2]) + d[1, 1] * y) ** 2
-    near_x = flow[..., 0] - (((b[0, 0] - 1) * x + b[0, 2]) + b[0, 1] * y)
-    near_y = flow[..., 1] - ((b[1, 0] * x + b[1, 2]) + (b[1, 1] - 1) * y)
-    limit = max(float(separation), 1e-3)
-    return (apart2 >= np.float32(limit * limit)) & (near_x * near_x + near_y * near_y < 0.25 * apart2)
 
 
 def _fit_affine(flow: np.ndarray, region: np.ndarray, max_points: int, seed: int) -> Motion | None:

@@ -5,8 +5,8 @@ size (a GPU model mattes a chunk at once). For each frame the optical flow
 back to the previous frame is computed once and shared by mask propagation
 and stabilisation. A first-frame mask is carried as a binary segmentation
 (:class:`~ldmatte.video.carried.CarriedSegmenter`: flow, then colour), which
-the matte never feeds back; with ``propagation.method="soft"`` and ``feedback`` the
-stabilised alpha of the last frame of each chunk corrects the soft propagated mask instead.
+the matte never feeds back (a mask corrected by its own matte erodes or grows
+with the band, frame after frame).
 
 No frame stops the run: an empty mask gives an all-0 alpha (the subject is
 gone), a trimap with no known foreground or background, or a matting error,
@@ -35,13 +35,13 @@ import numpy as np
 
 from ..fileio.readwrite import write_json_atomic, write_png_atomic
 from .backends import CLOSED_FORM, load_matting
-from .background import BackgroundPlate, BackgroundSettings, UncoveredBackground, plate_trimap
+from .background import BackgroundPlate, BackgroundSettings, plate_trimap
 from .carried import CarriedSegmenter
-from .flow import FlowTracker, Motion, background_motion, moves_with_background, subject_motion
+from .flow import FlowTracker, Motion, background_motion, subject_motion
 from .masks import FolderMasks, GuardedSegmenter, fit_mask, to_mask
 from .outputs import VideoOutput, claim_output, parse_formats
 from .reader import FrameReader, VideoReadError, count_frames, probe
-from .segmentation import FlowPropagator, PropagationSettings
+from .segmentation import PropagationSettings
 from .stabilise import StabiliseSettings, TemporalStabiliser
 from .trimaps import default_band_width, distance_outside, extend_band, mask_trimap, subject_band_width
 from .upsample import MAX_PIXELS, WorkingResolution
@@ -59,7 +59,7 @@ class VideoMattingSettings:
     ``model``: ``"closed-form"`` or a training run / checkpoint folder; ``device``: ``auto``, ``cpu``, ``cuda``;
     ``band_width``: unknown band width in pixels (None: 3 % of the shorter side); ``formats``: any of
     ``png``, ``webm``, ``mov``, ``preview`` (alpha PNGs are always written: they are what a rerun resumes from);
-    ``feedback``: correct the propagated mask with the matte; ``detail_reach``: the unknown band also covers
+    ``detail_reach``: the unknown band also covers
     the known background up to this many band widths from the mask where the previous frame's alpha, moved
     along the subject's motion, shows detail (hair strands too thin to survive in a binary mask; 0 turns it
     off; see :func:`~ldmatte.video.trimaps.extend_band`); ``background``: the clean background remembered
@@ -75,7 +75,6 @@ class VideoMattingSettings:
     device: str = "auto"
     band_width: int | None = None
     formats: tuple = ("png",)
-    feedback: bool = True
     detail_reach: float = 3.0
     estimate_foreground: bool = False
     batch_size: int = 4
@@ -90,9 +89,9 @@ class VideoMattingSettings:
 
     def record(self) -> dict:
         """The settings that change the frames (recorded in the output folder's marker)."""
-        return {"model": self.model, "band_width": self.band_width, "feedback": self.feedback,
-                "detail_reach": self.detail_reach, "max_pixels": self.max_pixels,
-                "estimate_foreground": self.estimate_foreground, "segmentation": self.segmentation,
+        return {"model": self.model, "band_width": self.band_width, "detail_reach": self.detail_reach,
+                "max_pixels": self.max_pixels, "estimate_foreground": self.estimate_foreground,
+                "segmentation": self.segmentation,
                 "propagation": dataclasses.asdict(self.propagation), "stabilise": dataclasses.asdict(self.stabilise),
                 "background": dataclasses.asdict(self.background)}
 
@@ -177,8 +176,9 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
     ``alpha.mov``, ``preview.mp4`` and ``video.json`` (the run's summary).
 
     ``segmenter``: a :class:`~ldmatte.video.segmentation.Segmenter`, or a first-frame mask (array) to
-    propagate with optical flow. ``matting``: a backend object (``predict(images, trimaps)``) instead of
-    ``settings.model``. ``stop``: an object with ``is_set()`` checked between chunks (Ctrl-C).
+    carry with :class:`~ldmatte.video.carried.CarriedSegmenter`. ``matting``: a backend object
+    (``predict(images, trimaps)``) instead of ``settings.model``. ``stop``: an object with ``is_set()`` checked
+    between chunks (Ctrl-C).
     ``on_frame``: called with each :class:`FrameResult`. With ``claim`` the output folder is claimed
     (:meth:`ldmatte.files.OutputFolder.claim`, kind ``video``) after checking it overlaps neither the input
     nor ``extra_inputs`` (mask files and folders).
@@ -219,12 +219,9 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
     band = work.length(s.band_width) if s.band_width is not None else default_band_width(*work.shape)
     tracker = FlowTracker(s.propagation.flow)
     if not hasattr(segmenter, "segment"):
-        if s.propagation.method == "carried":
-            carry = dataclasses.replace(s.propagation.carry, flow=s.propagation.flow)
-            segmenter = CarriedSegmenter(segmenter, carry, tracker=tracker)
-        else:
-            segmenter = FlowPropagator(segmenter, s.propagation, tracker=tracker)
-    propagator = segmenter if isinstance(segmenter, (FlowPropagator, CarriedSegmenter)) else None
+        carry = dataclasses.replace(s.propagation.carry, flow=s.propagation.flow)
+        segmenter = CarriedSegmenter(segmenter, carry, tracker=tracker)
+    propagator = segmenter if isinstance(segmenter, CarriedSegmenter) else None
     if propagator is not None and propagator.tracker is not tracker:
         tracker = propagator.tracker  # the caller's propagator: share its tracker, step it here
         propagator._own_tracker = False
@@ -232,7 +229,6 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
         segmenter = GuardedSegmenter(segmenter)
     stabiliser = TemporalStabiliser(s.stabilise)
     plate = BackgroundPlate(s.background) if s.background.history > 0 else None
-    layers = UncoveredBackground() if s.background.uncovered else None
     reach = int(round(max(1.0, s.detail_reach) * band))  # how far from the mask the band may reach out
     detail: np.ndarray | None = None  # the last alpha (float), moved frame by frame onto the newest frame
     backend = matting
@@ -297,15 +293,12 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                             item.flow, item.mask, margin=max(2, band)) or Motion(flow=item.flow)
                 with clock("trimap"):
                     item.distance = distance_outside(item.mask)
-                if item.flow is not None and (plate is not None or layers is not None or s.background.separation > 0):
-                    with clock("flow"):
-                        item.bg_motion = background_motion(item.flow, item.mask, margin=reach + band,
-                                                           distance=item.distance)
                 if plate is not None:
+                    if item.flow is not None:
+                        with clock("flow"):
+                            item.bg_motion = background_motion(item.flow, item.mask, margin=reach + band,
+                                                               distance=item.distance)
                     plate.step(item.bg_motion)
-                if layers is not None:
-                    with clock("segment"):
-                        item.uncovered = layers.step(item.mask, item.motion, item.bg_motion)
                 if detail is not None and item.motion is not None:
                     with clock("trimap"):
                         detail = item.motion.warp(detail)
@@ -313,15 +306,12 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                 with clock("trimap"):
                     fb = subject_band_width(item.mask, band)  # narrower for a small subject
                     item.trimap = mask_trimap(item.mask, fb)
-                    narrow = item.trimap
                     if detail is not None and s.detail_reach > 0 and detail.shape == item.mask.shape:
                         item.trimap = extend_band(item.trimap, item.mask, detail, reach=fb - fb // 2,
                                                   limit=int(round(s.detail_reach * fb)),
                                                   distance=item.distance)
                     if plate is not None:
                         _plate_trimap(item, plate, int(round(max(1.0, s.detail_reach) * fb)), s.background)
-                    if (item.trimap != narrow).any():
-                        item.extension = (narrow == 0) & (item.trimap != 0)
                 chunk.append(item)
                 index += 1
             if not chunk:
@@ -342,21 +332,6 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                                          c.previous is not None))  # fmt: skip
                 if bar is not None:
                     bar.update(1)
-            if s.feedback and propagator is not None and getattr(propagator, "takes_feedback", True):
-                last = chunk[-1]
-                # The band's extension over the known background does not feed the mask back: a false
-                # detection there would grow the mask, whose band would reach farther out the next frame.
-                fed = last.alpha if last.extension is None else np.where(last.extension, 0, last.alpha)
-                if s.background.separation > 0 and last.bg_motion is not None and last.flow is not None:
-                    # Disoccluded background the matting took for the subject (a patch whose colour is close
-                    # to skin) moves with the background: it may not join the mask.
-                    with clock("segment"):
-                        behind = moves_with_background(last.flow, last.motion, last.bg_motion,
-                                                       s.background.separation) & (last.mask == 0)
-                    fed = np.where(behind, np.minimum(fed, 127), fed)
-                if last.uncovered is not None:  # background the subject moved off does not join the mask
-                    fed = np.where(last.uncovered & (last.mask == 0), np.minimum(fed, 127), fed)
-                propagator.correct(fed, last.index)
             detail = chunk[-1].alpha.astype(np.float32) / 255
         with clock("write"):
             writer.close()  # every frame on disk and in the encoders
@@ -407,10 +382,8 @@ class _Item:
     raw_alpha: np.ndarray | None = None
     previous: np.ndarray | None = None  # the alpha an earlier run wrote
     motion: Motion | None = None
-    extension: np.ndarray | None = None  # known background of the mask's trimap made unknown (hint, plate)
     distance: np.ndarray | None = None  # pixels from the mask (0 inside)
     bg_motion: Motion | None = None  # how the background moved onto this frame (affine), when known
-    uncovered: np.ndarray | None = None  # background the subject has uncovered (UncoveredBackground)
     alpha: np.ndarray | None = None  # at the working size
     full: np.ndarray | None = None  # the frame at full size (``frame`` is its working copy)
     full_alpha: np.ndarray | None = None
