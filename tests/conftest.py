@@ -50,3 +50,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path, monkeypatch):
+    """``tmp_path / "ro"``, a folder where making any folder fails as on a read-only file system (EROFS)."""
+    import errno
+
+    root = tmp_path / "ro"
+    real = os.makedirs
+
+    def makedirs(path, *args, **kwargs):
+        if str(path).startswith(str(root)):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "makedirs", makedirs)
+    return root

@@ -198,19 +198,11 @@ def test_read_only_output_is_one_line(ds, tmp_path, capsys, monkeypatch):
     assert len([line for line in err.splitlines() if "read-only" in line]) <= 3  # stops at the first fault
 
 
-def test_output_folder_that_cannot_be_made_is_a_fault(ds, tmp_path, capsys, monkeypatch):
+def test_output_folder_that_cannot_be_made_is_a_fault(ds, capsys, read_only_folder):
     root, _ = ds
-    real = os.makedirs
-
-    def makedirs(path, *args, **kwargs):
-        if str(path).startswith(str(tmp_path / "ro")):
-            raise OSError(errno.EROFS, "Read-only file system", str(path))
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "makedirs", makedirs)
-    assert main(["trimap", str(root), "-o", str(tmp_path / "ro" / "t"), "--no-progress"]) == 1
+    assert main(["trimap", str(root), "-o", str(read_only_folder / "t"), "--no-progress"]) == 1
     err = capsys.readouterr().err
-    assert err.strip() == f"ldmatte trimap: {tmp_path / 'ro' / 't'}: read-only file system"
+    assert err.strip() == f"ldmatte trimap: {read_only_folder / 't'}: read-only file system"
 
 
 def _limited(limit):
