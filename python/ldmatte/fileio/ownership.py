@@ -40,7 +40,7 @@ import uuid
 from ._filetype import not_regular as _kind  # the name this module's listing uses
 
 __all__ = ["UsageError", "OutputFault", "InputFile", "InputProblem", "OutputFolder", "MARKER", "check_disjoint",
-           "collect_images", "check_output_file", "check_regular_file", "signature", "written_by", "fault_message",
+           "collect_images", "check_output_file", "signature", "written_by", "fault_message",
            "stop_on_signals", "StopFlag"]  # fmt: skip
 
 MARKER = ".ldmatte-output.json"
@@ -148,31 +148,6 @@ def _reason(exc: OSError) -> str:
     return {errno.ENOENT: "no such file", errno.EACCES: "permission denied", errno.EPERM: "permission denied",
             errno.ELOOP: "symbolic link loop", errno.ENOTDIR: "no such file",
             errno.ENAMETOOLONG: "name too long"}.get(exc.errno, exc.strerror or str(exc))  # fmt: skip
-
-
-def check_regular_file(path) -> str:
-    """Raise ValueError (``<path>: <reason>``) unless ``path`` is a regular file; return it.
-
-    For readers that hand a path to a decoder (``cv2.imread``): a named pipe
-    would block it forever, a device never end. Nothing is opened.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from ldmatte.fileio.ownership import check_regular_file
-    >>> d = tempfile.mkdtemp(); os.mkfifo(os.path.join(d, "p.png"))
-    >>> check_regular_file(os.path.join(d, "p.png"))
-    Traceback (most recent call last):
-    ...
-    ValueError: ...p.png: not a regular file (a named pipe)
-    """
-    try:
-        why = _kind(os.stat(path))
-    except OSError as exc:
-        why = _reason(exc)
-    if why:
-        raise ValueError(f"{os.fspath(path)}: {why}")
-    return path
 
 
 def _walk(top: str, recursive: bool, follow_symlinks: bool, suffixes, found: list, problems: list) -> None:

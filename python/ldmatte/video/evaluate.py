@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 import os
-import re
 
 import cv2
 import numpy as np
 
 from .. import metrics
+from .reader import natural_key
 
 __all__ = ["evaluate_video", "dtssd", "CONVENTION"]
 
@@ -50,17 +50,6 @@ def dtssd(pred_prev, pred, gt_prev, gt) -> float:
     return float(math.sqrt(np.mean(((p1 - p0) - (g1 - g0)) ** 2)) * 100)
 
 
-def natural_key(name: str) -> tuple:
-    """Sort key of a file name with its digit runs compared as numbers: ``f2.png`` before ``f10.png``.
-
-    Examples
-    --------
-    >>> sorted(["f10.png", "f2.png", "f1.png"], key=natural_key)
-    ['f1.png', 'f2.png', 'f10.png']
-    """
-    return tuple((0, int(part), part) if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name))
-
-
 def _listing(folder: str) -> list[tuple[str, str]]:
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{folder}: no such folder")
@@ -69,11 +58,9 @@ def _listing(folder: str) -> list[tuple[str, str]]:
 
 
 def _read_alpha(path: str) -> np.ndarray:
-    from ..fileio.ownership import check_regular_file
+    from ..fileio.readwrite import imread
 
-    im = cv2.imread(check_regular_file(path), cv2.IMREAD_UNCHANGED)  # a named pipe would block
-    if im is None:
-        raise ValueError(f"{path}: not a readable image")
+    im = imread(path, cv2.IMREAD_UNCHANGED)  # ImageReadError (a ValueError) names the file; a named pipe is refused
     if im.ndim == 3:
         im = im[..., 3] if im.shape[2] == 4 else cv2.cvtColor(im[..., :3], cv2.COLOR_BGR2GRAY)
     if im.dtype == np.uint16:
