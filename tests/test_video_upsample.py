@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from ldmatte.reference.guided_filter import guided_filter_reference
+from ldmatte.reference.guided_filter import (guided_coefficients_reference, guided_filter_reference,
+                                             guided_upsample_reference)  # fmt: skip
 from ldmatte.video.upsample import (WorkingResolution, guided_coefficients, guided_filter, guided_upsample,
                                     working_shape)  # fmt: skip
 
@@ -45,6 +46,60 @@ def test_guided_filter_adversarial_edges_and_uint8():
     for g in (guide, np.dstack([guide, 255 - guide, np.zeros_like(guide)])):
         want = guided_filter_reference(g / 255.0, src / 255.0, 2, 1e-4)
         np.testing.assert_allclose(guided_filter(g, src, 2, 1e-4), want, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(23, 31), (1, 40), (40, 1), (6, 6)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_colour_coefficients_match_the_reference(shape, dtype):
+    rng = np.random.default_rng(sum(shape))
+    guide = rng.random(shape + (3,))
+    src = (rng.random(shape) > 0.5).astype(float) * rng.random(shape)
+    if dtype == np.uint8:
+        guide, src = np.round(guide * 255).astype(np.uint8), np.round(src * 255).astype(np.uint8)
+        want = guided_coefficients_reference(guide / 255.0, src / 255.0, 2, 1e-3)
+    else:
+        guide, src = guide.astype(np.float32), src.astype(np.float32)
+        want = guided_coefficients_reference(guide, src, 2, 1e-3)
+    a, b = guided_coefficients(guide, src, 2, 1e-3)
+    assert a.dtype == b.dtype == np.float32 and a.shape == shape + (3,) and b.shape == shape
+    np.testing.assert_allclose(a, want[0], atol=2e-3)  # A is up to 1 / eps times a difference of means
+    np.testing.assert_allclose((a * guide / (255.0 if dtype == np.uint8 else 1)).sum(-1) + b,
+                               (want[0] * guide / (255.0 if dtype == np.uint8 else 1)).sum(-1) + want[1],
+                               atol=2e-5)  # fmt: skip
+
+
+def _portrait(h, w, seed):
+    """A textured colour image and a soft-edged disc alpha with a checkerboard strand region (adversarial)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot(yy - h / 2, xx - w / 3)
+    alpha = np.clip((min(h, w) / 3 - r) * 60, 0, 255)
+    alpha[(yy + xx) % 2 == 0] *= (xx[(yy + xx) % 2 == 0] > w * 0.7)
+    image = np.dstack([alpha * 0.6 + rng.integers(0, 90, (h, w)), 255 - alpha * 0.5, rng.integers(0, 255, (h, w))])
+    return np.clip(image, 0, 255).astype(np.uint8), alpha.astype(np.uint8)
+
+
+@pytest.mark.parametrize("small,full", [((12, 20), (24, 40)), ((13, 17), (39, 51)), ((10, 15), (15, 22)),
+                                        ((1, 16), (2, 32)), ((16, 1), (32, 3)), ((9, 9), (20, 31))])
+@pytest.mark.parametrize("colour", [True, False])
+def test_guided_upsample_matches_its_reference(small, full, colour):
+    image, alpha = _portrait(*full, seed=full[0])
+    guide_full = image if colour else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    guide = cv2.resize(guide_full, small[::-1], interpolation=cv2.INTER_AREA)
+    a = cv2.resize(alpha, small[::-1], interpolation=cv2.INTER_AREA)
+    got = guided_upsample(a, guide, guide_full, radius=1, eps=1e-3)
+    want = guided_upsample_reference(a, guide, guide_full, 1, 1e-3)
+    diff = np.abs(got.astype(int) - want)
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.02  # float32 against float64: rounding ties only
+
+
+def test_guided_upsample_keeps_constant_regions_exact_and_is_deterministic():
+    image, alpha = _portrait(60, 90, seed=1)
+    small = cv2.resize(image, (45, 30), interpolation=cv2.INTER_AREA)
+    a = cv2.resize(alpha, (45, 30), interpolation=cv2.INTER_AREA)
+    a[:, :16] = 0  # a wide flat margin: flat beyond the filter's reach (2 r + 1) of its edge
+    got = guided_upsample(a, small, image, radius=2, eps=1e-4)
+    assert (got[:, :18] == 0).all() and np.array_equal(got, guided_upsample(a, small, image, radius=2, eps=1e-4))
 
 
 def test_guided_coefficients_validate():

@@ -40,6 +40,7 @@ from .carried import CarriedSegmenter
 from .flow import FlowTracker, Motion, background_motion, subject_motion
 from .masks import FolderMasks, GuardedSegmenter, fit_mask, to_mask
 from .outputs import VideoOutput, claim_output, parse_formats
+from .prefetch import Prefetcher
 from .reader import FrameReader, VideoReadError, count_frames, probe
 from .segmentation import PropagationSettings
 from .stabilise import StabiliseSettings, TemporalStabiliser
@@ -68,7 +69,9 @@ class VideoMattingSettings:
     pymatting's foreground estimation instead of the source colour; ``max_frames``: stop after this many;
     ``max_pixels``: every stage runs on a copy of each frame scaled down to at most this many pixels, and the
     alpha is brought back to full size with a guided filter against the full frame (0 or None: full size; see
-    :mod:`ldmatte.video.upsample`); ``band_width`` stays in full-size pixels.
+    :mod:`ldmatte.video.upsample`); ``band_width`` stays in full-size pixels; ``prefetch``: the next frame
+    is decoded, segmented and given its plain trimap on a second thread while this one is matted
+    (:mod:`ldmatte.video.prefetch`; the output is the same either way).
     """
 
     model: str = CLOSED_FORM
@@ -86,6 +89,7 @@ class VideoMattingSettings:
     propagation: PropagationSettings = dataclasses.field(default_factory=PropagationSettings)
     stabilise: StabiliseSettings = dataclasses.field(default_factory=StabiliseSettings)
     background: BackgroundSettings = dataclasses.field(default_factory=BackgroundSettings)
+    prefetch: bool = True  # prepare the next frame on a second thread (the same output; False: one thread)
 
     def record(self) -> dict:
         """The settings that change the frames (recorded in the output folder's marker)."""
@@ -260,79 +264,98 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                 except Exception as exc:  # an encoder that refuses these settings: the rest still runs
                     result.messages.append(f"{fmt}: skipped ({exc})")
         frames_iter = FrameReader(source, s.reader, info)
-        index = 0
         if backend is not None:
             chunk_size = max(1, int(getattr(backend, "batch_size", 1)))
         else:
             chunk_size = 1 if s.model == CLOSED_FORM else max(1, s.batch_size)
-        while True:
-            if stop is not None and stop.is_set():
-                result.interrupted = True
-                break
-            chunk: list[_Item] = []
-            while len(chunk) < chunk_size and (s.max_frames is None or index < s.max_frames):
-                with clock("decode"):
-                    full = next(frames_iter, None)
-                    frame = work.shrink(full) if full is not None else None  # every stage runs on this copy
-                if frame is None:
+        prep_seconds = dict.fromkeys(STAGES, 0.0)  # the preparing thread's own clock (merged at the end)
+        prep_clock = _Clock(prep_seconds)
+
+        def prepare(index: int) -> _Item | None:
+            """Frame ``index`` up to what needs no alpha: decoded, scaled, flow, mask, distances, plain trimap."""
+            if s.max_frames is not None and index >= s.max_frames:
+                return None
+            with prep_clock("decode"):
+                full = next(frames_iter, None)
+                frame = work.shrink(full) if full is not None else None  # every stage runs on this copy
+            if frame is None:
+                return None
+            with prep_clock("flow"):
+                tracker.step(frame)
+            item = _Item(index, frame, tracker.flow, previous=done(index), full=full)
+            with prep_clock("segment"):
+                item.mask = to_mask(segmenter.segment(frame, index), frame.shape[:2], name=f"mask of frame {index}")
+            item.note = getattr(segmenter, "note", None)
+            if item.flow is not None:
+                with prep_clock("flow"):
+                    item.motion = getattr(propagator, "motion", None) or subject_motion(
+                        item.flow, item.mask, margin=max(2, band)) or Motion(flow=item.flow)
+            with prep_clock("trimap"):
+                item.distance = distance_outside(item.mask)
+            if plate is not None and item.flow is not None:
+                with prep_clock("flow"):
+                    item.bg_motion = background_motion(item.flow, item.mask, margin=reach + band,
+                                                       distance=item.distance)
+            with prep_clock("trimap"):
+                item.band = subject_band_width(item.mask, band)  # narrower for a small subject
+                item.trimap = mask_trimap(item.mask, item.band)
+            return item
+
+        # The next frame is prepared on a second thread while this one is matted (see video.prefetch).
+        prefetch = Prefetcher(prepare, ahead=s.prefetch)
+        try:
+            while True:
+                if stop is not None and stop.is_set():
+                    result.interrupted = True
                     break
-                with clock("flow"):
-                    tracker.step(frame)
-                item = _Item(index, frame, tracker.flow, previous=done(index), full=full)
-                with clock("segment"):
-                    item.mask = to_mask(segmenter.segment(frame, index), frame.shape[:2], name=f"mask of frame {index}")
-                note = getattr(segmenter, "note", None)
-                if note is not None:
-                    _note(result, index, *note)
-                if item.previous is not None:
-                    result.frame_notes.extend(n for n in earlier_notes.get(index, ())
-                                              if n not in result.frame_notes)  # fmt: skip
-                if item.flow is not None:
-                    with clock("flow"):
-                        item.motion = getattr(propagator, "motion", None) or subject_motion(
-                            item.flow, item.mask, margin=max(2, band)) or Motion(flow=item.flow)
-                with clock("trimap"):
-                    item.distance = distance_outside(item.mask)
-                if plate is not None:
-                    if item.flow is not None:
-                        with clock("flow"):
-                            item.bg_motion = background_motion(item.flow, item.mask, margin=reach + band,
-                                                               distance=item.distance)
-                    plate.step(item.bg_motion)
-                if detail is not None and item.motion is not None:
-                    with clock("trimap"):
-                        detail = item.motion.warp(detail)
-                # Also for frames already written: the replay must match the first run (plate, hint).
-                with clock("trimap"):
-                    fb = subject_band_width(item.mask, band)  # narrower for a small subject
-                    item.trimap = mask_trimap(item.mask, fb)
-                    if detail is not None and s.detail_reach > 0 and detail.shape == item.mask.shape:
-                        item.trimap = extend_band(item.trimap, item.mask, detail, reach=fb - fb // 2,
-                                                  limit=int(round(s.detail_reach * fb)),
-                                                  distance=item.distance)
+                chunk: list[_Item] = []
+                while len(chunk) < chunk_size:
+                    item = prefetch.take()
+                    if item is None:
+                        break
+                    if item.note is not None:
+                        _note(result, item.index, *item.note)
+                    if item.previous is not None:
+                        result.frame_notes.extend(n for n in earlier_notes.get(item.index, ())
+                                                  if n not in result.frame_notes)  # fmt: skip
                     if plate is not None:
-                        _plate_trimap(item, plate, int(round(max(1.0, s.detail_reach) * fb)), s.background)
-                chunk.append(item)
-                index += 1
-            if not chunk:
-                break
-            todo = [c for c in chunk if c.previous is None and not _without_matting(c, result)]
-            if todo:
-                if backend is None:
-                    backend = load_matting(s.model, s.device, s.batch_size)
-                with clock("matting"):
-                    _matte(backend, todo, result)
-            for c in chunk:
-                _finish(c, s, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result, work, writer)
-                if plate is not None:
+                        plate.step(item.bg_motion)
+                    if detail is not None and item.motion is not None:
+                        with clock("trimap"):
+                            detail = item.motion.warp(detail)
+                    # Also for frames already written: the replay must match the first run (plate, hint).
                     with clock("trimap"):
-                        plate.add(c.index, c.frame, (c.alpha == 0) & (c.mask == 0))
-                if on_frame is not None:
-                    on_frame(FrameResult(c.index, c.full, c.mask, c.trimap, c.raw_alpha, c.full_alpha,
-                                         c.previous is not None))  # fmt: skip
-                if bar is not None:
-                    bar.update(1)
-            detail = chunk[-1].alpha.astype(np.float32) / 255
+                        fb = item.band
+                        if detail is not None and s.detail_reach > 0 and detail.shape == item.mask.shape:
+                            item.trimap = extend_band(item.trimap, item.mask, detail, reach=fb - fb // 2,
+                                                      limit=int(round(s.detail_reach * fb)),
+                                                      distance=item.distance)
+                        if plate is not None:
+                            _plate_trimap(item, plate, int(round(max(1.0, s.detail_reach) * fb)), s.background)
+                    chunk.append(item)
+                if not chunk:
+                    break
+                todo = [c for c in chunk if c.previous is None and not _without_matting(c, result)]
+                if todo:
+                    if backend is None:
+                        backend = load_matting(s.model, s.device, s.batch_size)
+                    with clock("matting"):
+                        _matte(backend, todo, result)
+                for c in chunk:
+                    _finish(c, s, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result, work, writer)
+                    if plate is not None:
+                        with clock("trimap"):
+                            plate.add(c.index, c.frame, (c.alpha == 0) & (c.mask == 0))
+                    if on_frame is not None:
+                        on_frame(FrameResult(c.index, c.full, c.mask, c.trimap, c.raw_alpha, c.full_alpha,
+                                             c.previous is not None))  # fmt: skip
+                    if bar is not None:
+                        bar.update(1)
+                detail = chunk[-1].alpha.astype(np.float32) / 255
+        finally:
+            prefetch.close()  # nothing touches the reader or the segmenter after this
+            for k, v in prep_seconds.items():
+                result.seconds[k] += v
         with clock("write"):
             writer.close()  # every frame on disk and in the encoders
         if result.frames == 0:
@@ -387,6 +410,8 @@ class _Item:
     alpha: np.ndarray | None = None  # at the working size
     full: np.ndarray | None = None  # the frame at full size (``frame`` is its working copy)
     full_alpha: np.ndarray | None = None
+    note: tuple | None = None  # the segmenter's note on this frame: (kind, reason)
+    band: int = 0  # the unknown band's width for this frame's mask
 
 
 def _note(result: VideoMattingResult, index: int, kind: str, reason: str) -> None:

@@ -22,6 +22,8 @@ import math
 import cv2
 import numpy as np
 
+from ._guided_kernels import apply_upsampled, colour_coefficients
+
 __all__ = ["MAX_PIXELS", "working_shape", "guided_coefficients", "guided_filter", "guided_upsample",
            "WorkingResolution"]
 
@@ -71,53 +73,45 @@ def _unit(image: np.ndarray) -> np.ndarray:
     return x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
 
 
+def _check(radius, eps) -> None:
+    if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or radius < 0 or not eps > 0:
+        raise ValueError(f"need an int radius >= 0 and eps > 0, got {radius!r}, {eps!r}")
+
+
 def guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int = RADIUS, eps: float = EPS):
     """The guided filter's coefficients, averaged over the windows: ``(A, B)``, the output being ``A . guide + B``.
 
     ``guide``: (H, W) grey or (H, W, 3) colour, uint8 (scaled to [0, 1]) or float in [0, 1]; ``src``: (H, W),
     uint8 (scaled to [0, 1]) or float. ``A`` is (H, W) for a grey guide, (H, W, 3) for colour; float32.
     """
+    if np.ndim(guide) == 3 and np.ndim(src) == 2 and np.shape(guide)[2] == 3 and np.shape(guide)[:2] == np.shape(src):
+        guide, src = np.asarray(guide), np.asarray(src)
+        if guide.dtype in (np.uint8, np.float32) and src.dtype in (np.uint8, np.float32):
+            _check(radius, eps)
+            return colour_coefficients(np.ascontiguousarray(guide), np.ascontiguousarray(src), int(radius), eps)
     g, p = _unit(guide), _unit(src)
-    if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or radius < 0 or not eps > 0:
-        raise ValueError(f"need an int radius >= 0 and eps > 0, got {radius!r}, {eps!r}")
+    _check(radius, eps)
     if p.ndim != 2 or g.shape[:2] != p.shape or g.ndim not in (2, 3) or (g.ndim == 3 and g.shape[2] != 3):
         raise ValueError(f"guide must be (H, W) or (H, W, 3) and src (H, W) of the same size, got {g.shape}, "
                          f"{p.shape}")
+    if g.ndim == 3:
+        return colour_coefficients(g, p, int(radius), float(eps))
     h, w = p.shape
     n = _count(h, w, radius)
     # Centred on their means: the variances below are differences of means, and centring keeps float32's
     # cancellation error far below eps.
     g_mean = g.reshape(h * w, -1).mean(axis=0, dtype=np.float64).astype(np.float32)
     p_mean = np.float32(p.mean(dtype=np.float64))
-    g = g - (g_mean[0] if g.ndim == 2 else g_mean)
+    g = g - g_mean[0]
     p = p - p_mean
     mean_p = _box(p, radius, n)
     mean_g = _box(g, radius, n)
-    if g.ndim == 2:
-        var = _box(g * g, radius, n) - mean_g * mean_g
-        cov = _box(g * p, radius, n) - mean_g * mean_p
-        a = cov / (var + np.float32(eps))
-        b = mean_p - a * mean_g
-        a_mean = _box(a, radius, n)
-        return a_mean, _box(b, radius, n) + p_mean - a_mean * g_mean[0]
-    # Colour: a_k = (Sigma_k + eps I)^-1 cov_k per window, Sigma_k the guide's 3 x 3 covariance (its inverse by
-    # the adjugate, in closed form for every pixel at once).
-    cov = _box(g * p[..., None], radius, n) - mean_g * mean_p[..., None]
-    s = {}
-    for i, j in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)):
-        s[i, j] = _box(g[..., i] * g[..., j], radius, n) - mean_g[..., i] * mean_g[..., j]
-    e = np.float32(eps)
-    s00, s01, s02, s11, s12, s22 = s[0, 0] + e, s[0, 1], s[0, 2], s[1, 1] + e, s[1, 2], s[2, 2] + e
-    i00, i01, i02 = s11 * s22 - s12 * s12, s02 * s12 - s01 * s22, s01 * s12 - s02 * s11
-    i11, i12, i22 = s00 * s22 - s02 * s02, s01 * s02 - s00 * s12, s00 * s11 - s01 * s01
-    # det(Sigma + eps I) >= eps^3 (Sigma is positive semi-definite): the bound only catches float32 rounding.
-    det = np.maximum(s00 * i00 + s01 * i01 + s02 * i02, e * e * e)
-    c0, c1, c2 = cov[..., 0], cov[..., 1], cov[..., 2]
-    a = np.stack([i00 * c0 + i01 * c1 + i02 * c2, i01 * c0 + i11 * c1 + i12 * c2,
-                  i02 * c0 + i12 * c1 + i22 * c2], axis=-1) / det[..., None]  # fmt: skip
-    b = mean_p - (a * mean_g).sum(axis=-1)
+    var = _box(g * g, radius, n) - mean_g * mean_g
+    cov = _box(g * p, radius, n) - mean_g * mean_p
+    a = cov / (var + np.float32(eps))
+    b = mean_p - a * mean_g
     a_mean = _box(a, radius, n)
-    return a_mean, _box(b, radius, n) + p_mean - a_mean @ g_mean
+    return a_mean, _box(b, radius, n) + p_mean - a_mean * g_mean[0]
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int = RADIUS, eps: float = EPS) -> np.ndarray:
@@ -180,17 +174,11 @@ def guided_upsample(alpha: np.ndarray, guide: np.ndarray, full_guide: np.ndarray
     sy, sx = fh / h, fw / w
     fy0, fy1 = int(math.floor(ys[0] * sy)), min(fh, int(math.ceil((ys[-1] + 1) * sy)))
     fx0, fx1 = int(math.floor(xs[0] * sx)), min(fw, int(math.ceil((xs[-1] + 1) * sx)))
-    # Bilinear sampling at the pixel centres, as cv2.resize does for the whole image.
-    my = ((np.arange(fy0, fy1, dtype=np.float32) + 0.5) / sy - 0.5 - y0)[:, None]
-    mx = ((np.arange(fx0, fx1, dtype=np.float32) + 0.5) / sx - 0.5 - x0)[None, :]
-    map_x = np.broadcast_to(mx, (fy1 - fy0, fx1 - fx0)).astype(np.float32)
-    map_y = np.broadcast_to(my, (fy1 - fy0, fx1 - fx0)).astype(np.float32)
-    big_a = cv2.remap(a, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    big_b = cv2.remap(b, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    g = _unit(full_guide[fy0:fy1, fx0:fx1])
-    q = big_a * g + big_b if g.ndim == 2 else cv2.transform(g * big_a, np.ones((1, 3), np.float32)).reshape(
-        big_b.shape) + big_b
-    out[fy0:fy1, fx0:fx1] = np.clip(q * 255 + 0.5, 0, 255).astype(np.uint8)
+    box = full_guide[fy0:fy1, fx0:fx1]
+    unit = np.float32(1 / 255) if box.dtype == np.uint8 else np.float32(1)
+    box = box if box.dtype == np.uint8 else box.astype(np.float32)
+    apply_upsampled(a.reshape(a.shape[0], a.shape[1], -1), b, np.ascontiguousarray(varies[y0:y1, x0:x1]),
+                    box.reshape(box.shape[0], box.shape[1], -1), unit, out, fy0, fx0, float(sy), float(sx), y0, x0)
     return out
 
 
