@@ -194,10 +194,15 @@ def test_pipeline_at_a_working_resolution(tmp_path):
     clip = make_video(4, 64, seed=1)
     video = tmp_path / "clip.mkv"
     write_video(video, clip.frames, fps=10)
-    settings = VideoMattingSettings(formats=("png",), max_pixels=32 * 32)
+    settings = VideoMattingSettings(formats=("png", "preview"), max_pixels=32 * 32)
     seen = []
     res = matte_video(video, tmp_path / "out", clip.first_mask, settings, on_frame=seen.append)
     assert res.frames == 4 and res.info["working_size"] == [32, 32] and res.seconds["upsample"] > 0
+    import av
+
+    with av.open(str(tmp_path / "out" / "preview.mp4")) as c:  # the preview at the working size, side by side
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == 4 and frames[0].shape == (32, 64, 3)
     for fr in seen:
         assert fr.frame.shape == (64, 64, 3) and fr.alpha.shape == (64, 64) and fr.alpha.dtype == np.uint8
         assert fr.mask.shape == fr.trimap.shape == fr.raw_alpha.shape == (32, 32)

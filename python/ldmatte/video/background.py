@@ -119,21 +119,24 @@ class BackgroundPlate:
             for k in [k for k in book if k < oldest]:
                 del book[k]
 
-    def plate(self, index: int, box: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def plate(self, index: int, box: tuple[int, int, int, int] | None = None,
+              crop: bool = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """The plate of frame ``index``: colour (H, W, 3) float32 and where it is known (H, W) bool.
 
-        ``box`` (y0, y1, x0, x1) limits the work to that part of the frame (the rest stays unknown).
+        ``box`` (y0, y1, x0, x1) limits the work to that part of the frame (the rest stays unknown); with
+        ``crop`` only that part is returned (the box clipped to the frame).
         """
         if not self._seen:
             return np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), bool)
         h, w = next(iter(self._seen.values()))[1].shape
         y0, y1, x0, x1 = box if box is not None else (0, h, 0, w)
         y0, y1, x0, x1 = max(0, int(y0)), min(h, int(y1)), max(0, int(x0)), min(w, int(x1))
-        colour = np.zeros((h, w, 3), np.float32)
-        valid = np.zeros((h, w), bool)
+        shape = (max(0, y1 - y0), max(0, x1 - x0)) if crop else (h, w)
+        colour = np.zeros(shape + (3,), np.float32)
+        valid = np.zeros(shape, bool)
         if y1 <= y0 or x1 <= x0:
             return colour, valid
-        sub_c, sub_v = colour[y0:y1, x0:x1], valid[y0:y1, x0:x1]
+        sub_c, sub_v = (colour, valid) if crop else (colour[y0:y1, x0:x1], valid[y0:y1, x0:x1])
         to_frame = _h([[1, 0, x0], [0, 1, y0]])  # box pixel -> frame `index` pixel -> ... -> frame k pixel
         for k in range(index - 1, index - 1 - self.settings.history, -1):
             affine = self._affines.get(k + 1)
@@ -151,7 +154,7 @@ class BackgroundPlate:
             if new.any():
                 warped = cv2.warpAffine(frame, m, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                         borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-                sub_c[new] = warped[new]
+                np.copyto(sub_c, warped, where=new[..., None])
                 sub_v |= new
                 if sub_v.all():
                     break

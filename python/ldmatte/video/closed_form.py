@@ -100,6 +100,37 @@ def _unknown_rows(image, epsilon, is_known, row_of, values):  # pragma: no cover
                             values[row, dyj - dyi + 2 * r, dxj - dxi + 2 * r] += value
 
 
+@njit(cache=True, nogil=True)
+def _assemble(values, unknown, row_of, is_fg, h, w):  # pragma: no cover - compiled
+    # The CSR arrays of the unknown rows (columns in raster order, explicit zeros kept, as pymatting's slice
+    # keeps them) and b = -(the unknown rows' known-foreground columns summed).
+    n = len(unknown)
+    indptr = np.zeros(n + 1, np.int64)
+    indices = np.empty(n * 25, np.int64)
+    data = np.empty(n * 25)
+    b = np.zeros(n)
+    k = 0
+    for i in range(n):
+        uy, ux = unknown[i] // w, unknown[i] % w
+        for dy in range(5):
+            ny = uy + dy - 2
+            if ny < 0 or ny >= h:
+                continue
+            for dx in range(5):
+                nx = ux + dx - 2
+                if nx < 0 or nx >= w:
+                    continue
+                col = row_of[ny * w + nx]
+                if col >= 0:
+                    indices[k] = col
+                    data[k] = values[i, dy, dx]
+                    k += 1
+                elif is_fg[ny, nx]:
+                    b[i] -= values[i, dy, dx]
+        indptr[i + 1] = k
+    return indptr, indices[:k].copy(), data[:k].copy(), b
+
+
 def unknown_laplacian(image: np.ndarray, trimap: np.ndarray, epsilon: float = 1e-7):
     """The matting Laplacian's unknown rows: ``(L_U, b)``, the system ``L_U x = b`` closed-form matting solves.
 
@@ -116,18 +147,8 @@ def unknown_laplacian(image: np.ndarray, trimap: np.ndarray, epsilon: float = 1e
     values = np.zeros((len(unknown), 5, 5))
     _unknown_rows(np.ascontiguousarray(image, np.float64), float(epsilon), np.ascontiguousarray(is_known), row_of,
                   values)  # fmt: skip
-    uy, ux = np.divmod(unknown, w)
-    ny = uy[:, None, None] + np.arange(-2, 3)[None, :, None]
-    nx = ux[:, None, None] + np.arange(-2, 3)[None, None, :]
-    inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
-    j = np.where(inside, ny * w + nx, 0)
-    col = row_of[j]
-    fg = is_fg.ravel()[j] & inside
-    b = -np.where(fg, values, 0.0).reshape(len(unknown), 25).sum(axis=1)
-    keep = (inside & (col >= 0)).reshape(len(unknown), 25)  # explicit zeros kept, as pymatting's slice keeps them
-    indptr = np.concatenate([[0], np.cumsum(keep.sum(axis=1))])
-    lu = scipy.sparse.csr_matrix((values.reshape(-1, 25)[keep], col.reshape(-1, 25)[keep], indptr),
-                                 shape=(len(unknown), len(unknown)))  # fmt: skip
+    indptr, indices, data, b = _assemble(values, unknown, row_of, np.ascontiguousarray(is_fg), h, w)
+    lu = scipy.sparse.csr_matrix((data, indices, indptr), shape=(len(unknown), len(unknown)))
     return lu, b
 
 

@@ -260,7 +260,9 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
             if fmt != "png":
                 audio = source if fmt == "preview" and info.has_audio else None
                 try:
-                    videos.append(VideoOutput(fmt, output, info.fps, info.width, info.height, audio_source=audio))
+                    # The preview, for looking only, at the working size (at 1080p a quarter of the encoding).
+                    h, w = work.shape if fmt == "preview" else (info.height, info.width)
+                    videos.append(VideoOutput(fmt, output, info.fps, w, h, audio_source=audio))
                 except Exception as exc:  # an encoder that refuses these settings: the rest still runs
                     result.messages.append(f"{fmt}: skipped ({exc})")
         frames_iter = FrameReader(source, s.reader, info)
@@ -471,14 +473,21 @@ def _matte(backend, todo: list, result: VideoMattingResult) -> None:
 def _plate_trimap(item: _Item, plate: BackgroundPlate, reach: int, settings: BackgroundSettings) -> None:
     """Correct ``item.trimap`` with the background plate, near the subject (within ``reach`` of the mask)."""
     near = item.distance <= reach
-    ys, xs = np.nonzero(near)
+    ys, xs = np.flatnonzero(near.any(axis=1)), np.flatnonzero(near.any(axis=0))
     if len(xs) == 0:
         return
     h, w = near.shape
-    box = (max(0, ys.min() - 1), min(h, ys.max() + 2), max(0, xs.min() - 1), min(w, xs.max() + 2))
-    colour, valid = plate.plate(item.index, box)
+    y0, y1, x0, x1 = max(0, ys[0] - 1), min(h, ys[-1] + 2), max(0, xs[0] - 1), min(w, xs[-1] + 2)
+    colour, valid = plate.plate(item.index, (y0, y1, x0, x1), crop=True)
     if valid.any():
-        item.trimap, _noise = plate_trimap(item.trimap, item.frame, colour, valid, item.mask, near, settings)
+        # Only the box: outside it the plate is unknown and nothing changes (its one-pixel margin lies outside
+        # ``near``, where no pixel is in the band, so the crop's border cannot change the result either).
+        box = (slice(y0, y1), slice(x0, x1))
+        view = item.trimap[box]
+        sub, _noise = plate_trimap(view, item.frame[box], colour, valid, item.mask[box], near[box], settings)
+        if sub is not view:
+            item.trimap = item.trimap.copy()
+            item.trimap[box] = sub
 
 
 def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result,
@@ -495,7 +504,7 @@ def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alph
             if work.active:  # carry on with what a rerun would read back: a resumed run equals an uninterrupted one
                 c.alpha = work.shrink(c.full_alpha)
                 stabiliser.remember(c.alpha, c.frame)
-    full, alpha, name, previous = c.full, c.full_alpha, frame_name(c.index), c.previous
+    full, alpha, name, previous, small = c.full, c.full_alpha, frame_name(c.index), c.previous, c.frame
 
     def write() -> None:
         rgba = None
@@ -510,7 +519,7 @@ def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alph
             if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.shape[:2] != alpha.shape:
                 rgba = _rgba(full, alpha, s.estimate_foreground)
             for v in videos:
-                v.write(full, rgba)
+                v.write(*((small, work.shrink(rgba)) if v.fmt == "preview" else (full, rgba)))
 
     with clock("write"):  # the time spent waiting for the writer
         writer.submit(write)
