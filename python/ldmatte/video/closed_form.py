@@ -12,8 +12,9 @@ The system is solved with conjugate gradients to the same relative residual
 as pymatting's (1e-7), preconditioned not by pymatting's incomplete Cholesky but
 by a complete sparse factorisation in single precision (SuperLU in symmetric
 mode: minimum-degree ordering on the pattern of ``L + L^T``, no pivoting, which
-a symmetric positive definite matrix does not need). CG then stops after two or
-three iterations, which also repair the single precision. On a 960x540 frame
+a symmetric positive definite matrix does not need). One or two steps of
+iterative refinement (residuals in double precision) then repair the single
+precision down to CG's stopping rule; CG, warm-started, is the fallback. On a 960x540 frame
 whose band holds 82k unknowns (hair) this takes half the time of ``ichol`` + CG
 (the factorisation in double precision alone takes more; incomplete Cholesky
 with looser thresholds, Jacobi and algebraic-multigrid preconditioners all
@@ -183,7 +184,20 @@ def _solve(lu: scipy.sparse.csr_matrix, b: np.ndarray, maxiter: int = 50) -> np.
     options = {"permc_spec": "MMD_AT_PLUS_A", "diag_pivot_thresh": 0.0, "options": {"SymmetricMode": True}}
     try:
         factor = scipy.sparse.linalg.splu(a.astype(np.float32), **options)
-        x = cg(lu, b, M=lambda r: factor.solve(r.astype(np.float32)).astype(np.float64), maxiter=maxiter)
+
+        def precondition(r: np.ndarray) -> np.ndarray:
+            return factor.solve(r.astype(np.float32)).astype(np.float64)
+
+        # Iterative refinement (the residual in double precision) reaches CG's stopping rule, a residual under
+        # 1e-7 of b's, in one step on real frames (1e-10), with one solve and two products fewer than CG.
+        x, goal = precondition(b), 1e-7 * np.linalg.norm(b)
+        for _ in range(2):
+            r = b - lu @ x
+            if np.linalg.norm(r) <= goal:
+                break
+            x = x + precondition(r)
+        else:
+            x = cg(lu, b, x0=x, M=precondition, maxiter=maxiter)
         if np.isfinite(x).all():
             return x
     except (RuntimeError, ValueError):  # a zero pivot in single precision, or CG did not converge with it
