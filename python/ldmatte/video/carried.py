@@ -32,8 +32,7 @@ the matte, so the band's erosion cannot compound). For each new frame:
 
 Given masks of later key frames (``key_masks``), each replaces the carried mask on
 its frame and becomes an anchor: the colour models are built from the first frame's
-and the newest key frame's samples, and the recall and re-finding start from the
-newest key frame.
+and the newest key frame's samples (the recall and re-finding keep the first frame's).
 
 Everything is a deterministic function of the frames (seeded per frame), so a
 resumed run that replays the frames it already wrote carries the same state.
@@ -334,7 +333,7 @@ class CarriedSegmenter:
         self.note, self.uncertain, self.motion = None, None, None
         self._index = index
         if self._mask is not None and index in self.key_masks:  # a key frame: its mask is the segmentation
-            return self._reanchor(frame, grey, self.key_masks[index], index)
+            return self._reanchor(frame, self.key_masks[index], index)
         if self._mask is None:
             mask = to_mask(self._first, frame.shape[:2]) > 127
             self._mask = mask
@@ -477,14 +476,16 @@ class CarriedSegmenter:
                                                   seed=index + 2))  # fmt: skip
         return mask
 
-    def _reanchor(self, frame, grey, key_mask, index) -> np.ndarray:
+    def _reanchor(self, frame, key_mask, index) -> np.ndarray:
         """A key frame: its mask replaces the carried one and becomes an anchor, as the first frame's is.
 
         The colour anchor becomes the first frame's samples (kept for the whole video) with this frame's (the
         newest key frame: the subject as it looks now); the recent frames' samples, taken from the carry that
-        the key frame corrects, are dropped; the recall and the re-finding of a lost subject start from this
-        frame's mask (nearer in time than the first frame's). An empty key mask: the subject is gone (the
-        anchors stay as they were).
+        the key frame corrects, are dropped. The recall and the re-finding of a lost subject keep starting from
+        the first frame's mask: a key frame taken while something passes in front of the subject would have
+        the recall forget the hidden part once it shows again (on ``chair`` with key frames 0, 20 and 40, the
+        carried mask's IoU on the other frames: 0.905 recalling from the first frame, 0.848 from the newest
+        key frame). An empty key mask: the subject is gone (the anchors stay as they were).
         """
         from .masks import to_mask
 
@@ -500,7 +501,6 @@ class CarriedSegmenter:
             self._first_anchor = self._anchor
         first = self._first_anchor
         self._anchor = now if first is None else tuple(np.concatenate([a, b]) for a, b in zip(first, now))
-        self._anchor_frame = (grey, mask)
         self._recent.clear()
         return np.where(mask, 255, 0).astype(np.uint8)
 
