@@ -163,9 +163,10 @@ def load_unmasked(name: str, frames: int | None):
     return images, (lab == cv2.GC_FGD) | (lab == cv2.GC_PR_FGD)
 
 
-def segment_only(name: str, frames: int | None) -> dict:
+def segment_only(name: str, frames: int | None, key_frames=()) -> dict:
     """The carried segmentation alone (no matting): ms per frame of ``CarriedSegmenter.segment`` (the flow
-    tracker it shares with the pipeline not counted, as the pipeline's "segment" stage) and, with masks, IoU."""
+    tracker it shares with the pipeline not counted, as the pipeline's "segment" stage) and, with masks, IoU
+    (of the annotated frames after 0 not among ``key_frames``, whose masks re-anchor the carry)."""
     from ldmatte.video.carried import CarriedSegmenter
     from ldmatte.video.flow import FlowTracker
 
@@ -175,14 +176,14 @@ def segment_only(name: str, frames: int | None) -> dict:
         images, masks = load_clip(name, frames)
         first = masks[0]
     tracker = FlowTracker()
-    seg = CarriedSegmenter(first, tracker=tracker)
+    seg = CarriedSegmenter(first, tracker=tracker, key_masks={k: masks[k] for k in key_frames if k and k in masks})
     seconds, ious = [], []
     for i, f in enumerate(images):
         tracker.step(f)
         t = time.perf_counter()
         m = seg.segment(f, i) > 127
         seconds.append(time.perf_counter() - t)
-        if i > 0 and i in masks:
+        if i > 0 and i in masks and i not in key_frames:
             ious.append(_iou(m, masks[i]))
     later = seconds[1:] or seconds
     return {"clip": name, "size": images[0].shape[1::-1], "frames": len(images), "ms_mean": 1000 * np.mean(later),
@@ -245,7 +246,7 @@ def main(argv=None) -> int:
                     help="override a setting of VideoMattingSettings (dotted, repeatable): background.history=0, "
                     "propagation.carry.recall=None, stabilise.strength=0")
     ap.add_argument("--keys", default="", help="comma list of annotated frames given as key frames (0 among "
-                    "them; default: 0 only, the first-frame mask); the other annotated frames are scored")
+                    "them; default: 0 only, the first-frame mask); the other annotated frames are scored (--segment too)")
     ap.add_argument("--panel", help="write a panel (PNG) here")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
@@ -293,7 +294,7 @@ def main(argv=None) -> int:
         out["crash"].append({k: v for k, v in cr.items() if k != "seconds"} | {"fps": fps})
     out["segment"] = []
     for name in [c for c in args.segment.split(",") if c]:
-        sg = segment_only(name, args.frames)
+        sg = segment_only(name, args.frames, [int(k) for k in args.keys.split(",") if k.strip()])
         iou = "" if sg["iou_mean"] is None else f", carried mask IoU mean {sg['iou_mean']:.3f} min {sg['iou_min']:.3f}"
         print(f"\nsegment only {name} ({sg['size'][0]}x{sg['size'][1]}, {sg['frames']} frames): "
               f"{sg['ms_mean']:.1f} ms/frame (median {sg['ms_median']:.1f}){iou}")

@@ -201,3 +201,19 @@ def test_real_caps_key_frames_are_accepted_and_only_read(tmp_path, capsys):
     assert json.loads((out / "video.json").read_text())["info"]["key_frames"] == [0, 14, 33, 43, 66]
     assert sorted(os.listdir(out / "alpha")) == ["000000.png", "000001.png"]
     assert listing() == before
+
+
+@pytest.mark.skipif(not (DATA / "chair" / "masks").is_dir(), reason="real clips not present")
+def test_real_bench_key_frame_mode_scores_only_the_frames_not_given(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, str(root / "bench" / "video_real.py"), "--clips", "chair", "--frames", "4",
+                           "--keys", "0,2", "--json", str(out)], capture_output=True, text=True, timeout=300,
+                          cwd=root)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    clip = json.loads(out.read_text())["clips"][0]
+    assert clip["keys"] == [0, 2] and "key frames 0, 2; scored: 1, 3" in proc.stdout
+    assert clip["iou"]["carried mask"]["per_frame"][2] == 1.0 and clip["iou"]["carried mask"]["mean"] > 0.8

@@ -388,6 +388,9 @@ class KeyFrameMasks(Mapping):
         path = self.files[index]
         return fit_mask(read_mask(path, self.ids), self.shape, name=path)[0]
 
+    def __contains__(self, index) -> bool:  # asked every frame: no file read (Mapping's would read one)
+        return index in self.files
+
     def __iter__(self):
         return iter(self.files)
 
