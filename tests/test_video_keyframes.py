@@ -181,6 +181,10 @@ def test_frames_named_by_number_pair_with_masks_of_the_same_number(clip, tmp_pat
     keys = FolderMasks(masks)
     keys.check(N, (48, 48), source=frames)
     assert sorted(keys.key_frames) == [0, KEY]
+    # A later key frame's empty mask is told (the subject is gone there), not refused.
+    cv2.imwrite(str(masks / "00015.png"), np.zeros((48, 48), np.uint8))
+    notes = FolderMasks(masks).check(N, (48, 48), source=frames)
+    assert notes[1] == f"key-frame masks of frames {KEY} select no pixel: the subject is taken as gone there"
     os.rename(masks / "00015.png", masks / "00016.png")
     with pytest.raises(ValueError, match="frame 16, but the video has frames named 0 to 25, none 16"):
         FolderMasks(masks).check(N, (48, 48), source=frames)
