@@ -8,6 +8,10 @@ Clips (from ``../shared/data/video/`` beside the repository; see its SOURCES.md;
 - ``bedroom``, ``dance`` (no masks): with ``--crash`` each runs to its end from a first-frame mask made by
   GrabCut seeded with a fixed box on frame 0 (a crash and speed check only: there is nothing to score).
 
+``--keys 0,33,66`` gives the masks of those annotated frames as key frames (``--masks`` with a folder of them:
+the first carried, the carry re-anchored on each other) and scores the annotated frames that were not given; the
+naive warp is then re-anchored on the same key frames, and ``frozen`` is the last key frame's mask.
+
 ``--segment`` times the carried segmentation alone (``CarriedSegmenter.segment``, ms per frame, the shared flow
 tracker not counted) on any of the four, with the carried mask's IoU where masks exist.
 
@@ -21,6 +25,7 @@ alpha > 0.5 with each annotated frame's mask (frame 0 excluded from the means: i
 - ``carried mask``: the binary segmentation the pipeline carries (before the trimap and matting).
 
     python bench/video_real.py --panel docs/images/video_real.png --json video_real.json
+    python bench/video_real.py --clips caps --keys 0,33,66
 """
 from __future__ import annotations
 
@@ -67,28 +72,41 @@ def load_clip(name: str, frames: int | None = None):
     return images, masks
 
 
-def naive_warp(images, first: np.ndarray) -> list[np.ndarray]:
-    """The first mask backward-warped frame to frame along DIS flow (medium), a soft state; masks > 0.5."""
+def naive_warp(images, first: np.ndarray, keys=None) -> list[np.ndarray]:
+    """The first mask backward-warped frame to frame along DIS flow (medium), a soft state; masks > 0.5.
+    ``keys`` ({frame: mask}): the state is reset to each key frame's mask on its frame."""
     from ldmatte.video.flow import FlowTracker, warp_backward
 
     tracker, soft, out = FlowTracker(), first.astype(np.float32), []
-    for f in images:
+    for i, f in enumerate(images):
         tracker.step(f)
-        if tracker.flow is not None:
+        if keys and i in keys:
+            soft = keys[i].astype(np.float32)
+        elif tracker.flow is not None:
             soft = warp_backward(soft, tracker.flow)
         out.append(soft > 0.5)
     return out
 
 
-def run_clip(name: str, images, first: np.ndarray, work: str, keep=(), overrides=()) -> dict:
-    """Matte a clip; returns masks and alphas (> 0.5) of the frames in ``keep``, notes and speed."""
+def run_clip(name: str, images, first: np.ndarray, work: str, keep=(), overrides=(), keys=None) -> dict:
+    """Matte a clip; returns masks and alphas (> 0.5) of the frames in ``keep``, notes and speed. ``keys``
+    ({frame: mask}, frame 0 among them): key-frame masks, given as a ``--masks`` folder of them."""
     from _common import with_overrides
+    from ldmatte.io import write_png_atomic
+    from ldmatte.video.masks import FolderMasks
     from ldmatte.video.pipeline import VideoMattingSettings, matte_video
     from ldmatte.video.synthetic import write_video
 
     video = os.path.join(work, f"{name}.mkv")
     write_video(video, np.stack(images), fps=24)
     kept: dict = {}
+    segmenter = np.where(first, 255, 0).astype(np.uint8)
+    if keys:
+        folder = os.path.join(work, f"{name}-keys")
+        os.makedirs(folder, exist_ok=True)
+        for i, m in keys.items():
+            write_png_atomic(os.path.join(folder, f"{i:05d}.png"), np.where(m, 255, 0).astype(np.uint8))
+        segmenter = FolderMasks(folder)
 
     def on_frame(fr):
         if fr.index in keep:
@@ -96,27 +114,32 @@ def run_clip(name: str, images, first: np.ndarray, work: str, keep=(), overrides
 
     t = time.perf_counter()
     settings = with_overrides(VideoMattingSettings(formats=("png",)), overrides)
-    res = matte_video(video, os.path.join(work, name), np.where(first, 255, 0).astype(np.uint8), settings,
-                      on_frame=on_frame, claim=False)  # fmt: skip
+    res = matte_video(video, os.path.join(work, name), segmenter, settings, on_frame=on_frame, claim=False)
     wall = time.perf_counter() - t
     return {"result": res, "kept": kept, "wall": wall}
 
 
-def score(name: str, images, masks, work: str, overrides=()) -> dict:
+def score(name: str, images, masks, work: str, overrides=(), key_frames=None) -> dict:
+    """IoU at the annotated frames; with ``key_frames`` (frame numbers, 0 among them) their masks are given
+    as key frames and only the other annotated frames are scored (``later``: their positions in ``scored``)."""
     scored = sorted(masks)
-    run = run_clip(name, images, masks[0], work, keep=set(scored), overrides=overrides)
-    naive = naive_warp(images, masks[0])
-    rows = {"pipeline (alpha > 0.5)": [], "carried mask": [], "naive warp": [], "frozen first mask": []}
+    keys = {i: masks[i] for i in key_frames} if key_frames else None
+    run = run_clip(name, images, masks[0], work, keep=set(scored), overrides=overrides, keys=keys)
+    naive = naive_warp(images, masks[0], keys)
+    frozen = "frozen last key mask" if keys else "frozen first mask"
+    rows = {"pipeline (alpha > 0.5)": [], "carried mask": [], "naive warp": [], frozen: []}
     for i in scored:
         mask, alpha, _ = run["kept"][i]
         gt = masks[i]
         rows["pipeline (alpha > 0.5)"].append(_iou(alpha, gt))
         rows["carried mask"].append(_iou(mask, gt))
         rows["naive warp"].append(_iou(naive[i], gt))
-        rows["frozen first mask"].append(_iou(masks[0], gt))
+        rows[frozen].append(_iou(masks[max(k for k in (keys or {0: None}) if k <= i)], gt))
     res = run["result"]
+    given = set(keys or (0,))
     return {"clip": name, "frames": res.frames, "scored": scored, "iou": rows, "wall": run["wall"],
-            "seconds": res.seconds, "notes": res.frame_notes, "kept": run["kept"]}
+            "seconds": res.seconds, "notes": res.frame_notes, "kept": run["kept"], "keys": sorted(given),
+            "later": [k for k, i in enumerate(scored) if i not in given]}  # fmt: skip
 
 
 def load_unmasked(name: str, frames: int | None):
@@ -140,9 +163,10 @@ def load_unmasked(name: str, frames: int | None):
     return images, (lab == cv2.GC_FGD) | (lab == cv2.GC_PR_FGD)
 
 
-def segment_only(name: str, frames: int | None) -> dict:
+def segment_only(name: str, frames: int | None, key_frames=()) -> dict:
     """The carried segmentation alone (no matting): ms per frame of ``CarriedSegmenter.segment`` (the flow
-    tracker it shares with the pipeline not counted, as the pipeline's "segment" stage) and, with masks, IoU."""
+    tracker it shares with the pipeline not counted, as the pipeline's "segment" stage) and, with masks, IoU
+    (of the annotated frames after 0 not among ``key_frames``, whose masks re-anchor the carry)."""
     from ldmatte.video.carried import CarriedSegmenter
     from ldmatte.video.flow import FlowTracker
 
@@ -152,14 +176,14 @@ def segment_only(name: str, frames: int | None) -> dict:
         images, masks = load_clip(name, frames)
         first = masks[0]
     tracker = FlowTracker()
-    seg = CarriedSegmenter(first, tracker=tracker)
+    seg = CarriedSegmenter(first, tracker=tracker, key_masks={k: masks[k] for k in key_frames if k and k in masks})
     seconds, ious = [], []
     for i, f in enumerate(images):
         tracker.step(f)
         t = time.perf_counter()
         m = seg.segment(f, i) > 127
         seconds.append(time.perf_counter() - t)
-        if i > 0 and i in masks:
+        if i > 0 and i in masks and i not in key_frames:
             ious.append(_iou(m, masks[i]))
     later = seconds[1:] or seconds
     return {"clip": name, "size": images[0].shape[1::-1], "frames": len(images), "ms_mean": 1000 * np.mean(later),
@@ -221,6 +245,8 @@ def main(argv=None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a setting of VideoMattingSettings (dotted, repeatable): background.history=0, "
                     "propagation.carry.recall=None, stabilise.strength=0")
+    ap.add_argument("--keys", default="", help="comma list of annotated frames given as key frames (0 among "
+                    "them; default: 0 only, the first-frame mask); the other annotated frames are scored (--segment too)")
     ap.add_argument("--panel", help="write a panel (PNG) here")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
@@ -231,13 +257,17 @@ def main(argv=None) -> int:
     scores, images_by_clip, out = [], {}, {"clips": [], "crash": []}
     for name in [c for c in args.clips.split(",") if c]:
         images, masks = load_clip(name, args.frames)
-        sc = score(name, images, masks, work, args.set)
+        key_frames = [int(k) for k in args.keys.split(",") if k.strip()]
+        if key_frames and (0 not in key_frames or not set(key_frames) <= set(masks)):
+            ap.error(f"--keys must be annotated frames of {name} ({', '.join(map(str, sorted(masks)))}), 0 among them")
+        sc = score(name, images, masks, work, args.set, key_frames)
         sc["gt"] = masks
         scores.append(sc)
         images_by_clip[name] = images
-        later = [k for k, i in enumerate(sc["scored"]) if i > 0]
-        print(f"\n{name}: {sc['frames']} of {len(images)} frames matted, {len(sc['scored'])} with a mask "
-              f"({len(later)} after frame 0); {len(sc['notes'])} frame note(s)")
+        later = sc["later"]
+        print(f"\n{name}: {sc['frames']} of {len(images)} frames matted, {len(sc['scored'])} with a mask, key "
+              f"frames {', '.join(map(str, sc['keys']))}; scored: {', '.join(str(sc['scored'][k]) for k in later)}; "
+              f"{len(sc['notes'])} frame note(s)")
         print("| method | IoU mean | IoU min |")
         print("| --- | --- | --- |")
         summary = {}
@@ -255,7 +285,7 @@ def main(argv=None) -> int:
         for n in sc["notes"][:10]:
             print(f"  note: frame {n['frame']}: {n['kind']}: {n['reason']}")
         out["clips"].append({"clip": name, "frames": sc["frames"], "scored": sc["scored"], "iou": summary,
-                             "fps": fps, "notes": sc["notes"]})  # fmt: skip
+                             "fps": fps, "notes": sc["notes"], "keys": sc["keys"]})  # fmt: skip
     for name in [c for c in args.crash.split(",") if c]:
         cr = crash_check(name, work, args.frames, args.set)
         fps = cr["frames"] / cr["wall"]
@@ -264,7 +294,7 @@ def main(argv=None) -> int:
         out["crash"].append({k: v for k, v in cr.items() if k != "seconds"} | {"fps": fps})
     out["segment"] = []
     for name in [c for c in args.segment.split(",") if c]:
-        sg = segment_only(name, args.frames)
+        sg = segment_only(name, args.frames, [int(k) for k in args.keys.split(",") if k.strip()])
         iou = "" if sg["iou_mean"] is None else f", carried mask IoU mean {sg['iou_mean']:.3f} min {sg['iou_min']:.3f}"
         print(f"\nsegment only {name} ({sg['size'][0]}x{sg['size'][1]}, {sg['frames']} frames): "
               f"{sg['ms_mean']:.1f} ms/frame (median {sg['ms_median']:.1f}){iou}")

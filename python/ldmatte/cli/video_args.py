@@ -73,7 +73,7 @@ def segmenter(args, info):
         return mask, f"mask:{os.path.abspath(args.mask)}{tag}", [args.mask], []
     if args.masks:
         masks = FolderMasks(args.masks, ids)
-        notes = masks.check(count_frames(args.input), shape)
+        notes = masks.check(count_frames(args.input), shape, source=args.input)  # or key frames, by number
         return masks, f"masks:{os.path.abspath(args.masks)}{tag}", masks.files, notes
     first = _first_mask(args.first_mask, ids, shape, "--first-mask", fitted=True) if args.first_mask else None
     inputs = [p for p in (args.first_mask, args.segmenter_checkpoint, args.person_model) if p]

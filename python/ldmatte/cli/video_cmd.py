@@ -26,7 +26,9 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder (made if missing; not inside the input's)")
     seg = p.add_mutually_exclusive_group()  # none: the person prior finds the first frame's mask (--person-model)
     seg.add_argument("--mask", help="first-frame mask image (subject > 50%%, or ids > 0), propagated through the video")
-    seg.add_argument("--masks", help="folder of per-frame masks, one per frame, paired in natural name order")
+    seg.add_argument("--masks", help="folder of per-frame masks, one per frame, paired in natural name order; or "
+                     "fewer, named by frame number (00000.png, 00014.png, ...: key frames, frame 0 among them): "
+                     "the first is carried, each other re-anchors it")  # fmt: skip
     seg.add_argument("--segmenter", help="'sam2' (needs the sam2 package, --segmenter-checkpoint and --first-mask "
                      "or --person-model) or MODULE:FACTORY returning an object with segment(frame, index)")
     p.add_argument("--first-mask", help="first-frame mask for --segmenter (sam2 starts from it)")

@@ -30,6 +30,10 @@ the matte, so the band's erosion cannot compound). For each new frame:
    mask is tried on the whole frame by the same long-range flow and taken back
    where that flow is trusted, the size fits and the colours are the subject's.
 
+Given masks of later key frames (``key_masks``), each replaces the carried mask on
+its frame and becomes an anchor: the colour models are built from the first frame's
+and the newest key frame's samples (the recall and re-finding keep the first frame's).
+
 Everything is a deterministic function of the frames (seeded per frame), so a
 resumed run that replays the frames it already wrote carries the same state.
 """
@@ -252,7 +256,9 @@ class CarriedSegmenter:
     shared ``tracker`` that its owner steps; without one the segmenter keeps its own. After each frame
     :attr:`motion` is the subject's motion onto it, :attr:`note` None or ``(kind, reason)`` with kind
     ``"lost"`` (the subject is gone: empty mask) or ``"guessed"`` (the collapse guard or no colour model),
-    and :attr:`uncertain` the pixels the colour models re-decided (bool, or None).
+    and :attr:`uncertain` the pixels the colour models re-decided (bool, or None). ``key_masks``: masks of
+    later key frames (a mapping frame index -> mask, e.g. :meth:`ldmatte.video.masks.FolderMasks.key_masks`):
+    at each, its mask is the frame's segmentation and re-anchors the carry (see :meth:`_reanchor`).
 
     Examples
     --------
@@ -270,7 +276,8 @@ class CarriedSegmenter:
     (1.0, None)
     """
 
-    def __init__(self, first_mask, settings: CarrySettings | None = None, tracker: FlowTracker | None = None):
+    def __init__(self, first_mask, settings: CarrySettings | None = None, tracker: FlowTracker | None = None,
+                 key_masks=None):
         from .masks import to_mask
 
         self.settings = settings or CarrySettings()
@@ -286,6 +293,8 @@ class CarriedSegmenter:
         self.motion: Motion | None = None
         self.note: tuple[str, str] | None = None
         self.uncertain: np.ndarray | None = None
+        # Masks of later key frames (index -> mask, read when reached): each re-anchors the carry (_reanchor).
+        self.key_masks = key_masks if key_masks is not None else {}
 
     # -- colour samples ------------------------------------------------------------------------------------
     def _samples(self, frame: np.ndarray, fg: np.ndarray, bg: np.ndarray, seed: int):
@@ -323,6 +332,8 @@ class CarriedSegmenter:
         previous_grey, self._grey = self._grey, grey
         self.note, self.uncertain, self.motion = None, None, None
         self._index = index
+        if self._mask is not None and index in self.key_masks:  # a key frame: its mask is the segmentation
+            return self._reanchor(frame, self.key_masks[index], index)
         if self._mask is None:
             mask = to_mask(self._first, frame.shape[:2]) > 127
             self._mask = mask
@@ -464,6 +475,34 @@ class CarriedSegmenter:
                 self._recent.append(self._samples(frame, fg, self._surroundings(mask, self._margin(mask)) & ~undecided,
                                                   seed=index + 2))  # fmt: skip
         return mask
+
+    def _reanchor(self, frame, key_mask, index) -> np.ndarray:
+        """A key frame: its mask replaces the carried one and becomes an anchor, as the first frame's is.
+
+        The colour anchor becomes the first frame's samples (kept for the whole video) with this frame's (the
+        newest key frame: the subject as it looks now); the recent frames' samples, taken from the carry that
+        the key frame corrects, are dropped. The recall and the re-finding of a lost subject keep starting from
+        the first frame's mask: a key frame taken while something passes in front of the subject would have
+        the recall forget the hidden part once it shows again (on ``chair`` with key frames 0, 20 and 40, the
+        carried mask's IoU on the other frames: 0.905 recalling from the first frame, 0.848 from the newest
+        key frame). An empty key mask: the subject is gone (the anchors stay as they were).
+        """
+        from .masks import to_mask
+
+        mask = to_mask(key_mask, frame.shape[:2], name=f"key-frame mask of frame {index}") > 127
+        self._mask = mask
+        if not mask.any():
+            self.note = ("lost", "the key frame's mask is empty: the subject is gone")
+            return np.zeros(mask.shape, np.uint8)
+        fg = cv2.erode(mask.astype(np.uint8), _disc(1)) > 0
+        now = self._samples(frame, fg if fg.sum() >= 10 else mask, self._surroundings(mask, self._margin(mask)),
+                            seed=index)  # fmt: skip
+        if not hasattr(self, "_first_anchor"):  # the first re-anchoring: the first frame's samples kept for good
+            self._first_anchor = self._anchor
+        first = self._first_anchor
+        self._anchor = now if first is None else tuple(np.concatenate([a, b]) for a, b in zip(first, now))
+        self._recent.clear()
+        return np.where(mask, 255, 0).astype(np.uint8)
 
     def _subject_flow(self, flow, prev, previous_grey, reach_r):
         """The flow around the subject recomputed on its box at its own scale (both ways), and where it fails.

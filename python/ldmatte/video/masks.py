@@ -11,7 +11,11 @@
   never stretched.
 - :class:`FolderMasks`: per-frame masks from a folder, paired with the frames in
   natural name order (``frame_2`` before ``frame_10``); :meth:`FolderMasks.check`
-  compares the count with the frames and reads every mask before the run.
+  compares the count with the frames and reads every mask before the run. A folder
+  with fewer masks than frames, each named by its frame number (``00000.png``,
+  ``00014.png``, as DAVIS, YouTube-VOS and PUMaVOS ship them), holds key frames
+  (:attr:`FolderMasks.key_frames`, :meth:`FolderMasks.key_masks`): the pipeline carries
+  the first and re-anchors the carried mask on each of the others.
 - :class:`GuardedSegmenter`: the adapter the pipeline puts around a segmenter:
   a frame on which it raises (or returns no usable mask) keeps the previous
   frame's mask and is recorded as lost; the run goes on.
@@ -24,11 +28,12 @@ refused without being opened (it could block the run for ever).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
 
-__all__ = ["MASK_SUFFIXES", "parse_ids", "read_mask", "fit_mask", "check_coverage", "FolderMasks",
+__all__ = ["MASK_SUFFIXES", "parse_ids", "read_mask", "fit_mask", "check_coverage", "FolderMasks", "KeyFrameMasks",
            "GuardedSegmenter", "load_segmenter", "to_mask", "SegmenterUnavailable"]  # fmt: skip
 
 
@@ -211,7 +216,19 @@ class FolderMasks:
     >>> masks.check(4, (4, 4))
     Traceback (most recent call last):
     ...
-    ValueError: ...: 3 masks for 4 frames: give one mask per frame (paired in natural name order, m_1.png ... m_10.png)
+    ValueError: ...: 3 masks for 4 frames: give one mask per frame (paired in natural name order, ...), or key-frame ...
+
+    Fewer masks than frames, each named by its frame number, are key frames:
+
+    >>> keys = tempfile.mkdtemp()
+    >>> for i in (0, 14):
+    ...     m = np.zeros((4, 4), np.uint8); m[1:3, 1:3] = 255
+    ...     _ = cv2.imwrite(os.path.join(keys, f"{i:05d}.png"), m)
+    >>> k = FolderMasks(keys)
+    >>> k.check(20, (4, 4))
+    ['key frames: 2 masks for 20 frames (frames 0, 14): the first is carried, re-anchored on each of the others']
+    >>> sorted(k.key_frames), k.key_masks()[14].shape
+    ([0, 14], (4, 4))
     """
 
     def __init__(self, folder, ids=None):
@@ -226,21 +243,33 @@ class FolderMasks:
             raise ValueError(f"{problems[0].path}: {problems[0].reason}")
         self.files = [f.path for f in sorted(files, key=lambda f: natural_key(f.rel))]
         self.notes: list[str] = []  # what check() found that the run should report (empty masks, resizing)
+        self.key_frames: dict[int, str] | None = None  # frame index -> mask file, when the masks are key frames
+        self._shape: tuple[int, int] | None = None
         if not self.files:
             raise ValueError(f"{self.folder}: no mask images ({', '.join(MASK_SUFFIXES)})")
 
     def __len__(self) -> int:
         return len(self.files)
 
-    def check(self, frames: int, shape) -> list[str]:
+    def check(self, frames: int, shape, source=None) -> list[str]:
         """Refuse (ValueError) a count other than ``frames``, a mask that cannot be read or has another aspect
-        ratio, and a folder whose masks all select nothing; return notes (empty or full masks, resizing)."""
-        if getattr(self, "_checked", None) == (frames, tuple(shape)):  # the command checked them already
+        ratio, and a folder whose masks all select nothing; return notes (empty or full masks, resizing).
+
+        Fewer masks than frames, all named by frame number, are key frames (:meth:`_check_keys`); ``source``
+        (the video or frame folder) pairs them with the frames of a folder whose frames are named by number.
+        """
+        if getattr(self, "_checked", None) == (frames, tuple(shape), source):  # the command checked them already
             return self.notes
         first, last = os.path.basename(self.files[0]), os.path.basename(self.files[-1])
+        self.key_frames, self._shape = None, (int(shape[0]), int(shape[1]))
         if len(self.files) != frames:
-            raise ValueError(f"{self.folder}: {len(self.files)} masks for {frames} frames: give one mask per frame "
-                             f"(paired in natural name order, {first} ... {last})")  # fmt: skip
+            numbered = all(os.path.splitext(os.path.basename(f))[0].isdigit() for f in self.files)
+            if not numbered or len(self.files) > frames:
+                raise ValueError(f"{self.folder}: {len(self.files)} masks for {frames} frames: give one mask per "
+                                 f"frame (paired in natural name order, {first} ... {last}), or key-frame masks "
+                                 "named by frame number (00000.png, 00014.png, ...; frame 0 among them)")  # fmt: skip
+            self.notes, self._checked = self._check_keys(frames, source), (frames, tuple(shape), source)
+            return self.notes
         empty, full, resized = [], [], 0
         for i, path in enumerate(self.files):
             mask, note = fit_mask(read_mask(path, self.ids), shape, name=path)
@@ -261,14 +290,112 @@ class FolderMasks:
         if resized:
             h, w = shape
             notes.append(f"{resized} of {len(self.files)} masks resized (nearest) to the frames' {w}x{h}")
-        self.notes, self._checked = notes, (frames, tuple(shape))
+        self.notes, self._checked = notes, (frames, tuple(shape), source)
         return notes
 
+    def _check_keys(self, frames: int, source) -> list[str]:
+        """Key frames: each mask's name is the number of its frame (0-based index in the video; in a folder of
+        frames named by number, the frame of that name). Refuses a number with no frame, two masks for one
+        frame, a first frame without a mask, a mask that cannot be read or has another aspect ratio, a first
+        mask that selects nothing or everything, a later one that covers the whole frame."""
+        by_name = _numbered_frames(source)
+        keys: dict[int, str] = {}
+        for path in self.files:
+            name = os.path.basename(path)
+            number = int(os.path.splitext(name)[0])
+            index = number if by_name is None else by_name.get(number)
+            if index is None or not 0 <= index < frames:
+                where = f"{frames} frames (0 to {frames - 1})" if by_name is None else \
+                    f"frames named {min(by_name)} to {max(by_name)}, none {number}"
+                raise ValueError(f"{path}: a key-frame mask for frame {number}, but the video has {where}")
+            if index in keys:
+                raise ValueError(f"{self.folder}: {os.path.basename(keys[index])} and {name} are both the mask "
+                                 f"of frame {number}: keep one")  # fmt: skip
+            keys[index] = path
+        if 0 not in keys:
+            raise ValueError(f"{self.folder}: key-frame masks start at frame {min(keys)}: the first frame needs one "
+                             "(the others re-anchor the mask carried from it)")  # fmt: skip
+        empty, resized = [], 0
+        for index, path in sorted(keys.items()):
+            mask, note = fit_mask(read_mask(path, self.ids), self._shape, name=path)
+            resized += note is not None
+            if index == 0:
+                check_coverage(mask, f"{path} (the first key frame)", path)
+            elif mask.all():
+                check_coverage(mask, f"{path} (key frame {index})", path)
+            elif not mask.any():
+                empty.append(index)
+        self.key_frames = keys
+        listed = ", ".join(map(str, sorted(keys)[:12])) + (", ..." if len(keys) > 12 else "")
+        notes = [f"key frames: {len(keys)} masks for {frames} frames (frames {listed}): the first is carried, "
+                 "re-anchored on each of the others"]  # fmt: skip
+        if empty:
+            notes.append(f"key-frame masks of frames {', '.join(map(str, empty))} select no pixel: the subject is "
+                         "taken as gone there")  # fmt: skip
+        if resized:
+            h, w = self._shape
+            notes.append(f"{resized} of {len(keys)} key-frame masks resized (nearest) to the frames' {w}x{h}")
+        return notes
+
+    def key_masks(self) -> KeyFrameMasks:
+        """The key frames' masks (frame index -> 0 / 255 mask at the frames' size, read when asked for);
+        after :meth:`check` found key frames."""
+        if not self.key_frames:
+            raise ValueError(f"{self.folder}: no key frames (check() first; a mask per frame is no key frame)")
+        return KeyFrameMasks(self.key_frames, self._shape, self.ids)
+
     def segment(self, frame: np.ndarray, index: int) -> np.ndarray:
+        if self.key_frames:
+            raise ValueError(f"{self.folder}: masks of key frames only: carry them (CarriedSegmenter's key_masks)")
         if index >= len(self.files):
             raise ValueError(f"{self.folder}: no mask for frame {index} (the folder holds {len(self.files)})")
         path = self.files[index]
         return fit_mask(read_mask(path, self.ids), np.asarray(frame).shape[:2], name=path)[0]
+
+
+def _numbered_frames(source) -> dict[int, int] | None:
+    """{frame number: index} of a folder of frames all named by number (``00000.jpg``, ``00005.jpg``, ...:
+    a key-frame mask names the frame of its number); None for a video file or other names."""
+    if source is None or not os.path.isdir(os.fspath(source)):
+        return None
+    from .reader import frame_files
+
+    stems = [os.path.splitext(os.path.basename(f))[0] for f in frame_files(source)]
+    if not stems or not all(s.isdigit() for s in stems) or len({int(s) for s in stems}) != len(stems):
+        return None
+    return {int(s): i for i, s in enumerate(stems)}
+
+
+class KeyFrameMasks(Mapping):
+    """Frame index -> key-frame mask (0 / 255 uint8 at ``shape``), read from its file when asked for.
+
+    What :class:`~ldmatte.video.carried.CarriedSegmenter` takes as ``key_masks`` (any mapping of arrays does).
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, cv2
+    >>> path = os.path.join(tempfile.mkdtemp(), "00003.png")
+    >>> _ = cv2.imwrite(path, np.eye(2, dtype=np.uint8) * 255)
+    >>> keys = KeyFrameMasks({3: path}, (4, 4))
+    >>> list(keys), keys[3].shape, 3 in keys, 4 in keys
+    ([3], (4, 4), True, False)
+    """
+
+    def __init__(self, files: dict, shape, ids=None):
+        self.files, self.shape, self.ids = dict(sorted(files.items())), (int(shape[0]), int(shape[1])), ids
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        path = self.files[index]
+        return fit_mask(read_mask(path, self.ids), self.shape, name=path)[0]
+
+    def __contains__(self, index) -> bool:  # asked every frame: no file read (Mapping's would read one)
+        return index in self.files
+
+    def __iter__(self):
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
 
 
 class GuardedSegmenter:

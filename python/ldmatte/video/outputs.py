@@ -11,6 +11,8 @@ that decides them (the video or frame folder, the masks, the model's weights):
 a rerun resumes only frames made from the same inputs. When an input changed at
 the same path, the frames are redone (as ``refine`` redoes an image whose input
 changed); other settings are refused unless ``overwrite``, which redoes them too.
+Key-frame masks are stamped one by one: frame k's mask decides only frames k and
+later, so a changed (added, removed) one redoes the frames from the first it touches.
 A folder of ours that holds no frame yet (a run that failed early) is reused
 whatever it was made with.
 """
@@ -286,12 +288,13 @@ def content_stamp(paths) -> str:
     return digest.hexdigest()
 
 
-def input_stamps(source, inputs=(), model: str | None = None) -> dict:
-    """``{"source": stamp, "inputs": stamp, "model": stamp}`` of what decides a run's frames.
+def input_stamps(source, inputs=(), model: str | None = None, key_frames=None) -> dict:
+    """``{"source": stamp, "inputs": stamp, "model": stamp, "key_frames": {frame: stamp}}`` of what decides a
+    run's frames.
 
     ``source``: the video or frame folder; ``inputs``: mask files and folders, a checkpoint; ``model``: a
     training run or checkpoint folder (its ``config.json`` and ``model.safetensors``), None or
-    ``"closed-form"`` for none.
+    ``"closed-form"`` for none; ``key_frames``: {frame index: mask file} of key-frame masks, each stamped alone.
     """
     from .reader import frame_files
 
@@ -304,7 +307,16 @@ def input_stamps(source, inputs=(), model: str | None = None) -> dict:
 
         folder = checkpoint_folder(model)
         stamps["model"] = content_stamp([os.path.join(folder, n) for n in ("config.json", "model.safetensors")])
+    if key_frames:
+        stamps["key_frames"] = {str(k): content_stamp([p]) for k, p in sorted(key_frames.items())}
     return stamps
+
+
+def _first_changed_key(recorded, wanted) -> int | None:
+    """The first frame whose key-frame mask differs between two stamps (added, removed or changed); None if none."""
+    recorded, wanted = recorded or {}, wanted or {}
+    differ = [int(k) for k in set(recorded) | set(wanted) if recorded.get(k) != wanted.get(k)]
+    return min(differ) if differ else None
 
 
 def _frames_written(output: str) -> int:
@@ -312,28 +324,33 @@ def _frames_written(output: str) -> int:
     return sum(1 for n in os.listdir(alpha) if _FRAME.match(n)) if os.path.isdir(alpha) else 0
 
 
-def _drop_frames(output: str) -> None:
-    """Remove what a run of ``ldmatte video`` wrote into ``output`` (its frame PNGs, videos, summary)."""
+def _drop_frames(output: str, start: int = 0) -> None:
+    """Remove what a run of ``ldmatte video`` wrote into ``output`` (its frame PNGs, videos, summary); with
+    ``start`` only the frames from it on and the videos (the summary keeps the notes of the frames kept)."""
     for sub in ("alpha", "rgba"):
         folder = os.path.join(output, sub)
         if os.path.isdir(folder):
             for name in os.listdir(folder):
-                if _FRAME.match(name):
+                if _FRAME.match(name) and int(name[:-4]) >= start:
                     os.remove(os.path.join(folder, name))
     for name in _RUN_FILES:
+        if start and name == "video.json":
+            continue
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(output, name))
 
 
 def claim_output(output, source, inputs=(), settings: dict | None = None, *, overwrite: bool = False,
-                 model: str | None = None) -> list[str]:  # fmt: skip
+                 model: str | None = None, key_frames=None) -> list[str]:  # fmt: skip
     """Take ``output`` for a run of ``ldmatte video``; returns notes for the user (frames redone).
 
     Checks that the output overlaps neither ``source`` nor ``inputs``, stamps them (:func:`input_stamps`)
     and claims the folder (:meth:`ldmatte.files.OutputFolder.claim`, kind ``video``) with ``settings``
     and the stamps. Frames of an earlier run are kept when both match; made from inputs that changed
     since, they are removed (the run redoes them); made with other settings, the run is refused unless
-    ``overwrite`` (then redone) or the folder holds no frame yet.
+    ``overwrite`` (then redone) or the folder holds no frame yet. ``key_frames`` ({frame index: mask file},
+    files that may also be among ``inputs``) are stamped one by one: when the first that changed is frame k,
+    only the frames from k on are removed.
 
     Raises
     ------
@@ -348,8 +365,10 @@ def claim_output(output, source, inputs=(), settings: dict | None = None, *, ove
     output, source = os.fspath(output), os.fspath(source)
     inputs = [os.fspath(p) for p in inputs]
     check_disjoint([source, *inputs], [output])
+    keyed = {int(k): os.fspath(p) for k, p in (key_frames or {}).items()}
+    stamped = [p for p in inputs if p not in set(keyed.values())]  # a key frame's mask is stamped alone
     wanted = {"source": os.path.abspath(source), **(settings or {}),
-              "stamps": input_stamps(source, inputs, model)}  # fmt: skip
+              "stamps": input_stamps(source, stamped, model, keyed)}  # fmt: skip
     notes = []
     marker = _read_marker(output) if os.path.isdir(output) else None
     if marker is not None and marker["kind"] == "video":
@@ -357,7 +376,11 @@ def claim_output(output, source, inputs=(), settings: dict | None = None, *, ove
         other = [k for k, v in wanted.items() if k != "stamps" and k in recorded and recorded[k] != v]
         try:
             frames = _frames_written(output)
-            changed = [k for k, v in wanted["stamps"].items() if recorded.get("stamps", {}).get(k, v) != v]
+            was = recorded.get("stamps", {})
+            changed = [k for k, v in wanted["stamps"].items() if k != "key_frames" and was.get(k, v) != v]
+            if ("key_frames" in was) != ("key_frames" in wanted["stamps"]):  # key frames <-> a mask per frame
+                changed.append("masks")
+            key_from = _first_changed_key(was.get("key_frames"), wanted["stamps"].get("key_frames"))
             redo = bool(other) and (overwrite or not frames)
             if other and not redo:
                 key = other[0]
@@ -369,6 +392,15 @@ def claim_output(output, source, inputs=(), settings: dict | None = None, *, ove
                     why = f"other {', '.join(other)}" if other else f"the {' and '.join(changed)} changed"
                     notes.append(f"{output}: {why} since its {frames} frames were made: all frames are redone")
                 _drop_frames(output)
+                marker["settings"] = wanted
+                write_json_atomic(os.path.join(output, MARKER), marker)
+            elif key_from is not None:  # frames before the first changed key frame do not depend on it
+                kept = sum(1 for n in os.listdir(os.path.join(output, "alpha")) if _FRAME.match(n)
+                           and int(n[:-4]) < key_from) if frames else 0  # fmt: skip
+                if frames > kept:
+                    notes.append(f"{output}: the key-frame masks changed from frame {key_from} on since its "
+                                 f"{frames} frames were made: frames {key_from} on are redone ({kept} kept)")
+                _drop_frames(output, start=key_from)
                 marker["settings"] = wanted
                 write_json_atomic(os.path.join(output, MARKER), marker)
         except OSError as exc:

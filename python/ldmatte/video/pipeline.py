@@ -207,10 +207,12 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
         segmenter, note = fit_mask(to_mask(segmenter, name="first-frame mask"), (info.height, info.width),
                                    name="first-frame mask")
         messages += [note] if note else []
-    elif isinstance(segmenter, FolderMasks):  # one mask per frame, all readable, before anything is written
-        segmenter.check(count_frames(source, s.reader), (info.height, info.width))
-    if claim:
-        messages += claim_output(output, source, extra_inputs, s.record(), overwrite=overwrite, model=s.model)
+    elif isinstance(segmenter, FolderMasks):  # a mask per frame or key frames, all readable, before anything is written
+        segmenter.check(count_frames(source, s.reader), (info.height, info.width), source=source)
+    keys = segmenter.key_masks() if isinstance(segmenter, FolderMasks) and segmenter.key_frames else None
+    if claim:  # key-frame masks stamped one by one: a changed one redoes the frames from its own on
+        messages += claim_output(output, source, extra_inputs, s.record(), overwrite=overwrite, model=s.model,
+                                 key_frames=keys.files if keys is not None else None)  # fmt: skip
     else:
         os.makedirs(output, exist_ok=True)
     result = VideoMattingResult(messages=list(messages), info=info.to_dict())
@@ -222,9 +224,12 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
     work = WorkingResolution(info.height, info.width, s.max_pixels)
     band = work.length(s.band_width) if s.band_width is not None else default_band_width(*work.shape)
     tracker = FlowTracker(s.propagation.flow)
+    if keys is not None:  # masks of key frames: the first is carried, re-anchored on each of the others
+        result.messages += segmenter.notes
+        segmenter, result.info["key_frames"] = keys[0], sorted(keys)
     if not hasattr(segmenter, "segment"):
         carry = dataclasses.replace(s.propagation.carry, flow=s.propagation.flow)
-        segmenter = CarriedSegmenter(segmenter, carry, tracker=tracker)
+        segmenter = CarriedSegmenter(segmenter, carry, tracker=tracker, key_masks=keys)
     propagator = segmenter if isinstance(segmenter, CarriedSegmenter) else None
     if propagator is not None and propagator.tracker is not tracker:
         tracker = propagator.tracker  # the caller's propagator: share its tracker, step it here
