@@ -131,3 +131,55 @@ def test_no_person_is_a_clear_error(models, tmp_path, capsys):
     assert "no person" in capsys.readouterr().err
     with pytest.raises(SegmenterUnavailable, match="--person-model"):
         PersonPrior(tmp_path / "missing.tflite")
+
+
+def _away_and_back():
+    """The person walks out on the left (x = 30 ... -26), is gone for 3 frames, then steps out from behind
+    something on the right (x = 70, 71, ...)."""
+    frames = [_frame(30 - 8 * t) for t in range(8)]
+    frames += [_frame(-100) for _ in range(3)]
+    frames += [_frame(70 + t) for t in range(6)]
+    return frames
+
+
+def test_the_prior_re_finds_a_person_who_comes_back_elsewhere(models):
+    from ldmatte.video.carried import CarriedSegmenter
+
+    prior = PersonPrior(models["tflite"])
+    frames = _away_and_back()
+    seen = {}
+    for reseed in (None, prior.mask):
+        seg = CarriedSegmenter(prior.mask(frames[0][0]), reseed=reseed)
+        masks, notes = [], []
+        for i, (f, _) in enumerate(frames):
+            masks.append(seg.segment(f, i) > 127)
+            notes.append(seg.note)
+        seen[reseed is not None] = masks, notes
+    masks, notes = seen[True]
+    assert not any(m.any() for m in masks[8:11])  # gone: nothing is guessed
+    back = [i for i, n in enumerate(notes) if n and "prior" in n[1]]
+    assert back and 11 <= back[0] <= 13  # re-found once it is back (on the next refind frame)
+    for (_, person), m in list(zip(frames, masks))[back[0]:]:
+        assert (m & person).sum() / (m | person).sum() > 0.8
+    # Without the prior the first frame's mask, carried by flow, does not find it at its new place.
+    assert not any(m.any() for m in seen[False][0][11:])
+
+
+def test_the_command_without_a_mask_re_seeds_with_the_prior(models, tmp_path):
+    pytest.importorskip("av")
+    pytest.importorskip("pymatting")
+    import json
+
+    from ldmatte.cli import main
+    from ldmatte.video.synthetic import write_video
+
+    frames = _away_and_back()
+    clip = tmp_path / "clip.mkv"
+    write_video(clip, [f for f, _ in frames], fps=12)
+    out = tmp_path / "out"
+    main(["video", str(clip), "-o", str(out), "--person-model", str(models["tflite"]), "--format", "png", "-q"])
+    notes = json.loads((out / "video.json").read_text())["frame_notes"]
+    assert any("prior" in n["reason"] for n in notes)
+    last = cv2.imread(str(out / "alpha" / f"{len(frames) - 1:06d}.png"), cv2.IMREAD_GRAYSCALE) > 127
+    person = frames[-1][1]
+    assert (last & person).sum() / (last | person).sum() > 0.8

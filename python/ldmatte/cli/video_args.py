@@ -56,7 +56,10 @@ def _module_file(spec: str) -> list[str]:
 
 
 def segmenter(args, info):
-    """(segmenter or first-frame mask, label recorded in the output marker, input paths, notes).
+    """(segmenter or first-frame mask, label recorded in the output marker, input paths, notes, reseed).
+
+    ``reseed`` is the person prior's mask function when the prior gave the first mask (it re-finds a lost
+    person), else None.
 
     Every mask is read and checked here (count, size, content); a segmenter is built (loading errors are
     one line). Raises ValueError, SegmenterUnavailable or UsageError.
@@ -70,26 +73,26 @@ def segmenter(args, info):
     tag = f":ids={','.join(map(str, ids))}" if ids else ""
     if args.mask:
         mask = _first_mask(args.mask, ids, shape, "--mask")
-        return mask, f"mask:{os.path.abspath(args.mask)}{tag}", [args.mask], []
+        return mask, f"mask:{os.path.abspath(args.mask)}{tag}", [args.mask], [], None
     if args.masks:
         masks = FolderMasks(args.masks, ids)
         notes = masks.check(count_frames(args.input), shape, source=args.input)  # or key frames, by number
-        return masks, f"masks:{os.path.abspath(args.masks)}{tag}", masks.files, notes
+        return masks, f"masks:{os.path.abspath(args.masks)}{tag}", masks.files, notes, None
     first = _first_mask(args.first_mask, ids, shape, "--first-mask", fitted=True) if args.first_mask else None
     inputs = [p for p in (args.first_mask, args.segmenter_checkpoint, args.person_model) if p]
     if first is None and args.segmenter in (None, "sam2"):
-        first, source = _person_mask(args, shape)
-        if args.segmenter is None:
-            return first, f"person:{source}", inputs, []
+        first, prior = _person_mask(args, shape)
+        if args.segmenter is None:  # the prior also re-finds the person when the carry loses them
+            return first, f"person:{prior.source}", inputs, [], prior.mask
     if args.segmenter == "sam2":
         seg = SAM2Segmenter(first, args.segmenter_checkpoint, args.segmenter_config, args.device)
-        return seg, f"sam2:{os.path.abspath(args.segmenter_checkpoint)}", inputs, []
+        return seg, f"sam2:{os.path.abspath(args.segmenter_checkpoint)}", inputs, [], None
     seg = load_segmenter(args.segmenter, first)
-    return seg, args.segmenter, inputs + _module_file(args.segmenter), []
+    return seg, args.segmenter, inputs + _module_file(args.segmenter), [], None
 
 
 def _person_mask(args, shape):
-    """The person prior's mask of the first frame (at the frames' size), and the model's source."""
+    """The person prior's mask of the first frame (at the frames' size), and the prior."""
     import cv2
 
     from ..video.masks import check_coverage
@@ -113,7 +116,7 @@ def _person_mask(args, shape):
     if mask.shape != tuple(shape):
         mask = cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     check_coverage(mask, "the person prior's first-frame mask")
-    return mask, prior.source
+    return mask, prior
 
 
 def exit_status(result, formats_skipped: bool) -> int:

@@ -85,7 +85,7 @@ def run(args) -> int:
         check_options(args)
         formats, _ = parse_formats(args.format)
         info = probe(args.input, fps=args.fps)
-        seg, label, inputs, _notes = segmenter(args, info)
+        seg, label, inputs, _notes, reseed = segmenter(args, info)
         settings = VideoMattingSettings(
             model=args.model if args.model == "closed-form" else os.path.abspath(args.model), device=args.device,
             band_width=args.trimap_width, formats=tuple(f.strip() for f in args.format.split(",") if f.strip()),
@@ -101,7 +101,7 @@ def run(args) -> int:
         with stop_on_signals() as stop:
             result = matte_video(args.input, args.output, seg, settings, matting=matting, stop=stop,
                                  progress=not args.quiet and sys.stderr.isatty(), overwrite=args.overwrite,
-                                 extra_inputs=inputs)  # fmt: skip
+                                 extra_inputs=inputs, reseed=reseed)  # fmt: skip
     except OutputFault as exc:  # read-only, disk full, permission denied: a fault, not a usage mistake
         print(f"{name}: {exc}", file=sys.stderr)
         return 1

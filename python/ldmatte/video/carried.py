@@ -62,7 +62,10 @@ class CarrySettings:
     re-decides (share of the frame's shorter side, at least 1 px). ``reach``: how far from the warped mask
     unreliable pixels may join it (share of the shorter side). ``colour``: use the colour models (False: the
     warps alone). ``recent``: confident frames whose colours join the anchor's. ``jump``: the largest
-    area ratio between consecutive masks before the collapse guard falls back to the warp. ``max_pixels``: the
+    area ratio between consecutive masks before the collapse guard falls back to the warp; it holds the warp for
+    at most ``hold`` frames in a row, and not at all once the mask is under ``hold_share`` of the first mask's
+    area (a subject that left the frame or went behind something: held longer, the warp's ghost would stay on
+    the background for ever). ``max_pixels``: the
     graph cut runs on the subject's box downscaled to at most this many pixels, and the colour doubt of a larger
     interior is judged at that scale too (speed at high resolution).
     ``flow_side``: the flow around the subject is recomputed on its box scaled to this longer side (at most 2x
@@ -86,6 +89,8 @@ class CarrySettings:
     colour: bool = True
     recent: int = 3
     jump: float = 1.5
+    hold: int = 8
+    hold_share: float = 0.1
     samples: int = 2000
     max_pixels: int = 60_000
     flow_side: int = 512
@@ -105,6 +110,9 @@ class CarrySettings:
             raise ValueError("edge and reach are shares of the frame's shorter side, in [0, 0.5)")
         if self.jump <= 1:
             raise ValueError(f"jump must be > 1, got {self.jump!r}")
+        if isinstance(self.hold, bool) or not isinstance(self.hold, int) or self.hold < 0 or not 0 <= self.hold_share < 1:
+            raise ValueError(f"hold must be an int >= 0 and hold_share in [0, 1), got {self.hold!r}, "
+                             f"{self.hold_share!r}")
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
         if self.recall_side < 16 or self.flow_side < 16:
@@ -277,7 +285,7 @@ class CarriedSegmenter:
     """
 
     def __init__(self, first_mask, settings: CarrySettings | None = None, tracker: FlowTracker | None = None,
-                 key_masks=None):
+                 key_masks=None, reseed=None):
         from .masks import to_mask
 
         self.settings = settings or CarrySettings()
@@ -289,12 +297,15 @@ class CarriedSegmenter:
         self._grey: np.ndarray | None = None
         self._anchor: tuple[np.ndarray, np.ndarray] | None = None  # first frame's (fg, bg) colour samples
         self._recent: collections.deque = collections.deque(maxlen=max(1, self.settings.recent))
+        self._held = 0  # frames in a row the collapse guard kept the warp
         self._index = -1
         self.motion: Motion | None = None
         self.note: tuple[str, str] | None = None
         self.uncertain: np.ndarray | None = None
         # Masks of later key frames (index -> mask, read when reached): each re-anchors the carry (_reanchor).
         self.key_masks = key_masks if key_masks is not None else {}
+        # A prior of the subject (frame -> mask, e.g. the person prior) that re-seeds a lost subject (_reseed).
+        self.reseed = reseed
 
     # -- colour samples ------------------------------------------------------------------------------------
     def _samples(self, frame: np.ndarray, fg: np.ndarray, bg: np.ndarray, seed: int):
@@ -355,6 +366,11 @@ class CarriedSegmenter:
             if found is not None:
                 self._mask = found
                 self.note = ("guessed", "the subject re-found where the first frame's mask fits again")
+                return np.where(found, 255, 0).astype(np.uint8)
+            found = self._reseed(frame, index) if not prev.any() else None
+            if found is not None:
+                self._mask = found
+                self.note = ("guessed", "the subject re-found by the prior (a new mask where it is)")
                 return np.where(found, 255, 0).astype(np.uint8)
             if not prev.any():
                 self.note = ("lost", "the subject is gone (empty mask)")
@@ -502,6 +518,7 @@ class CarriedSegmenter:
         first = self._first_anchor
         self._anchor = now if first is None else tuple(np.concatenate([a, b]) for a, b in zip(first, now))
         self._recent.clear()
+        self._held = 0
         return np.where(mask, 255, 0).astype(np.uint8)
 
     def _subject_flow(self, flow, prev, previous_grey, reach_r):
@@ -545,14 +562,32 @@ class CarriedSegmenter:
         area, first = int(found.sum()), int(mask0.sum())
         if not first / 2 <= area <= 2 * first or (ok & found).sum() < 0.7 * area:
             return None
+        return found if self._subject_colours(frame, found, index) else None
+
+    def _subject_colours(self, frame, found, index) -> bool:
+        """Whether the colours of ``found`` clearly favour the anchored subject's model over its surroundings'."""
         fg_model = fit_colour_model(self._anchor[0], seed=index)
         bg_model = fit_colour_model(self._anchor[1], seed=index + 1)
         if fg_model is None or bg_model is None:
-            return None
+            return False
         ratio = colour_log_ratio(fg_model, bg_model, np.asarray(frame)[found])
-        if (ratio > 0).mean() < 0.7 or np.median(ratio) < 1:
+        return bool((ratio > 0).mean() >= 0.7 and np.median(ratio) >= 1)
+
+    def _reseed(self, frame, index) -> np.ndarray | None:
+        """While the subject is lost and the first mask did not fit again, every ``refind``-th frame: the
+        prior's mask of this frame (:attr:`reseed`, e.g. the person prior), kept when its area is within 4x of
+        the first mask's and its colours favour the subject's. The subject may come back anywhere: the prior
+        finds it where the first frame's mask, carried by flow, cannot."""
+        from .masks import to_mask
+
+        s = self.settings
+        if self.reseed is None or not s.refind or index % s.refind or self._anchor is None:
             return None
-        return found
+        found = to_mask(self.reseed(frame), frame.shape[:2], name="the prior's mask") > 127
+        area, first = int(found.sum()), int(self._anchor_frame[1].sum())
+        if not area or not first / 4 <= area <= 4 * first:
+            return None
+        return found if self._subject_colours(frame, found, index) else None
 
     def _box_flows(self, other_grey, box, side=None):
         """DIS flows on ``box`` scaled so its longer side is ``flow_side`` (at most 2x up), back in box pixels:
@@ -618,16 +653,27 @@ class CarriedSegmenter:
         return fg
 
     def _guard(self, mask: np.ndarray, prev: np.ndarray, *fallbacks: np.ndarray) -> np.ndarray:
-        """The mask, unless its area jumps against the previous one; then the first fallback that does not."""
+        """The mask, unless its area jumps against the previous one; then the first fallback that does not.
+
+        The guard holds for at most ``hold`` frames in a row and not for a mask under ``hold_share`` of the
+        first one: a collapse that lasts, or of a subject mostly gone, is the subject leaving."""
+        s = self.settings
         before = int(prev.sum())
         low = min(before, getattr(self, "_expected", before))  # part of the subject may have left the frame
+        first = int(self._anchor_frame[1].sum()) if getattr(self, "_anchor_frame", None) is not None else 0
 
         def steady(m):
             a = int(m.sum())
-            return before == 0 or (a <= self.settings.jump * before and a * self.settings.jump >= low)
+            return before == 0 or (a <= s.jump * before and a * s.jump >= low)
 
         if steady(mask):
+            self._held = 0
             return mask
+        if before < s.hold_share * first or self._held >= s.hold:
+            self._held = 0
+            self.note = ("guessed", f"the mask's area jumped ({before} -> {mask.sum()} px) and stays: taken")
+            return mask
+        self._held += 1
         for fb in fallbacks:
             if steady(fb):
                 self.note = ("guessed", f"the mask's area jumped ({before} -> {mask.sum()} px): the warp kept")

@@ -175,7 +175,7 @@ def _rgba(frame: np.ndarray, alpha: np.ndarray, estimate: bool) -> np.ndarray:
 
 def matte_video(source, output, segmenter, settings: VideoMattingSettings | None = None, *, matting=None,
                 progress: bool = False, stop=None, on_frame: Callable[[FrameResult], None] | None = None,
-                claim: bool = True, overwrite: bool = False, extra_inputs=()) -> VideoMattingResult:  # fmt: skip
+                claim: bool = True, overwrite: bool = False, extra_inputs=(), reseed=None) -> VideoMattingResult:  # fmt: skip
     """Matte a video into ``output``: ``alpha/000000.png...``, ``rgba/`` (format png), ``alpha.webm``,
     ``alpha.mov``, ``preview.mp4`` and ``video.json`` (the run's summary).
 
@@ -185,7 +185,9 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
     between chunks (Ctrl-C).
     ``on_frame``: called with each :class:`FrameResult`. With ``claim`` the output folder is claimed
     (:meth:`ldmatte.files.OutputFolder.claim`, kind ``video``) after checking it overlaps neither the input
-    nor ``extra_inputs`` (mask files and folders).
+    nor ``extra_inputs`` (mask files and folders). ``reseed``: a prior of the subject (frame -> mask, e.g.
+    :meth:`~ldmatte.video.person_prior.PersonPrior.mask`) that re-finds a lost subject carried from a first-frame
+    mask (see :class:`~ldmatte.video.carried.CarriedSegmenter`).
 
     Examples
     --------
@@ -229,7 +231,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
         segmenter, result.info["key_frames"] = keys[0], sorted(keys)
     if not hasattr(segmenter, "segment"):
         carry = dataclasses.replace(s.propagation.carry, flow=s.propagation.flow)
-        segmenter = CarriedSegmenter(segmenter, carry, tracker=tracker, key_masks=keys)
+        segmenter = CarriedSegmenter(segmenter, carry, tracker=tracker, key_masks=keys, reseed=reseed)
     propagator = segmenter if isinstance(segmenter, CarriedSegmenter) else None
     if propagator is not None and propagator.tracker is not tracker:
         tracker = propagator.tracker  # the caller's propagator: share its tracker, step it here
