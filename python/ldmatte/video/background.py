@@ -119,12 +119,14 @@ class BackgroundPlate:
             for k in [k for k in book if k < oldest]:
                 del book[k]
 
-    def plate(self, index: int, box: tuple[int, int, int, int] | None = None,
-              crop: bool = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def plate(self, index: int, box: tuple[int, int, int, int] | None = None, crop: bool = False,
+              need: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """The plate of frame ``index``: colour (H, W, 3) float32 and where it is known (H, W) bool.
 
         ``box`` (y0, y1, x0, x1) limits the work to that part of the frame (the rest stays unknown); with
-        ``crop`` only that part is returned (the box clipped to the frame).
+        ``crop`` only that part is returned (the box clipped to the frame). ``need`` (bool, the returned
+        shape): the pixels the caller reads; older frames are not looked at once these are all known (the
+        values there are the same; elsewhere, behind the subject, the plate may stay unknown).
         """
         if not self._seen:
             return np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), bool)
@@ -137,6 +139,7 @@ class BackgroundPlate:
         if y1 <= y0 or x1 <= x0:
             return colour, valid
         sub_c, sub_v = (colour, valid) if crop else (colour[y0:y1, x0:x1], valid[y0:y1, x0:x1])
+        unread = np.zeros(sub_v.shape, bool) if need is None else ~(need if crop else need[y0:y1, x0:x1])
         to_frame = _h([[1, 0, x0], [0, 1, y0]])  # box pixel -> frame `index` pixel -> ... -> frame k pixel
         for k in range(index - 1, index - 1 - self.settings.history, -1):
             affine = self._affines.get(k + 1)
@@ -156,7 +159,7 @@ class BackgroundPlate:
                                         borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
                 np.copyto(sub_c, warped, where=new[..., None])
                 sub_v |= new
-                if sub_v.all():
+                if (sub_v | unread).all():
                     break
         return colour, valid
 

@@ -485,7 +485,11 @@ def _plate_trimap(item: _Item, plate: BackgroundPlate, reach: int, settings: Bac
         return
     h, w = near.shape
     y0, y1, x0, x1 = max(0, ys[0] - 1), min(h, ys[-1] + 2), max(0, xs[0] - 1), min(w, xs[-1] + 2)
-    colour, valid = plate.plate(item.index, (y0, y1, x0, x1), crop=True)
+    # plate_trimap reads the plate outside the mask and one pixel into it (its 3 x 3 erosion): the region
+    # behind the subject, never seen, need not be searched for in every older frame.
+    need = cv2.dilate(np.where(item.mask[y0:y1, x0:x1] > 127, 0, 255).astype(np.uint8), np.ones((3, 3), np.uint8),
+                      borderType=cv2.BORDER_REPLICATE) > 0  # fmt: skip
+    colour, valid = plate.plate(item.index, (y0, y1, x0, x1), crop=True, need=need)
     if valid.any():
         # Only the box: outside it the plate is unknown and nothing changes (its one-pixel margin lies outside
         # ``near``, where no pixel is in the band, so the crop's border cannot change the result either).
