@@ -180,10 +180,12 @@ def _solve(lu: scipy.sparse.csr_matrix, b: np.ndarray, maxiter: int = 50) -> np.
     import scipy.sparse.linalg
     from pymatting.solver.cg import cg
 
-    a = lu.tocsc()
+    # L_U is symmetric (but for rounding): its CSR arrays read as CSC are L_U^T, as good a preconditioner,
+    # without the conversion.
+    a32 = scipy.sparse.csc_matrix((lu.data.astype(np.float32), lu.indices, lu.indptr), shape=lu.shape)
     options = {"permc_spec": "MMD_AT_PLUS_A", "diag_pivot_thresh": 0.0, "options": {"SymmetricMode": True}}
     try:
-        factor = scipy.sparse.linalg.splu(a.astype(np.float32), **options)
+        factor = scipy.sparse.linalg.splu(a32, **options)
 
         def precondition(r: np.ndarray) -> np.ndarray:
             return factor.solve(r.astype(np.float32)).astype(np.float64)
@@ -203,7 +205,7 @@ def _solve(lu: scipy.sparse.csr_matrix, b: np.ndarray, maxiter: int = 50) -> np.
     except (RuntimeError, ValueError):  # a zero pivot in single precision, or CG did not converge with it
         pass
     try:
-        return scipy.sparse.linalg.splu(a, **options).solve(b)
+        return scipy.sparse.linalg.splu(lu.tocsc(), **options).solve(b)
     except RuntimeError:  # "Factor is exactly singular": no window links an unknown pixel to a known one
         from pymatting.preconditioner.ichol import ichol
 
