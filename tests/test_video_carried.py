@@ -183,6 +183,24 @@ def test_colour_log_ratio_matches_the_plain_mixture(case):
     assert np.array_equal(got > 0, ref > 0) or np.abs(ref[(got > 0) != (ref > 0)]).max() < 0.05
 
 
+def test_colour_log_ratio_in_place_reads_only_where_asked():
+    from ldmatte.video.carried import _log_ratio_into
+
+    rng = np.random.default_rng(4)
+    fg, bg = fit_colour_model(rng.normal(180, 20, (400, 3))), fit_colour_model(rng.normal(70, 25, (400, 3)))
+    image = rng.integers(0, 256, (37, 53, 3)).astype(np.uint8)
+    image[0, :3] = [[0, 0, 0], [255, 255, 255], [255, 0, 255]]  # the cube's corners
+    where = rng.random((37, 53)) < 0.3
+    out = np.full((37, 53), 7.0, np.float32)
+    _log_ratio_into(out, fg, bg, image, where)
+    ref = _plain_log_likelihood(fg, image[where].astype(np.float64)) - _plain_log_likelihood(bg, image[where])
+    np.testing.assert_allclose(out[where], ref, rtol=1e-5, atol=1e-3)
+    assert (out[~where] == 7).all()
+    every = _log_ratio_into(np.zeros((37, 53), np.float32), fg, bg, image)
+    assert np.array_equal(every[where], out[where])
+    assert np.array_equal(every.ravel(), colour_log_ratio(fg, bg, image.reshape(-1, 3)))
+
+
 def test_recall_brings_back_the_first_mask_and_stays_away_from_a_moved_subject():
     frames, masks = _disc_clip([14, 14, 46], size=64)
     seg = CarriedSegmenter(masks[0])

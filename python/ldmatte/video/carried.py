@@ -149,8 +149,9 @@ def fit_colour_model(samples: np.ndarray, seed: int = 0) -> np.ndarray | None:
 
 
 def _quadratic_weights(model: np.ndarray) -> np.ndarray:
-    """The mixture's components' log densities as weights (K, 10) on the quadratic features of
-    :func:`_features` (the components that exist only): a pixel block then costs one small matrix product."""
+    """The mixture's components' log densities as weights (K, 10) float64 on the quadratic features
+    [r², g², b², rg, rb, gb, r, g, b, 1] of colours centred on 128 (smaller terms, less cancellation), the
+    components that exist only: a pixel then costs K short dot products."""
     m = model.ravel()
     rows = []
     for c in range(COMPONENTS):
@@ -164,25 +165,27 @@ def _quadratic_weights(model: np.ndarray) -> np.ndarray:
         quad = -0.5 * np.array([a[0, 0], a[1, 1], a[2, 2], 2 * a[0, 1], 2 * a[0, 2], 2 * a[1, 2]])
         const = np.log(w) - 0.5 * (np.log(np.linalg.det(cov)) + 3 * np.log(2 * np.pi)) - 0.5 * mu @ a @ mu
         rows.append(np.concatenate([quad, a @ mu, [const]]))
-    return np.array(rows, np.float32)
+    return np.array(rows, np.float64)
 
 
-def _features(x: np.ndarray) -> np.ndarray:
-    """Quadratic features (10, N) float32 of RGB pixels (N, 3), centred on 128 (smaller terms, less cancellation)."""
-    x = np.asarray(x, np.float32) - np.float32(128)
-    r, g, b = x[:, 0], x[:, 1], x[:, 2]
-    return np.stack([r * r, g * g, b * b, r * g, r * b, g * b, r, g, b, np.ones_like(r)], 0)
+_EVERY = np.ones((1, 1), bool)  # a placeholder ``where`` when the kernel reads every pixel
 
 
-def _log_likelihood(model: np.ndarray, x: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
-    """log p(x | mixture) for pixels x (N, 3), in OpenCV GrabCut's model layout (float32)."""
-    ll = _quadratic_weights(model) @ (_features(x) if features is None else features)
-    top = ll.max(axis=0)
-    return top + np.log(np.exp(ll - top).sum(axis=0))
+def _log_ratio_into(out: np.ndarray, fg_model: np.ndarray, bg_model: np.ndarray, image: np.ndarray,
+                    where: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """:func:`colour_log_ratio` of ``image`` (H, W, 3) written into ``out`` (H, W) float32 where ``where``
+    (bool (H, W); None: everywhere), read in place (no gathered copy of the pixels)."""
+    from .._kernels.colour_mixture import log_ratio_image
+
+    if image.dtype not in (np.uint8, np.float32, np.float64):
+        image = image.astype(np.float64)
+    log_ratio_image(np.ascontiguousarray(image), _EVERY if where is None else np.ascontiguousarray(where),
+                    where is None, _quadratic_weights(fg_model), _quadratic_weights(bg_model), out)  # fmt: skip
+    return out
 
 
 def colour_log_ratio(fg_model: np.ndarray, bg_model: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """log p(colour | subject) - log p(colour | background) for RGB pixels (N, 3).
+    """log p(colour | subject) - log p(colour | background) for RGB pixels (N, 3), float32.
 
     Examples
     --------
@@ -192,9 +195,8 @@ def colour_log_ratio(fg_model: np.ndarray, bg_model: np.ndarray, pixels: np.ndar
     >>> (colour_log_ratio(fg, bg, np.array([[190.0, 200, 210], [60, 50, 40]])) > 0).tolist()
     [True, False]
     """
-    x = np.asarray(pixels, np.float32).reshape(-1, 3)
-    f = _features(x)
-    return _log_likelihood(fg_model, x, f) - _log_likelihood(bg_model, x, f)
+    x = np.asarray(pixels).reshape(-1, 1, 3)
+    return _log_ratio_into(np.zeros(x.shape[:2], np.float32), fg_model, bg_model, x).ravel()
 
 
 def forward_backward_error(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
@@ -422,15 +424,14 @@ class CarriedSegmenter:
         ch, cw = crop.shape[:2]
         fg_crop, und_crop = sure_fg[y0:y1, x0:x1], undecided[y0:y1, x0:x1]
         if s.doubt is not None and fg_crop.sum() + und_crop.sum() <= s.max_pixels:
-            todo = fg_crop | und_crop
-            ratio[todo] = colour_log_ratio(fg_model, bg_model, crop[todo])
+            _log_ratio_into(ratio, fg_model, bg_model, crop, fg_crop | und_crop)
         else:
             if s.doubt is not None:
                 k = min(1.0, (s.max_pixels / (ch * cw)) ** 0.5)
                 small = cv2.resize(crop, (max(1, round(cw * k)), max(1, round(ch * k))), interpolation=cv2.INTER_AREA)
-                coarse = colour_log_ratio(fg_model, bg_model, small.reshape(-1, 3)).reshape(small.shape[:2])
+                coarse = _log_ratio_into(np.zeros(small.shape[:2], np.float32), fg_model, bg_model, small)
                 ratio = cv2.resize(coarse, (cw, ch), interpolation=cv2.INTER_NEAREST)
-            ratio[und_crop] = colour_log_ratio(fg_model, bg_model, crop[und_crop])
+            _log_ratio_into(ratio, fg_model, bg_model, crop, und_crop)
         if s.doubt is not None:
             # Carried pixels whose colour favours the background are re-decided too (a hole opening inside).
             doubted = fg_crop & (ratio < s.doubt)
