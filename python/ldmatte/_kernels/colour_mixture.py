@@ -10,20 +10,30 @@ import math
 from numba import njit
 
 
+_NEGLIGIBLE = -30.0  # a component this far (log) below the pixel's best one adds < 1e-13 to its density: skipped
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _quadratic(w, r, g, b):
+    return (w[0] * r * r + w[1] * g * g + w[2] * b * b + w[3] * r * g + w[4] * r * b + w[5] * g * b
+            + w[6] * r + w[7] * g + w[8] * b + w[9])  # fmt: skip
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _log_density(weights, r, g, b):
-    """log sum_k exp(w_k . [r², g², b², rg, rb, gb, r, g, b, 1]) (the mixture's log density, centred colours),
-    summed with a running maximum (no overflow, one pass)."""
-    top, total = -math.inf, 0.0
+    """log sum_k exp(w_k . [r², g², b², rg, rb, gb, r, g, b, 1]) (the mixture's log density, centred colours):
+    the largest term first, then the others relative to it (no overflow; most pixels lie far from all but
+    one or two components, whose exponentials are skipped: they cost most of the time)."""
+    top = -math.inf
     for k in range(weights.shape[0]):
-        w = weights[k]
-        v = (w[0] * r * r + w[1] * g * g + w[2] * b * b + w[3] * r * g + w[4] * r * b + w[5] * g * b
-             + w[6] * r + w[7] * g + w[8] * b + w[9])  # fmt: skip
+        v = _quadratic(weights[k], r, g, b)
         if v > top:
-            total = total * math.exp(top - v) + 1.0
             top = v
-        else:
-            total += math.exp(v - top)
+    total = 0.0
+    for k in range(weights.shape[0]):
+        d = _quadratic(weights[k], r, g, b) - top
+        if d > _NEGLIGIBLE:
+            total += math.exp(d)
     return top + math.log(total)
 
 

@@ -294,10 +294,11 @@ class CarriedSegmenter:
         rng = np.random.default_rng(seed)
         n = self.settings.samples
         out = []
-        for m in (fg, bg):  # the same pixels in the same order as frame[m], read within their box only
+        for m in (fg, bg):  # the same pixels in the same order as _pick(frame[m]), only the picked ones read
             box = _box(m, 0)
             y0, y1, x0, x1 = box if box is not None else (0, 0, 0, 0)
-            out.append(_pick(frame[y0:y1, x0:x1][m[y0:y1, x0:x1]], n, rng))
+            where = _pick(np.flatnonzero(m[y0:y1, x0:x1]), n, rng)
+            out.append(frame[where // max(1, x1 - x0) + y0, where % max(1, x1 - x0) + x0])
         return tuple(out)
 
     def _surroundings(self, mask: np.ndarray, margin: int) -> np.ndarray:
@@ -310,9 +311,8 @@ class CarriedSegmenter:
         return around & ~_morph(cv2.dilate, mask, 1)
 
     def _margin(self, mask: np.ndarray) -> int:
-        ys, xs = np.nonzero(mask)
-        size = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1 if len(xs) else 0
-        return int(max(8, 0.25 * size))
+        _, _, bw, bh = cv2.boundingRect(np.ascontiguousarray(mask).view(np.uint8))
+        return int(max(8, 0.25 * max(bw, bh)))
 
     # -- the segmenter -------------------------------------------------------------------------------------
     def segment(self, frame: np.ndarray, index: int) -> np.ndarray:
