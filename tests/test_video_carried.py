@@ -201,6 +201,33 @@ def test_colour_log_ratio_in_place_reads_only_where_asked():
     assert np.array_equal(every.ravel(), colour_log_ratio(fg, bg, image.reshape(-1, 3)))
 
 
+@pytest.mark.parametrize("case", ["colour", "grey", "empty", "few"])
+def test_colour_samples_are_the_plain_pick_of_the_masked_pixels(case):
+    from ldmatte.video.carried import _pick
+
+    rng = np.random.default_rng(5)
+    frame = rng.integers(0, 256, (41, 67, 3) if case != "grey" else (41, 67)).astype(np.uint8)
+    fg = np.zeros((41, 67), bool)
+    if case != "empty":
+        fg[5:30, 10:50] = rng.random((25, 40)) < (0.9 if case != "few" else 0.01)
+    bg = ~fg & (rng.random((41, 67)) < 0.5)
+    seg = CarriedSegmenter(fg | True, CarrySettings(samples=300))
+    got = seg._samples(frame, fg, bg, seed=9)
+    plain = np.random.default_rng(9)
+    for g, m in zip(got, (fg, bg)):
+        ref = _pick(frame[m], 300, plain)
+        assert g.dtype == ref.dtype and np.array_equal(g, ref)
+
+
+def test_the_consistency_check_flow_is_coarser_only_when_asked():
+    fine = CarriedSegmenter(np.ones((8, 8), bool), CarrySettings(coarse_check=False))
+    assert fine._check_dis is fine._dis
+    coarse = CarriedSegmenter(np.ones((8, 8), bool))
+    assert coarse._check_dis.getFinestScale() == coarse._dis.getFinestScale() + 1
+    assert coarse._check_dis.getVariationalRefinementIterations() == 0
+    assert coarse._dis.getVariationalRefinementIterations() > 0
+
+
 def test_recall_brings_back_the_first_mask_and_stays_away_from_a_moved_subject():
     frames, masks = _disc_clip([14, 14, 46], size=64)
     seg = CarriedSegmenter(masks[0])
