@@ -8,8 +8,9 @@ Clips (from ``../shared/data/video/`` beside the repository; see its SOURCES.md;
 - ``bedroom``, ``dance`` (no masks): with ``--crash`` each runs to its end from a first-frame mask made by
   GrabCut seeded with a fixed box on frame 0 (a crash and speed check only: there is nothing to score).
 
-``--segment`` times the carried segmentation alone (``CarriedSegmenter.segment``, ms per frame, the shared flow
-tracker not counted) on any of the four, with the carried mask's IoU where masks exist.
+``--segment`` times the carried segmentation alone (``CarriedSegmenter.segment``, ms per frame, wall clock and the
+process's CPU time, the shared flow tracker not counted) on any of the four, with the carried mask's IoU where
+masks exist.
 
 Each clip is written as a lossless FFV1 video and matted by ``ldmatte.video.matte_video`` (closed-form
 matting, default settings, or those changed by ``--set``) from the first frame's mask. Scored: IoU of
@@ -153,17 +154,19 @@ def segment_only(name: str, frames: int | None) -> dict:
         first = masks[0]
     tracker = FlowTracker()
     seg = CarriedSegmenter(first, tracker=tracker)
-    seconds, ious = [], []
+    seconds, cpu, ious = [], [], []
     for i, f in enumerate(images):
         tracker.step(f)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         m = seg.segment(f, i) > 127
         seconds.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)  # all the process's threads: what the stage costs beside another
         if i > 0 and i in masks:
             ious.append(_iou(m, masks[i]))
     later = seconds[1:] or seconds
     return {"clip": name, "size": images[0].shape[1::-1], "frames": len(images), "ms_mean": 1000 * np.mean(later),
-            "ms_median": 1000 * np.median(later), "iou_mean": float(np.mean(ious)) if ious else None,
+            "ms_median": 1000 * np.median(later), "cpu_ms_mean": 1000 * np.mean(cpu[1:] or cpu),
+            "iou_mean": float(np.mean(ious)) if ious else None,
             "iou_min": float(np.min(ious)) if ious else None}  # fmt: skip
 
 
@@ -267,7 +270,7 @@ def main(argv=None) -> int:
         sg = segment_only(name, args.frames)
         iou = "" if sg["iou_mean"] is None else f", carried mask IoU mean {sg['iou_mean']:.3f} min {sg['iou_min']:.3f}"
         print(f"\nsegment only {name} ({sg['size'][0]}x{sg['size'][1]}, {sg['frames']} frames): "
-              f"{sg['ms_mean']:.1f} ms/frame (median {sg['ms_median']:.1f}){iou}")
+              f"{sg['ms_mean']:.1f} ms/frame (median {sg['ms_median']:.1f}, CPU {sg['cpu_ms_mean']:.1f}){iou}")
         out["segment"].append(sg)
     if args.panel and scores:
         panel(scores, images_by_clip, args.panel)
