@@ -9,8 +9,8 @@ Clips (from ``../shared/data/video/`` beside the repository; see its SOURCES.md;
   GrabCut seeded with a fixed box on frame 0 (a crash and speed check only: there is nothing to score).
 
 ``--segment`` times the carried segmentation alone (``CarriedSegmenter.segment``, ms per frame, wall clock and the
-process's CPU time, the shared flow tracker not counted) on any of the four, with the carried mask's IoU where
-masks exist.
+process's CPU time, the shared flow tracker not counted) on any of the four or on ``synthetic`` (the 1080p synthetic portrait at the pipeline's
+working size, 960x540), with the carried mask's IoU where masks exist.
 
 Each clip is written as a lossless FFV1 video and matted by ``ldmatte.video.matte_video`` (closed-form
 matting, default settings, or those changed by ``--set``) from the first frame's mask. Scored: IoU of
@@ -147,7 +147,16 @@ def segment_only(name: str, frames: int | None) -> dict:
     from ldmatte.video.carried import CarriedSegmenter
     from ldmatte.video.flow import FlowTracker
 
-    if name in CRASH_BOXES:
+    if name == "synthetic":  # the 1080p synthetic portrait at the pipeline's working size (960x540)
+        from ldmatte.video.synthetic import make_video
+        from ldmatte.video.upsample import WorkingResolution
+
+        clip = make_video(frames or 24, (1080, 1920), seed=0)
+        work = WorkingResolution(1080, 1920)
+        images = [work.shrink(f) for f in clip.frames]
+        masks = {i: work.shrink(a) > 127 for i, a in enumerate(clip.alphas)}
+        first = masks[0]
+    elif name in CRASH_BOXES:
         (images, first), masks = load_unmasked(name, frames), {}
     else:
         images, masks = load_clip(name, frames)
@@ -219,8 +228,9 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", default="chair,caps", help="comma list of chair, caps (default both)")
     ap.add_argument("--frames", type=int, default=None, help="only the first N frames of each clip")
     ap.add_argument("--crash", default="", help="comma list of bedroom, dance: run to the end, no scoring")
-    ap.add_argument("--segment", default="", help="comma list of chair, caps, bedroom, dance: the carried "
-                    "segmentation alone, ms/frame (and IoU where masks exist)")
+    ap.add_argument("--segment", default="", help="comma list of chair, caps, bedroom, dance, synthetic (the 1080p "
+                    "synthetic portrait at 960x540, 24 frames): the carried segmentation alone, ms/frame (and IoU "
+                    "where masks exist)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a setting of VideoMattingSettings (dotted, repeatable): background.history=0, "
                     "propagation.carry.recall=None, stabilise.strength=0")
