@@ -9,8 +9,8 @@ Clips (from ``../shared/data/video/`` beside the repository; see its SOURCES.md;
   GrabCut seeded with a fixed box on frame 0 (a crash and speed check only: there is nothing to score).
 
 ``--segment`` times the carried segmentation alone (``CarriedSegmenter.segment``, ms per frame, wall clock and the
-process's CPU time, the shared flow tracker not counted) on any of the four or on ``synthetic`` (the 1080p synthetic portrait at the pipeline's
-working size, 960x540), with the carried mask's IoU where masks exist.
+process's CPU time, the shared flow tracker not counted) on any of the four or on ``synthetic`` (the 1080p
+synthetic portrait at the pipeline's working size, 960x540), with the carried mask's IoU where masks exist.
 
 Each clip is written as a lossless FFV1 video and matted by ``ldmatte.video.matte_video`` (closed-form
 matting, default settings, or those changed by ``--set``) from the first frame's mask. Scored: IoU of
