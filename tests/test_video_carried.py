@@ -226,6 +226,12 @@ def test_the_consistency_check_flow_is_coarser_only_when_asked():
     assert coarse._check_dis.getFinestScale() == coarse._dis.getFinestScale() + 1
     assert coarse._check_dis.getVariationalRefinementIterations() == 0
     assert coarse._dis.getVariationalRefinementIterations() > 0
+    # A box whose scaled shorter side is below 32 px (a thin strip along the frame's edge) is checked by the
+    # finer flow: DIS one level coarser has too shallow a pyramid there (OpenCV 5.1 crashes on a 24 x 400 image).
+    grey = cv2.GaussianBlur(np.random.default_rng(0).integers(0, 256, (300, 800)).astype(np.uint8), (0, 0), 2)
+    coarse._grey = grey
+    back, fwd = coarse._box_flows(np.roll(grey, 1, axis=1), (0, 24, 0, 400), side=400, check=coarse._check_dis)
+    assert back.shape == fwd.shape == (24, 400, 2) and np.isfinite(fwd).all()
 
 
 def test_recall_brings_back_the_first_mask_and_stays_away_from_a_moved_subject():

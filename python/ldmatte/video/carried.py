@@ -535,8 +535,10 @@ class CarriedSegmenter:
         interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
         cur = cv2.resize(np.ascontiguousarray(self._grey[y0:y1, x0:x1]), size, interpolation=interp)
         other = cv2.resize(np.ascontiguousarray(other_grey[y0:y1, x0:x1]), size, interpolation=interp)
+        if check is None or min(size) < 8 << check.getFinestScale():
+            check = self._dis  # a pyramid too shallow for the coarser level: OpenCV 5.1's DIS then crashes
         pair = []
-        for dis, a, b in ((self._dis, cur, other), (check or self._dis, other, cur)):
+        for dis, a, b in ((self._dis, cur, other), (check, other, cur)):
             f = cv2.resize(dis.calc(a, b, None), (bw, bh), interpolation=cv2.INTER_LINEAR)
             f[..., 0] *= bw / size[0]
             f[..., 1] *= bh / size[1]
