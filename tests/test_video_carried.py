@@ -183,6 +183,57 @@ def test_colour_log_ratio_matches_the_plain_mixture(case):
     assert np.array_equal(got > 0, ref > 0) or np.abs(ref[(got > 0) != (ref > 0)]).max() < 0.05
 
 
+def test_colour_log_ratio_in_place_reads_only_where_asked():
+    from ldmatte.video.carried import _log_ratio_into
+
+    rng = np.random.default_rng(4)
+    fg, bg = fit_colour_model(rng.normal(180, 20, (400, 3))), fit_colour_model(rng.normal(70, 25, (400, 3)))
+    image = rng.integers(0, 256, (37, 53, 3)).astype(np.uint8)
+    image[0, :3] = [[0, 0, 0], [255, 255, 255], [255, 0, 255]]  # the cube's corners
+    where = rng.random((37, 53)) < 0.3
+    out = np.full((37, 53), 7.0, np.float32)
+    _log_ratio_into(out, fg, bg, image, where)
+    ref = _plain_log_likelihood(fg, image[where].astype(np.float64)) - _plain_log_likelihood(bg, image[where])
+    np.testing.assert_allclose(out[where], ref, rtol=1e-5, atol=1e-3)
+    assert (out[~where] == 7).all()
+    every = _log_ratio_into(np.zeros((37, 53), np.float32), fg, bg, image)
+    assert np.array_equal(every[where], out[where])
+    assert np.array_equal(every.ravel(), colour_log_ratio(fg, bg, image.reshape(-1, 3)))
+
+
+@pytest.mark.parametrize("case", ["colour", "grey", "empty", "few"])
+def test_colour_samples_are_the_plain_pick_of_the_masked_pixels(case):
+    from ldmatte.video.carried import _pick
+
+    rng = np.random.default_rng(5)
+    frame = rng.integers(0, 256, (41, 67, 3) if case != "grey" else (41, 67)).astype(np.uint8)
+    fg = np.zeros((41, 67), bool)
+    if case != "empty":
+        fg[5:30, 10:50] = rng.random((25, 40)) < (0.9 if case != "few" else 0.01)
+    bg = ~fg & (rng.random((41, 67)) < 0.5)
+    seg = CarriedSegmenter(fg | True, CarrySettings(samples=300))
+    got = seg._samples(frame, fg, bg, seed=9)
+    plain = np.random.default_rng(9)
+    for g, m in zip(got, (fg, bg)):
+        ref = _pick(frame[m], 300, plain)
+        assert g.dtype == ref.dtype and np.array_equal(g, ref)
+
+
+def test_the_consistency_check_flow_is_coarser_only_when_asked():
+    fine = CarriedSegmenter(np.ones((8, 8), bool), CarrySettings(coarse_check=False))
+    assert fine._check_dis is fine._dis
+    coarse = CarriedSegmenter(np.ones((8, 8), bool))
+    assert coarse._check_dis.getFinestScale() == coarse._dis.getFinestScale() + 1
+    assert coarse._check_dis.getVariationalRefinementIterations() == 0
+    assert coarse._dis.getVariationalRefinementIterations() > 0
+    # A box whose scaled shorter side is below 32 px (a thin strip along the frame's edge) is checked by the
+    # finer flow: DIS one level coarser has too shallow a pyramid there (OpenCV 5.1 crashes on a 24 x 400 image).
+    grey = cv2.GaussianBlur(np.random.default_rng(0).integers(0, 256, (300, 800)).astype(np.uint8), (0, 0), 2)
+    coarse._grey = grey
+    back, fwd = coarse._box_flows(np.roll(grey, 1, axis=1), (0, 24, 0, 400), side=400, check=coarse._check_dis)
+    assert back.shape == fwd.shape == (24, 400, 2) and np.isfinite(fwd).all()
+
+
 def test_recall_brings_back_the_first_mask_and_stays_away_from_a_moved_subject():
     frames, masks = _disc_clip([14, 14, 46], size=64)
     seg = CarriedSegmenter(masks[0])
