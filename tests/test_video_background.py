@@ -155,3 +155,67 @@ def test_mask_trimap_keeps_a_core_in_narrow_gaps():
     assert not (without[10:30, 20:26] == 0).any()
     assert (with_core[12:28, 22:24] == 0).all() and (with_core[10:30, 20:26] != 255).all()
     assert np.array_equal(with_core[:, 30:], without[:, 30:])  # open background as before
+
+
+def _clean_masks(kind: str, h: int, w: int, rng) -> np.ndarray:
+    yy, xx = np.mgrid[:h, :w]
+    if kind == "blobs":
+        return (cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 3) > 0.5).astype(np.uint8) * 255
+    if kind == "chessboard":
+        return np.where((yy + xx) % 2 == 0, 255, 0).astype(np.uint8)
+    if kind == "stripes":
+        return np.where(xx % 5 < 3, 255, 0).astype(np.uint8)
+    return np.full((h, w), 255 if kind == "all" else 0, np.uint8)
+
+
+@pytest.mark.parametrize("kind", ["blobs", "chessboard", "stripes", "all", "none"])
+@pytest.mark.parametrize("motion", ["integer", "fractional", "rotation"])
+def test_plate_fill_matches_its_opencv_reference(kind, motion):
+    from ldmatte.reference.background_plate import plate_reference
+
+    rng = np.random.default_rng(hash((kind, motion)) % 2**32)
+    h, w = 37, 53
+    plate = BackgroundPlate(BackgroundSettings(history=4))
+    plate.step(None)
+    for t in range(5):
+        if t:
+            a = np.float32([[1, 0, rng.integers(-3, 4)], [0, 1, rng.integers(-3, 4)]])
+            if motion != "integer":
+                a[:, 2] += rng.uniform(-1, 1, 2).astype(np.float32)
+            if motion == "rotation":
+                c, s = np.cos(0.03), np.sin(0.03)
+                a[:, :2] = np.float32([[c, -s], [s, c]]) * np.float32(1.02)
+            plate.step(Motion(affine=a))
+        plate.add(t, _texture(t, h, w), _clean_masks(kind, h, w, rng) > 0)
+    plate.step(Motion(affine=np.float32([[1, 0, 0.25], [0, 1, -0.5]])))
+    for box in [(0, h, 0, w), (5, 30, 7, 40), (10, 11, 0, w), (0, h, 20, 21), (3, 8, 9, 12)]:
+        got_c, got_v = plate.plate(5, box, crop=True)
+        want_c, want_v = plate_reference(plate, 5, box)
+        if kind == "none":  # nothing was ever clean: no plate at all
+            assert got_c.size == 0 and not want_v.any()
+            continue
+        assert got_c.shape == want_c.shape and got_v.shape == want_v.shape
+        agree = got_v == want_v
+        if motion == "integer":
+            assert agree.all()
+        else:  # OpenCV's fixed-point coordinates may round a sub-1/64-pixel case the other way
+            assert (~agree).sum() <= max(1, 0.02 * agree.size)
+        both = got_v & want_v
+        close = np.abs(got_c[both] - want_c[both]).max(axis=-1) <= 1
+        if motion == "integer":
+            assert close.all()
+        else:  # where the rounding picks another frame for a pixel, its colour is that frame's
+            assert (~close).sum() <= max(1, 0.02 * close.size)
+
+
+def test_plate_fills_only_what_is_needed():
+    frame = _texture(4, H, W)
+    plate = BackgroundPlate()
+    plate.step(None)
+    plate.add(0, frame, np.ones((H, W), bool))
+    plate.step(IDENTITY)
+    need = np.zeros((10, 20), bool)
+    need[2:5, 3:9] = True
+    colour, valid = plate.plate(1, box=(10, 20, 5, 25), crop=True, need=need)
+    assert np.array_equal(valid, need)
+    assert np.array_equal(colour[need], frame[10:20, 5:25][need].astype(np.float32))

@@ -17,8 +17,10 @@ matting: a known background makes alpha far easier to find):
 
 Tolerances scale with the noise measured where the plate meets known background
 (the median difference there), so a compressed or noisy video gets wider ones.
-Each plate pixel is warped once, from the most recent frame in which it was
-clean background, so repeated resampling does not blur the plate.
+Each plate pixel is sampled once, from the most recent frame in which it was
+clean background, so repeated resampling does not blur the plate (a compiled
+pixel-by-pixel fill, :mod:`ldmatte.video._plate_kernels`; its reference with
+OpenCV's warps is :func:`ldmatte.reference.background_plate.plate_reference`).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import dataclasses
 import cv2
 import numpy as np
 
+from ._plate_kernels import fill_from
 from .flow import Motion
 
 __all__ = ["BackgroundSettings", "BackgroundPlate", "plate_trimap"]
@@ -119,14 +122,29 @@ class BackgroundPlate:
             for k in [k for k in book if k < oldest]:
                 del book[k]
 
+    def sources(self, index: int, x0: int = 0, y0: int = 0) -> list:
+        """The remembered frames that can fill frame ``index``'s plate, most recent first: ``(frame, clean, m)``
+        with ``clean`` 255 where that frame was clean background and ``m`` (2 x 3 float32) the map from a pixel of
+        frame ``index`` (minus ``(x0, y0)``) to that frame's pixel (OpenCV's ``WARP_INVERSE_MAP``)."""
+        out = []
+        to_frame = _h([[1, 0, x0], [0, 1, y0]])  # box pixel -> frame `index` pixel -> ... -> frame k pixel
+        for k in range(index - 1, index - 1 - self.settings.history, -1):
+            affine = self._affines.get(k + 1)
+            if affine is None:
+                break
+            to_frame = _h(affine) @ to_frame
+            if k in self._seen:
+                frame, bg = self._seen[k]
+                out.append((frame, bg, to_frame[:2].astype(np.float32)))
+        return out
+
     def plate(self, index: int, box: tuple[int, int, int, int] | None = None, crop: bool = False,
               need: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """The plate of frame ``index``: colour (H, W, 3) float32 and where it is known (H, W) bool.
 
         ``box`` (y0, y1, x0, x1) limits the work to that part of the frame (the rest stays unknown); with
         ``crop`` only that part is returned (the box clipped to the frame). ``need`` (bool, the returned
-        shape): the pixels the caller reads; older frames are not looked at once these are all known (the
-        values there are the same; elsewhere, behind the subject, the plate may stay unknown).
+        shape): the pixels the caller reads; only these are filled (the rest stays unknown).
         """
         if not self._seen:
             return np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), bool)
@@ -138,29 +156,26 @@ class BackgroundPlate:
         valid = np.zeros(shape, bool)
         if y1 <= y0 or x1 <= x0:
             return colour, valid
-        sub_c, sub_v = (colour, valid) if crop else (colour[y0:y1, x0:x1], valid[y0:y1, x0:x1])
-        unread = np.zeros(sub_v.shape, bool) if need is None else ~(need if crop else need[y0:y1, x0:x1])
-        to_frame = _h([[1, 0, x0], [0, 1, y0]])  # box pixel -> frame `index` pixel -> ... -> frame k pixel
-        for k in range(index - 1, index - 1 - self.settings.history, -1):
-            affine = self._affines.get(k + 1)
-            if affine is None:
+        sources = self.sources(index, x0, y0)
+        if not sources:
+            return colour, valid
+        box_shape = (y1 - y0, x1 - x0)
+        if need is None:
+            need = np.ones(box_shape, bool)
+        else:
+            need = np.asarray(need, bool)
+            need = np.ascontiguousarray(need if crop else need[y0:y1, x0:x1])
+        sub_c = np.zeros(box_shape + (3,), np.float32) if not crop else colour
+        sub_v = np.zeros(box_shape, bool) if not crop else valid
+        ys, xs = np.nonzero(need)
+        ys, xs, n = ys.astype(np.int64), xs.astype(np.int64), len(ys)
+        for frame, clean, m in sources:
+            if n == 0:
                 break
-            to_frame = _h(affine) @ to_frame
-            if k not in self._seen:
-                continue
-            frame, bg = self._seen[k]
-            m = to_frame[:2].astype(np.float32)
-            size = (x1 - x0, y1 - y0)
-            seen = cv2.warpAffine(bg, m, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0) == 255  # all four taps clean
-            new = seen & ~sub_v
-            if new.any():
-                warped = cv2.warpAffine(frame, m, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                        borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-                np.copyto(sub_c, warped, where=new[..., None])
-                sub_v |= new
-                if (sub_v | unread).all():
-                    break
+            n = fill_from(np.ascontiguousarray(frame), np.ascontiguousarray(clean), m.astype(np.float64), ys, xs, n,
+                          sub_c, sub_v)  # fmt: skip
+        if not crop:
+            colour[y0:y1, x0:x1], valid[y0:y1, x0:x1] = sub_c, sub_v
         return colour, valid
 
 
