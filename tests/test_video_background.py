@@ -219,3 +219,16 @@ def test_plate_fills_only_what_is_needed():
     colour, valid = plate.plate(1, box=(10, 20, 5, 25), crop=True, need=need)
     assert np.array_equal(valid, need)
     assert np.array_equal(colour[need], frame[10:20, 5:25][need].astype(np.float32))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 17), (19, 1), (23, 31)])
+def test_colour_distance_equals_the_numpy_expression(shape):
+    from ldmatte.video._plate_kernels import colour_distance
+
+    rng = np.random.default_rng(sum(shape))
+    frame = rng.integers(0, 256, shape + (3,), dtype=np.uint8)
+    frame[..., 0] = 255  # extremes
+    colour = rng.uniform(-1, 256, shape + (3,)).astype(np.float32)
+    colour[..., 1] = 0
+    want = np.abs(frame.astype(np.float32) - colour).max(axis=-1)
+    assert np.array_equal(colour_distance(frame, colour), want)

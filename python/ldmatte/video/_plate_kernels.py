@@ -65,3 +65,20 @@ def fill_from(frame, clean, m, ys, xs, n, colour, valid):  # pragma: no cover - 
             colour[y, x, c] = np.float32(np.floor(top * (1 - wy) + bottom * wy + 0.5))
         valid[y, x] = True
     return left
+
+
+@njit(cache=True, nogil=True)
+def colour_distance(frame, colour):  # pragma: no cover - compiled
+    """The largest absolute channel difference between ``frame`` ((h, w, 3) uint8) and ``colour`` ((h, w, 3)
+    float32), float32 (h, w): ``np.abs(frame - colour).max(axis=-1)`` in one pass."""
+    h, w = frame.shape[0], frame.shape[1]
+    out = np.empty((h, w), np.float32)
+    for y in range(h):
+        for x in range(w):
+            d = np.float32(0)
+            for c in range(3):
+                v = abs(np.float32(frame[y, x, c]) - colour[y, x, c])
+                if v > d:
+                    d = v
+            out[y, x] = d
+    return out

@@ -29,7 +29,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from ._plate_kernels import fill_from
+from ._plate_kernels import colour_distance, fill_from
 from .flow import Motion
 
 __all__ = ["BackgroundSettings", "BackgroundPlate", "plate_trimap"]
@@ -203,7 +203,11 @@ def plate_trimap(trimap: np.ndarray, frame: np.ndarray, colour: np.ndarray, vali
     s = settings or BackgroundSettings()
     mask = np.asarray(mask)
     mask = mask if mask.dtype == bool else mask > 127
-    diff = np.abs(frame.astype(np.float32) - colour).max(axis=-1)
+    frame, colour = np.asarray(frame), np.asarray(colour, np.float32)
+    if frame.dtype == np.uint8 and frame.shape == colour.shape and frame.ndim == 3 and frame.shape[2] == 3:
+        diff = colour_distance(np.ascontiguousarray(frame), np.ascontiguousarray(colour))
+    else:
+        diff = np.abs(frame.astype(np.float32) - colour).max(axis=-1)
     known_bg = valid & (trimap == 0)
     if known_bg.sum() < MIN_NOISE_PIXELS:
         return trimap, None
