@@ -71,12 +71,18 @@ def test_plate_forgets_when_the_motion_is_unknown_and_after_its_history():
     assert off.plate(1)[0].size == 0
 
 
-def test_plate_box_limits_the_work():
-    frame = _texture(2, H, W)
+def _still_plate(seed: int):
+    """A frame seen all clean, then a still camera: (the frame, the plate at frame 1)."""
+    frame = _texture(seed, H, W)
     plate = BackgroundPlate()
     plate.step(None)
     plate.add(0, frame, np.ones((H, W), bool))
     plate.step(IDENTITY)
+    return frame, plate
+
+
+def test_plate_box_limits_the_work():
+    frame, plate = _still_plate(2)
     colour, valid = plate.plate(1, box=(10, 20, -5, 30))  # clipped to the frame
     assert valid[10:20, :30].all() and valid.sum() == 10 * 30
     assert np.array_equal(colour[10:20, :30], frame[10:20, :30].astype(np.float32))
@@ -209,11 +215,7 @@ def test_plate_fill_matches_its_opencv_reference(kind, motion):
 
 
 def test_plate_fills_only_what_is_needed():
-    frame = _texture(4, H, W)
-    plate = BackgroundPlate()
-    plate.step(None)
-    plate.add(0, frame, np.ones((H, W), bool))
-    plate.step(IDENTITY)
+    frame, plate = _still_plate(4)
     need = np.zeros((10, 20), bool)
     need[2:5, 3:9] = True
     colour, valid = plate.plate(1, box=(10, 20, 5, 25), crop=True, need=need)

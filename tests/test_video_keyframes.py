@@ -53,16 +53,10 @@ def _iou(a, b) -> float:
 
 def _discs(centres, size=48, radius=8):
     """A textured red disc on a grey textured background at the given x positions, and its masks."""
-    yy, xx = np.mgrid[:size, :size]
-    frames, masks = [], []
-    for cx in centres:
-        f = np.full((size, size, 3), 90, np.uint8)
-        f[..., 1] = (90 + 20 * np.sin(yy / 2.0)).astype(np.uint8)
-        disc = (xx - cx) ** 2 + (yy - size // 2) ** 2 < radius**2
-        f[disc] = np.stack([200 + 40 * np.sin(xx[disc] - cx), 40 + 0 * xx[disc], 60 + 0 * xx[disc]], -1)
-        frames.append(f)
-        masks.append(disc)
-    return frames, masks
+    from test_video_carried import _disc_clip
+
+    frames, masks = _disc_clip(centres, size, radius)
+    return list(frames), masks
 
 
 def test_a_key_frame_corrects_a_drifted_carry():
