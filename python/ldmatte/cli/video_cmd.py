@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from ._options import finite_float
 
@@ -98,6 +99,7 @@ def run(args) -> int:
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
     try:
+        started = time.perf_counter()
         with stop_on_signals() as stop:
             result = matte_video(args.input, args.output, seg, settings, matting=matting, stop=stop,
                                  progress=not args.quiet and sys.stderr.isatty(), overwrite=args.overwrite,
@@ -118,7 +120,9 @@ def run(args) -> int:
         print(f"{name}: {msg}", file=sys.stderr)
     if not args.quiet:
         rate = {k: (result.frames / v if v > 0 else 0.0) for k, v in result.seconds.items()}
-        print(f"{result.frames} frames ({result.matted} matted, {result.skipped} already done) -> {args.output}")
+        took = time.perf_counter() - started
+        print(f"{result.frames} frames ({result.matted} matted, {result.skipped} already done) -> {args.output} "
+              f"in {took:.1f} s ({result.frames / max(took, 1e-9):.1f} frames/s)")  # fmt: skip
         for path in result.files:
             print(f"  {path}")
         print("frames/s by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in rate.items() if v))
