@@ -114,7 +114,8 @@ class CarrySettings:
             raise ValueError("edge and reach are shares of the frame's shorter side, in [0, 0.5)")
         if self.jump <= 1:
             raise ValueError(f"jump must be > 1, got {self.jump!r}")
-        if isinstance(self.hold, bool) or not isinstance(self.hold, int) or self.hold < 0 or not 0 <= self.hold_share < 1:
+        bad_hold = isinstance(self.hold, bool) or not isinstance(self.hold, int) or self.hold < 0
+        if bad_hold or not 0 <= self.hold_share < 1:
             raise ValueError(f"hold must be an int >= 0 and hold_share in [0, 1), got {self.hold!r}, "
                              f"{self.hold_share!r}")
         if self.preset not in PRESETS:

@@ -38,14 +38,15 @@ from ..fileio.readwrite import write_json_atomic, write_png_atomic
 from .backends import CLOSED_FORM, load_matting
 from .background import BackgroundPlate, BackgroundSettings, plate_trimap
 from .carried import CarriedSegmenter
-from .flow import FlowTracker, Motion, background_motion, subject_motion
+from .flow import FlowTracker
 from .masks import FolderMasks, GuardedSegmenter, fit_mask, to_mask
 from .outputs import VideoOutput, claim_output, parse_formats
 from .prefetch import Prefetcher
+from .prepare import FramePreparation, PreparedFrame
 from .reader import FrameReader, VideoReadError, count_frames, probe
 from .segmentation import PropagationSettings
 from .stabilise import StabiliseSettings, TemporalStabiliser
-from .trimaps import default_band_width, distance_outside, extend_band, mask_trimap, subject_band_width
+from .trimaps import default_band_width, extend_band
 from .upsample import MAX_PIXELS, WorkingResolution
 from .writer import BackgroundWriter
 
@@ -176,7 +177,8 @@ def _rgba(frame: np.ndarray, alpha: np.ndarray, estimate: bool) -> np.ndarray:
 
 def matte_video(source, output, segmenter, settings: VideoMattingSettings | None = None, *, matting=None,
                 progress: bool = False, stop=None, on_frame: Callable[[FrameResult], None] | None = None,
-                claim: bool = True, overwrite: bool = False, extra_inputs=(), reseed=None) -> VideoMattingResult:  # fmt: skip
+                claim: bool = True, overwrite: bool = False, extra_inputs=(),
+                reseed=None) -> VideoMattingResult:  # fmt: skip
     """Matte a video into ``output``: ``alpha/000000.png...``, ``rgba/`` (format png), ``alpha.webm``,
     ``alpha.mov``, ``preview.mp4`` and ``video.json`` (the run's summary).
 
@@ -281,38 +283,9 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
         else:
             chunk_size = 1 if s.model == CLOSED_FORM else max(1, s.batch_size)
         prep_seconds = dict.fromkeys(STAGES, 0.0)  # the preparing thread's own clock (merged at the end)
-        prep_clock = _Clock(prep_seconds)
-
-        def prepare(index: int) -> _Item | None:
-            """Frame ``index`` up to what needs no alpha: decoded, scaled, flow, mask, distances, plain trimap."""
-            if s.max_frames is not None and index >= s.max_frames:
-                return None
-            with prep_clock("decode"):
-                full = next(frames_iter, None)
-                frame = work.shrink(full) if full is not None else None  # every stage runs on this copy
-            if frame is None:
-                return None
-            with prep_clock("flow"):
-                tracker.step(frame)
-            item = _Item(index, frame, tracker.flow, previous=done(index), full=full)
-            with prep_clock("segment"):
-                item.mask = to_mask(segmenter.segment(frame, index), frame.shape[:2], name=f"mask of frame {index}")
-            item.note = getattr(segmenter, "note", None)
-            if item.flow is not None:
-                with prep_clock("flow"):
-                    item.motion = getattr(propagator, "motion", None) or subject_motion(
-                        item.flow, item.mask, margin=max(2, band)) or Motion(flow=item.flow)
-            with prep_clock("trimap"):
-                item.distance = distance_outside(item.mask)
-            if plate is not None and item.flow is not None:
-                with prep_clock("flow"):
-                    item.bg_motion = background_motion(item.flow, item.mask, margin=reach + band,
-                                                       distance=item.distance)
-            with prep_clock("trimap"):
-                item.band = subject_band_width(item.mask, band)  # narrower for a small subject
-                item.trimap = mask_trimap(item.mask, item.band)
-            return item
-
+        prepare = FramePreparation(frames_iter, work, tracker, segmenter, propagator, band=band,
+                                   reach=reach if plate is not None else None, done=done,
+                                   max_frames=s.max_frames, clock=_Clock(prep_seconds))  # fmt: skip
         # The next frame is prepared on a second thread while this one is matted (see video.prefetch).
         prefetch = Prefetcher(prepare, ahead=s.prefetch)
         try:
@@ -320,7 +293,7 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
                 if stop is not None and stop.is_set():
                     result.interrupted = True
                     break
-                chunk: list[_Item] = []
+                chunk: list[PreparedFrame] = []
                 while len(chunk) < chunk_size:
                     item = prefetch.take()
                     if item is None:
@@ -408,25 +381,6 @@ def matte_video(source, output, segmenter, settings: VideoMattingSettings | None
     return result
 
 
-@dataclasses.dataclass
-class _Item:
-    index: int
-    frame: np.ndarray
-    flow: np.ndarray | None
-    mask: np.ndarray | None = None
-    trimap: np.ndarray | None = None
-    raw_alpha: np.ndarray | None = None
-    previous: np.ndarray | None = None  # the alpha an earlier run wrote
-    motion: Motion | None = None
-    distance: np.ndarray | None = None  # pixels from the mask (0 inside)
-    bg_motion: Motion | None = None  # how the background moved onto this frame (affine), when known
-    alpha: np.ndarray | None = None  # at the working size
-    full: np.ndarray | None = None  # the frame at full size (``frame`` is its working copy)
-    full_alpha: np.ndarray | None = None
-    note: tuple | None = None  # the segmenter's note on this frame: (kind, reason)
-    band: int = 0  # the unknown band's width for this frame's mask
-
-
 def _one_blas_thread():
     """BLAS (numpy's and scipy's OpenBLAS) held to one thread while a video is matted.
 
@@ -461,7 +415,7 @@ def _earlier_notes(output: str) -> dict:
         return {}
 
 
-def _without_matting(c: _Item, result: VideoMattingResult) -> bool:
+def _without_matting(c: PreparedFrame, result: VideoMattingResult) -> bool:
     """Give ``c`` its alpha without matting when matting cannot work; True when done.
 
     An empty mask: all 0 (the subject is gone). A trimap with no known foreground or no known background
@@ -495,7 +449,7 @@ def _matte(backend, todo: list, result: VideoMattingResult) -> None:
         _matte(backend, [c], result)
 
 
-def _plate_trimap(item: _Item, plate: BackgroundPlate, reach: int, settings: BackgroundSettings) -> None:
+def _plate_trimap(item: PreparedFrame, plate: BackgroundPlate, reach: int, settings: BackgroundSettings) -> None:
     """Correct ``item.trimap`` with the background plate, near the subject (within ``reach`` of the mask)."""
     near = item.distance <= reach
     ys, xs = np.flatnonzero(near.any(axis=1)), np.flatnonzero(near.any(axis=0))
@@ -519,7 +473,7 @@ def _plate_trimap(item: _Item, plate: BackgroundPlate, reach: int, settings: Bac
             item.trimap[box] = sub
 
 
-def _finish(c: _Item, s: VideoMattingSettings, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result,
+def _finish(c: PreparedFrame, s: VideoMattingSettings, stabiliser, videos, formats, alpha_dir, rgba_dir, clock, result,
             work: WorkingResolution, writer: BackgroundWriter):  # fmt: skip
     """Stabilise one matted frame (or take back an earlier run's alpha), bring it to full size, write it."""
     if c.previous is not None:  # full size, as written
