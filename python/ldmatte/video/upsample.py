@@ -84,18 +84,15 @@ def guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int = RADIUS
     ``guide``: (H, W) grey or (H, W, 3) colour, uint8 (scaled to [0, 1]) or float in [0, 1]; ``src``: (H, W),
     uint8 (scaled to [0, 1]) or float. ``A`` is (H, W) for a grey guide, (H, W, 3) for colour; float32.
     """
-    if np.ndim(guide) == 3 and np.ndim(src) == 2 and np.shape(guide)[2] == 3 and np.shape(guide)[:2] == np.shape(src):
-        guide, src = np.asarray(guide), np.asarray(src)
-        if guide.dtype in (np.uint8, np.float32) and src.dtype in (np.uint8, np.float32):
-            _check(radius, eps)
-            return colour_coefficients(np.ascontiguousarray(guide), np.ascontiguousarray(src), int(radius), eps)
-    g, p = _unit(guide), _unit(src)
+    g, p = np.asarray(guide), np.asarray(src)
     _check(radius, eps)
     if p.ndim != 2 or g.shape[:2] != p.shape or g.ndim not in (2, 3) or (g.ndim == 3 and g.shape[2] != 3):
         raise ValueError(f"guide must be (H, W) or (H, W, 3) and src (H, W) of the same size, got {g.shape}, "
                          f"{p.shape}")
-    if g.ndim == 3:
+    if g.ndim == 3:  # the compiled passes take uint8 (as [0, 1]) or float32 as they are
+        g, p = (np.ascontiguousarray(x if x.dtype in (np.uint8, np.float32) else x.astype(np.float32)) for x in (g, p))
         return colour_coefficients(g, p, int(radius), float(eps))
+    g, p = _unit(g), _unit(p)
     h, w = p.shape
     n = _count(h, w, radius)
     # Centred on their means: the variances below are differences of means, and centring keeps float32's
